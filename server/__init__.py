@@ -1,0 +1,70 @@
+"""PainScope: pain assessment from a face, in the browser.
+
+Imports are inside :func:`create_app` so that ``python -m server`` can
+monkey-patch with eventlet before anything else loads.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_socketio import SocketIO
+
+    from server.config import Settings
+
+
+def create_app(settings: "Settings | None" = None) -> "Flask":
+    """Build the Flask app with its blueprints, error handlers and the /live Socket.IO namespace.
+
+    The SocketIO object is ``app.extensions["socketio"]``; the shared services
+    are ``app.extensions["painscope"]``.
+    """
+    import os
+    import secrets
+
+    from flask import Flask
+    from flask_socketio import SocketIO
+
+    from server.config import Settings
+    from server.live import LiveNamespace
+    from server.offload import eventlet_active
+    from server.services import Services
+    from server.web.api import api, health
+    from server.web.errors import register_error_handlers
+    from server.web.pages import pages
+
+    settings = settings or Settings.from_env()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(root, "templates"),
+        static_folder=os.path.join(root, "static"),
+        instance_path=os.path.join(root, "instance"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+    )
+    app.json.sort_keys = False  # keep the schema's field order
+    services = Services.build(settings)
+    app.extensions["painscope"] = services
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+    register_error_handlers(app)
+    socketio = SocketIO(
+        app,
+        async_mode="eventlet" if eventlet_active() else "threading",
+        message_queue=settings.message_queue or None,
+        max_http_buffer_size=settings.max_image_bytes,
+    )
+    socketio.on_namespace(LiveNamespace(services))
+    return app
+
+
+def socketio_of(app: "Flask") -> "SocketIO":
+    """The app's SocketIO object."""
+    return app.extensions["socketio"]

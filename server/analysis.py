@@ -1,0 +1,228 @@
+"""Uploads: one photo or one video, from bytes to Result. Pure Python, no web framework.
+
+The caller lends a static-mode :class:`FaceTracker` (they are not thread-safe
+and cost ~0.3 s to create, so the web layer keeps a pool).
+"""
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from server.config import Settings
+from server.pain import scale
+from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
+from server.pain.estimate import stability
+from server.pain.geometry import GeometryEstimator
+from server.problems import InputProblem
+from server.result import Result, choose_patient
+from server.speech import phrase
+from server.vision.face import Face, FaceTracker
+from server.vision.frames import ImageLimits, VideoLimits, decode_image, read_video
+from server.vision.overlay import draw_overlay
+
+# Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
+VIDEO_STABILITY_SAMPLES = 5
+
+
+def image_limits(settings: Settings) -> ImageLimits:
+    """Still-image caps from the settings."""
+    return ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.min_image_side)
+
+
+def video_limits(settings: Settings) -> VideoLimits:
+    """Video caps from the settings."""
+    return VideoLimits(
+        settings.max_video_bytes, settings.max_video_seconds, settings.video_sample_fps, settings.max_image_pixels
+    )
+
+
+class StageClock:
+    """Stage timings in milliseconds: ``lap(stage)`` after each stage, ``total()`` at the end."""
+
+    def __init__(self) -> None:
+        self.start = self._last = time.perf_counter()
+        self.ms: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        """Charge the time since the previous lap to ``stage``."""
+        now = time.perf_counter()
+        self.ms[stage] = self.ms.get(stage, 0.0) + (now - self._last) * 1000.0
+        self._last = now
+
+    def total(self) -> dict[str, float]:
+        """All stage timings plus ``total`` since the clock started."""
+        self.ms["total"] = (time.perf_counter() - self.start) * 1000.0
+        return self.ms
+
+
+def assess(
+    estimator: GeometryEstimator,
+    faces: Sequence[Face],
+    patient: Face | None,
+    baseline: NeutralBaseline,
+    steadiness: float,
+    clock: StageClock,
+) -> Result:
+    """The Result for a patient face (or none) against a baseline: the one place results are built."""
+    pain = estimator.estimate(patient, baseline, steadiness) if patient is not None else None
+    clock.lap("pain")
+    return Result(
+        face=patient,
+        faces=tuple(faces),
+        pain=pain,
+        speech_text=phrase(pain, patient is not None),
+        timing_ms=clock.total(),
+    )
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    """A video's PSPI timeline, its summary and the Result of its most painful frame."""
+
+    timeline: list[dict[str, Any]]
+    summary: dict[str, Any]
+    peak: Result | None
+    peak_overlay_png: bytes | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        peak = self.peak.to_dict() if self.peak else None
+        if peak is not None and self.peak_overlay_png is not None:
+            peak["overlay_png"] = png_data_url(self.peak_overlay_png)
+        speech = self.peak.speech_text if self.peak else "No face found in the video."
+        return {"timeline": self.timeline, "summary": self.summary, "peak": peak, "speech": {"text": speech}}
+
+
+def png_data_url(png: bytes) -> str:
+    """A PNG as a ``data:`` URL the page can show directly."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+class Analyzer:
+    """Analyses uploaded photos and videos."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.image_limits = image_limits(settings)
+        self.video_limits = video_limits(settings)
+
+    def reference_baseline(self, tracker: FaceTracker, references: Sequence[bytes | str]) -> NeutralBaseline:
+        """The person's neutral face from reference photos, or the population baseline if none."""
+        if not references:
+            return POPULATION_BASELINE
+        if len(references) > self.settings.max_reference_images:
+            raise InputProblem(
+                "too_many_references", f"At most {self.settings.max_reference_images} reference images are accepted."
+            )
+        faces = []
+        for number, data in enumerate(references, start=1):
+            found = tracker.process(decode_image(data, self.image_limits))
+            if not found:
+                raise InputProblem("reference_no_face", f"No face was found in reference image {number}.")
+            faces.append(found[0])
+        return baseline_from_faces(faces, "reference")
+
+    def analyze_image(
+        self,
+        tracker: FaceTracker,
+        estimator: GeometryEstimator,
+        image: bytes | str,
+        references: Sequence[bytes | str] = (),
+        face_index: int | None = None,
+        overlay: bool = False,
+    ) -> tuple[Result, bytes | None]:
+        """Result for one photo (and the overlay PNG when asked)."""
+        clock = StageClock()
+        rgb = decode_image(image, self.image_limits)
+        clock.lap("decode")
+        baseline = self.reference_baseline(tracker, references)
+        clock.lap("reference")
+        faces = tracker.process(rgb)
+        clock.lap("face")
+        patient = _pick(faces, face_index)
+        result = assess(estimator, faces, patient, baseline, 1.0, clock)
+        png = draw_overlay(rgb, faces, patient, result.pain) if overlay else None
+        return result, png
+
+    def analyze_video(
+        self,
+        tracker: FaceTracker,
+        estimator: GeometryEstimator,
+        data: bytes,
+        references: Sequence[bytes | str] = (),
+        face_index: int | None = None,
+    ) -> VideoReport:
+        """PSPI over a video's sampled frames, a summary, and its most painful frame."""
+        info, frames = read_video(data, self.video_limits)
+        baseline = self.reference_baseline(tracker, references)
+        detections = [tracker.process(frame.rgb) for frame in frames]
+        patients = [_pick(faces, face_index, strict=False) for faces in detections]
+        if not references:
+            baseline = _video_baseline(estimator, frames, patients) or baseline
+        timeline: list[dict[str, Any]] = []
+        results: list[Result] = []
+        recent: list[float] = []
+        for frame, faces, patient in zip(frames, detections, patients):
+            result = assess(estimator, faces, patient, baseline, stability(recent), StageClock())
+            if result.pain is not None:
+                recent = (recent + [result.pain.pspi])[-VIDEO_STABILITY_SAMPLES:]
+            results.append(result)
+            timeline.append({
+                "t_s": round(frame.t_s, 3),
+                "face_found": patient is not None,
+                "pspi": result.pain.pspi if result.pain else None,
+                "level": result.pain.level if result.pain else None,
+            })
+        assessed = [(r.pain.pspi, i) for i, r in enumerate(results) if r.pain is not None]
+        peak_index = max(assessed)[1] if assessed else None
+        peak = results[peak_index] if peak_index is not None else None
+        png = draw_overlay(frames[peak_index].rgb, detections[peak_index], peak.face, peak.pain) if peak else None
+        summary = _summary(info.duration_s, [p for p, _ in assessed], timeline, baseline, self.video_limits.sample_fps)
+        return VideoReport(timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png)
+
+
+def _pick(faces: Sequence[Face], index: int | None, strict: bool = True) -> Face | None:
+    if index is not None and index >= len(faces):
+        if strict and faces:
+            raise InputProblem(
+                "face_index_out_of_range", f"Face {index} was asked for, but only {len(faces)} face(s) were found."
+            )
+        return None
+    return choose_patient(faces, index)
+
+
+def _video_baseline(
+    estimator: GeometryEstimator, frames: Sequence[Any], patients: Sequence[Face | None]
+) -> NeutralBaseline | None:
+    """The person's neutral learned from the whole video, as a live stream learns it."""
+    rolling = RollingBaseline(window_s=float("inf"))
+    for frame, patient in zip(frames, patients):
+        if patient is not None:
+            rolling.add(frame.t_s, estimator.features(patient))
+    return rolling.current()
+
+
+def _summary(
+    duration_s: float,
+    pspis: list[float],
+    timeline: list[dict[str, Any]],
+    baseline: NeutralBaseline,
+    sample_fps: float,
+) -> dict[str, Any]:
+    seconds = {level: 0.0 for level in scale.LEVELS}
+    for entry in timeline:
+        if entry["level"] is not None:
+            seconds[entry["level"]] += 1.0 / sample_fps
+    return {
+        "duration_s": round(duration_s, 3),
+        "frames_analysed": len(timeline),
+        "frames_with_face": len(pspis),
+        "max_pspi": max(pspis) if pspis else None,
+        "mean_pspi": round(float(np.mean(pspis)), 2) if pspis else None,
+        "seconds_by_level": {level: round(s, 2) for level, s in seconds.items()},
+        "baseline": baseline.kind,
+    }

@@ -1,0 +1,87 @@
+"""Settings for PainScope, read once from ``PAINSCOPE_*`` environment variables.
+
+Every default works out of the box on one CPU machine. Each field documents its
+unit and where its default comes from.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+ENV_PREFIX = "PAINSCOPE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-time configuration. Field ``x`` is read from ``PAINSCOPE_X``."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    secret_key: str = ""  # empty: a random key per process (sessions do not survive restarts)
+
+    # --- input limits (bad input gets a 4xx, never a crash) ---
+    max_upload_bytes: int = 64 * 1024 * 1024  # whole request; videos are the big ones
+    max_image_bytes: int = 20 * 1024 * 1024  # a 24 MP phone JPEG is ~10 MB
+    max_image_pixels: int = 40_000_000  # 40 MP: above any phone camera in wards; caps decode memory (~120 MB RGB)
+    min_image_side: int = 32  # px; below this no face landmarks can be found (Face Mesh input is 192 px)
+    analysis_max_side: int = 1280  # px; images are downscaled to this before landmarks (Face Mesh works at 192 px)
+    max_video_bytes: int = 60 * 1024 * 1024
+    max_video_seconds: float = 120.0
+    video_sample_fps: float = 5.0  # frames analysed per second of video (facial actions last >= 0.5 s)
+    max_reference_images: int = 5
+
+    # --- analysis ---
+    estimator: str = "geometry"
+    level_thresholds: tuple[float, float, float] = (0.5, 5.5, 10.5)  # PSPI boundaries none|mild|moderate|severe (DESIGN.md)
+    analysis_threads: int = 2  # OS threads for CPU-bound analysis (one per core here)
+
+    # --- live stream ---
+    live_max_fps: float = 15.0  # client capture cap; Face Mesh + geometry run at >= 25 fps per core
+    live_jpeg_quality: float = 0.8
+    rolling_baseline_seconds: float = 60.0
+
+    # --- speech ---
+    speech_repeat_s: float = 10.0  # repeat an unchanged pain level at most this often
+    speech_rate_wpm: int = 160  # espeak-ng default is 175; slower is clearer at a bedside
+    max_speech_chars: int = 300
+
+    # --- storage / scale (used by later features) ---
+    models_dir: str = "models"
+    database_url: str = ""
+    message_queue: str = ""
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (tests and the CLI use this)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``PAINSCOPE_*`` variables; unknown or bad values raise ``ValueError``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _parse(f, raw)
+        if "port" not in values and "PORT" in environ:
+            values["port"] = int(environ["PORT"])
+        return cls(**values)
+
+
+def _parse(f: dataclasses.Field, raw: str) -> Any:
+    default = f.default
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(float(x) for x in raw.split(","))
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r}: {exc}") from exc

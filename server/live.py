@@ -1,0 +1,103 @@
+"""Socket.IO namespace /live: translates events to a LiveSession per connection and back.
+
+Protocol (DESIGN.md): ``start`` {estimator?}; ``frame`` {seq, t_ms, jpeg} acked
+with the Result plus ``seq``; ``calibrate`` {}; ``stop`` {}. The client keeps at
+most two frames in flight; here a frame that waited while a newer one arrived
+is acked ``{"seq", "dropped": true}`` instead of being analysed late.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import request
+from flask_socketio import Namespace
+
+from server.live_session import LiveSession
+from server.problems import InputProblem
+from server.services import Services
+from server.web.errors import error_body
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Stream:
+    session: LiveSession
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    newest_seq: int = -1
+
+
+class LiveNamespace(Namespace):
+    """One LiveSession per connected client."""
+
+    def __init__(self, services: Services, namespace: str = "/live") -> None:
+        super().__init__(namespace)
+        self.services = services
+        self._streams: dict[str, _Stream] = {}
+
+    def on_connect(self, auth: Any = None) -> None:
+        log.info("live client connected: %s", request.sid)
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        self._end(request.sid)
+
+    def on_start(self, data: Any = None) -> dict:
+        """Open a stream; ``estimator`` picks the pain estimator."""
+        options = data if isinstance(data, dict) else {}
+        try:
+            estimator = self.services.estimators.get(options.get("estimator"), self.services.settings.estimator)
+        except InputProblem as problem:
+            return error_body(problem.code, problem.message)
+        self._end(request.sid)
+        session = LiveSession(self.services.settings, estimator, self.services.analyzer.image_limits)
+        self._streams[request.sid] = _Stream(session)
+        self.services.live_streams.add(request.sid)
+        return {"ok": True, "session": {"estimator": estimator.name, "baseline": session.baseline.kind}}
+
+    def on_frame(self, data: Any = None) -> dict:
+        """Analyse one frame, or drop it when a newer one has arrived meanwhile."""
+        if not isinstance(data, dict):
+            return error_body("bad_frame", "A frame is an object {seq, t_ms, jpeg}.")
+        seq, t_ms, jpeg = data.get("seq"), data.get("t_ms"), data.get("jpeg")
+        if not isinstance(seq, int) or not isinstance(t_ms, (int, float)) or not isinstance(jpeg, (bytes, str)):
+            return {"seq": seq, **error_body("bad_frame", "A frame needs an integer seq, a number t_ms and jpeg bytes.")}
+        stream = self._streams.get(request.sid)
+        if stream is None:
+            return {"seq": seq, **error_body("no_session", "Send 'start' before frames.")}
+        stream.newest_seq = max(stream.newest_seq, seq)
+        with stream.lock:
+            if seq < stream.newest_seq:
+                return {"seq": seq, "dropped": True}
+            try:
+                result = self.services.offloader.run(stream.session.process, jpeg, float(t_ms))
+            except InputProblem as problem:
+                return {"seq": seq, **error_body(problem.code, problem.message)}
+        return {"seq": seq, **result.to_dict()}
+
+    def on_calibrate(self, data: Any = None) -> dict:
+        """Take the face of the last few frames as this person's neutral face."""
+        stream = self._streams.get(request.sid)
+        if stream is None:
+            return error_body("no_session", "Send 'start' before calibrating.")
+        try:
+            baseline = stream.session.calibrate()
+        except InputProblem as problem:
+            return error_body(problem.code, problem.message)
+        return {"ok": True, "baseline": baseline.kind}
+
+    def on_stop(self, data: Any = None) -> dict:
+        """End the stream (the client disconnects afterwards)."""
+        stream = self._streams.get(request.sid)
+        frames = stream.session.frames_analysed if stream else 0
+        self._end(request.sid)
+        return {"ok": True, "frames_analysed": frames}
+
+    def _end(self, sid: str) -> None:
+        stream = self._streams.pop(sid, None)
+        self.services.live_streams.discard(sid)
+        if stream is not None:
+            with stream.lock:
+                stream.session.close()

@@ -1,0 +1,83 @@
+"""Running CPU-bound analysis off the eventlet loop, and lending out face trackers.
+
+Under eventlet (``make run``) analysis goes to eventlet's pool of real OS
+threads, so the loop keeps serving pages, heartbeats and other streams; NumPy,
+OpenCV and MediaPipe release the GIL for most of their work. Without eventlet
+(tests, the Flask test client) the call simply runs in place.
+"""
+from __future__ import annotations
+
+import contextlib
+import queue
+import sys
+import threading
+from typing import Callable, Iterator, TypeVar
+
+from server.vision.face import FaceTracker
+
+T = TypeVar("T")
+
+
+def eventlet_active() -> bool:
+    """True when eventlet has monkey-patched the standard library (the server runs on it)."""
+    eventlet = sys.modules.get("eventlet")  # never import it here: only a patched process uses it
+    return eventlet is not None and bool(eventlet.patcher.is_monkey_patched("thread"))
+
+
+class Offloader:
+    """Runs blocking work on real threads and counts how many runs are under way."""
+
+    def __init__(self) -> None:
+        self.in_progress = 0
+        self._count_lock = threading.Lock()
+
+    def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``fn(*args, **kwargs)`` off the event loop when there is one."""
+        with self._count_lock:
+            self.in_progress += 1
+        try:
+            if eventlet_active():
+                from eventlet import tpool
+
+                return tpool.execute(fn, *args, **kwargs)
+            return fn(*args, **kwargs)
+        finally:
+            with self._count_lock:
+                self.in_progress -= 1
+
+
+class TrackerPool:
+    """Static-mode face trackers for uploads, created on first use, at most ``size`` of them.
+
+    Borrowing waits (cooperatively under eventlet) when all are lent, which also
+    bounds how many uploads are analysed at once.
+    """
+
+    def __init__(self, size: int, max_side: int) -> None:
+        self._free: queue.Queue[FaceTracker] = queue.Queue()
+        self._size = size
+        self._created = 0
+        self._max_side = max_side
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[FaceTracker]:
+        """Lend a tracker for the duration of a ``with`` block."""
+        tracker = self._take()
+        try:
+            yield tracker
+        finally:
+            self._free.put(tracker)
+
+    def _take(self) -> FaceTracker:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            create = self._created < self._size
+            if create:
+                self._created += 1
+        if create:
+            return FaceTracker(stream=False, max_side=self._max_side)
+        return self._free.get()

@@ -1,0 +1,1 @@
+"""Pain estimation from face landmarks: scale (PSPI <-> levels) and estimators."""

@@ -1,0 +1,1 @@
+"""Image and video input, face landmarks, and drawing: numpy in, dataclasses out."""

@@ -1,0 +1,228 @@
+"""Decode and validate still images and videos into RGB ``uint8`` arrays.
+
+The content is sniffed from its first bytes; file names and declared content
+types are never trusted. Every way an input can be unusable raises
+:class:`~server.problems.InputProblem` with a stable code.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from server.problems import InputProblem
+
+# Magic numbers of the accepted still-image formats (their format specifications).
+_IMAGE_SIGNATURES: tuple[tuple[str, int, bytes], ...] = (
+    ("jpeg", 0, b"\xff\xd8\xff"),
+    ("png", 0, b"\x89PNG\r\n\x1a\n"),
+    ("bmp", 0, b"BM"),
+    ("webp", 8, b"WEBP"),  # RIFF container: "RIFF" <size> "WEBP"
+)
+# Video containers: ISO-BMFF (mp4/mov) has "ftyp" at offset 4; AVI is RIFF "AVI ";
+# Matroska/WebM starts with the EBML magic.
+_VIDEO_SIGNATURES: tuple[tuple[str, int, bytes], ...] = (
+    ("mp4", 4, b"ftyp"),
+    ("avi", 8, b"AVI "),
+    ("webm", 0, b"\x1a\x45\xdf\xa3"),
+)
+_DATA_URL = re.compile(r"^data:[\w.+/-]*(;[\w=.+-]+)*;base64,", re.IGNORECASE)
+
+# Pillow refuses images above its own bomb limit before we can say why; our own
+# pixel cap (Settings.max_image_pixels) is checked from the header first.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Caps applied to every decoded still image."""
+
+    max_bytes: int
+    max_pixels: int
+    min_side: int
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """Caps applied to every uploaded video."""
+
+    max_bytes: int
+    max_seconds: float
+    sample_fps: float
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One sampled video frame and its presentation time in seconds."""
+
+    t_s: float
+    rgb: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video."""
+
+    container: str
+    fps: float
+    frame_count: int
+    duration_s: float
+    width: int
+    height: int
+
+
+def sniff_image_format(data: bytes) -> str | None:
+    """Return ``jpeg``/``png``/``bmp``/``webp`` from the leading bytes, or None."""
+    return _sniff(data, _IMAGE_SIGNATURES)
+
+
+def sniff_video_format(data: bytes) -> str | None:
+    """Return ``mp4``/``avi``/``webm`` from the leading bytes, or None."""
+    if data[:4] == b"RIFF" and data[8:12] != b"AVI ":
+        return None
+    return _sniff(data, _VIDEO_SIGNATURES)
+
+
+def _sniff(data: bytes, signatures: tuple[tuple[str, int, bytes], ...]) -> str | None:
+    for name, offset, magic in signatures:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def bytes_from_text(text: str, max_bytes: int) -> bytes:
+    """Decode a base64 string or ``data:`` URL into bytes."""
+    if not isinstance(text, str):
+        raise InputProblem("bad_field_type", "Images in JSON must be base64 strings or data URLs.")
+    text = text.strip()
+    text = _DATA_URL.sub("", text, count=1)
+    if not text:
+        raise InputProblem("empty", "The image string is empty.")
+    # base64 inflates by 4/3: refuse before allocating the decoded copy.
+    if len(text) * 3 // 4 > max_bytes:
+        raise InputProblem("too_large", f"The image is larger than {max_bytes // (1024 * 1024)} MB.")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputProblem("bad_base64", "The image string is not valid base64.") from None
+
+
+def decode_image(data: bytes | str, limits: ImageLimits) -> np.ndarray:
+    """Decode JPEG/PNG/WebP/BMP bytes (or base64 / data URL text) to RGB uint8.
+
+    EXIF orientation is applied, so the array is upright as a viewer shows it.
+    """
+    if isinstance(data, str):
+        data = bytes_from_text(data, limits.max_bytes)
+    if not data:
+        raise InputProblem("empty", "The image is empty (0 bytes).")
+    if len(data) > limits.max_bytes:
+        raise InputProblem("too_large", f"The image is larger than {limits.max_bytes // (1024 * 1024)} MB.")
+    if sniff_image_format(data) is None:
+        raise InputProblem("unsupported_media_type", "This is not a JPEG, PNG, WebP or BMP image.")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            _check_dimensions(width, height, limits)
+            img = ImageOps.exif_transpose(img)
+            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except InputProblem:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InputProblem("corrupt_image", "The image data is damaged or truncated and cannot be decoded.") from None
+    return np.ascontiguousarray(rgb)
+
+
+def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
+    if width * height > limits.max_pixels:
+        raise InputProblem(
+            "too_large",
+            f"The image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+            f"the limit is {limits.max_pixels / 1e6:.0f} megapixels.",
+        )
+    if min(width, height) < limits.min_side:
+        raise InputProblem(
+            "image_too_small",
+            f"The image is {width}x{height}; a face needs at least {limits.min_side} px on each side.",
+        )
+
+
+def read_video(data: bytes, limits: VideoLimits) -> tuple[VideoInfo, list[VideoFrame]]:
+    """Validate a video and return its info and frames sampled at ``limits.sample_fps``.
+
+    The bytes go to a private temporary file only while OpenCV reads them
+    (its FFmpeg backend needs a path); the file is removed before returning.
+    """
+    if not data:
+        raise InputProblem("empty", "The video is empty (0 bytes).")
+    if len(data) > limits.max_bytes:
+        raise InputProblem("too_large", f"The video is larger than {limits.max_bytes // (1024 * 1024)} MB.")
+    container = sniff_video_format(data)
+    if container is None:
+        raise InputProblem("unsupported_media_type", "This is not an MP4, MOV, AVI or WebM video.")
+    fd, path = tempfile.mkstemp(suffix="." + container)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return _read_video_file(path, container, limits)
+    finally:
+        os.unlink(path)
+
+
+def _read_video_file(path: str, container: str, limits: VideoLimits) -> tuple[VideoInfo, list[VideoFrame]]:
+    capture = cv2.VideoCapture(path)
+    try:
+        if not capture.isOpened():
+            raise InputProblem("corrupt_video", "The video is damaged or truncated and cannot be opened.")
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if width * height > limits.max_pixels:
+            raise InputProblem("too_large", f"The video frames are {width}x{height}, above the pixel limit.")
+        declared = count / fps if fps > 0 and count > 0 else 0.0
+        if declared > limits.max_seconds:
+            raise InputProblem(
+                "too_long", f"The video lasts {declared:.0f} s; the limit is {limits.max_seconds:.0f} s."
+            )
+        frames = list(_sample_frames(capture, fps, limits))
+    finally:
+        capture.release()
+    if not frames:
+        raise InputProblem("corrupt_video", "No frame of the video could be decoded (damaged or truncated file).")
+    duration = max(declared, frames[-1].t_s)
+    info = VideoInfo(container, fps, count, duration, width, height)
+    return info, frames
+
+
+def _sample_frames(capture: cv2.VideoCapture, fps: float, limits: VideoLimits) -> Iterator[VideoFrame]:
+    step_s = 1.0 / limits.sample_fps
+    next_t = 0.0
+    index = 0
+    while True:
+        ok = capture.grab()
+        if not ok:
+            return
+        # Presentation time from the frame index when the container states a rate
+        # (exact for constant-rate files); from the decoder's clock otherwise.
+        t = index / fps if fps > 0 else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        index += 1
+        if t > limits.max_seconds:
+            raise InputProblem("too_long", f"The video is longer than {limits.max_seconds:.0f} s.")
+        if t + 1e-6 < next_t:
+            continue
+        ok, bgr = capture.retrieve()
+        if not ok or bgr is None:
+            continue
+        next_t = (np.floor(t / step_s + 1e-6) + 1) * step_s
+        yield VideoFrame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

@@ -1,0 +1,1 @@
+"""HTTP only: pages, the JSON API and error responses. No analysis here."""

@@ -1,0 +1,73 @@
+"""Every error leaves as ``{"error": {"code", "message"}}`` with the right status, never a stack trace."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from server.problems import InputProblem
+
+log = logging.getLogger(__name__)
+
+# InputProblem code -> HTTP status (DESIGN.md: 400 malformed, 413 too large,
+# 415 not an image/video, 422 understood but unusable).
+STATUS_BY_CODE = {
+    "empty": 400,
+    "bad_base64": 400,
+    "invalid_json": 400,
+    "bad_json_type": 400,
+    "bad_field_type": 400,
+    "missing_field": 400,
+    "bad_parameter": 400,
+    "bad_frame": 400,
+    "corrupt_image": 400,
+    "corrupt_video": 400,
+    "too_large": 413,
+    "too_long": 413,
+    "unsupported_media_type": 415,
+    "image_too_small": 422,
+    "reference_no_face": 422,
+    "too_many_references": 422,
+    "face_index_out_of_range": 422,
+    "estimator_unavailable": 422,
+    "unknown_estimator": 422,
+    "no_face": 422,
+    "no_session": 422,
+}
+
+
+def error_body(code: str, message: str) -> dict:
+    """The error shape, as a dict (Socket.IO acks use it too)."""
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(code: str, message: str, status: int):
+    """A Flask JSON error response."""
+    response = jsonify(error_body(code, message))
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """JSON for InputProblem, every HTTP error and any unexpected exception."""
+
+    @app.errorhandler(InputProblem)
+    def _input_problem(problem: InputProblem):
+        return error_response(problem.code, problem.message, STATUS_BY_CODE.get(problem.code, 400))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = "The upload is larger than this server accepts."
+        response = error_response(code, message, exc.code or 500)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response("internal_error", "Something went wrong on the server; it has been logged.", 500)

@@ -1,0 +1,99 @@
+"""Reading images, videos and parameters out of HTTP requests (multipart, JSON or raw body)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Request
+
+from server.problems import InputProblem
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    """The photo to analyse, optional neutral references, and options."""
+
+    image: bytes | str
+    references: list[bytes | str]
+    options: dict[str, Any]
+
+
+def read_image_upload(request: Request) -> ImageUpload:
+    """Multipart ``image`` (+ ``reference`` ...), JSON ``{"image", "reference"}``, or a raw image body."""
+    mimetype = request.mimetype or ""
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("image")
+        if upload is None:
+            sent = ", ".join(sorted(set(request.files) | set(request.form))) or "nothing"
+            raise InputProblem("missing_field", f"Send the photo in the multipart field 'image' (got: {sent}).")
+        refs = [f.read() for f in request.files.getlist("reference")]
+        return ImageUpload(upload.read(), refs, dict(request.form))
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        body = request.get_json(silent=True)
+        if body is None:
+            raise InputProblem("invalid_json", "The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            raise InputProblem("bad_json_type", 'The JSON body must be an object like {"image": "<base64>"}.')
+        if "image" not in body:
+            raise InputProblem("missing_field", "The JSON body needs an 'image' field (base64 or data URL).")
+        refs = body.get("reference", [])
+        if isinstance(refs, str):
+            refs = [refs]
+        if not isinstance(body["image"], str) or not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            raise InputProblem(
+                "bad_field_type", "'image' must be a base64 string and 'reference' a list of base64 strings."
+            )
+        options = {k: v for k, v in body.items() if k not in ("image", "reference")}
+        return ImageUpload(body["image"], refs, options)
+    data = request.get_data(cache=False)
+    if not data:
+        raise InputProblem("empty", "The request has no body. Send a photo in the multipart field 'image'.")
+    if mimetype.startswith("image/") or mimetype == "application/octet-stream":
+        return ImageUpload(data, [], {})
+    raise InputProblem(
+        "unsupported_media_type",
+        f"Send multipart/form-data, application/json or an image body, not {mimetype or 'an untyped body'}.",
+    )
+
+
+def read_video_upload(request: Request) -> tuple[bytes, list[bytes], dict[str, Any]]:
+    """Multipart ``video`` (+ optional ``reference`` photos) and form options."""
+    if request.mimetype != "multipart/form-data":
+        if not request.get_data(cache=False):
+            raise InputProblem("empty", "The request has no body. Send a video in the multipart field 'video'.")
+        raise InputProblem("unsupported_media_type", "Send the video as multipart/form-data in the field 'video'.")
+    upload = request.files.get("video")
+    if upload is None:
+        sent = ", ".join(sorted(set(request.files) | set(request.form))) or "nothing"
+        raise InputProblem("missing_field", f"Send the video in the multipart field 'video' (got: {sent}).")
+    refs = [f.read() for f in request.files.getlist("reference")]
+    return upload.read(), refs, dict(request.form)
+
+
+def option(request: Request, options: dict[str, Any], name: str) -> Any:
+    """An option from the query string, else from the form / JSON body."""
+    if name in request.args:
+        return request.args[name]
+    return options.get(name)
+
+
+def flag(value: Any) -> bool:
+    """A boolean option: 1/true/yes/on."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in _TRUE if value is not None else False
+
+
+def face_index(value: Any) -> int | None:
+    """The ``face`` option: which face is the patient (0 = largest), or None."""
+    if value is None or value == "":
+        return None
+    try:
+        index = int(value)
+    except (TypeError, ValueError):
+        raise InputProblem("bad_parameter", "'face' must be a whole number (0 = the largest face).") from None
+    if index < 0:
+        raise InputProblem("bad_parameter", "'face' must be 0 or more.")
+    return index

@@ -1,0 +1,13 @@
+// Entry point: wires the header mute switch, the tabs and the two panels.
+import { isMuted, setMuted } from './speech.js';
+import { setupLive } from './live.js';
+import { setupTabs } from './tabs.js';
+import { setupUpload } from './upload.js';
+
+const mute = document.getElementById('mute-toggle');
+mute.checked = isMuted();
+mute.addEventListener('change', () => setMuted(mute.checked));
+
+setupTabs(document.querySelector('[role="tablist"]'));
+setupUpload();
+setupLive();

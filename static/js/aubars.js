@@ -1,0 +1,79 @@
+// Action-unit bars on the 0–5 FACS intensity scale, shared by Upload and Live.
+import { DASH, fixed } from './format.js';
+
+export const AU_MAX = 5;
+
+export const AU_NAMES = {
+  AU4: 'brow lowerer',
+  AU6: 'cheek raiser',
+  AU7: 'lid tightener',
+  AU9: 'nose wrinkler',
+  AU10: 'upper lip raiser',
+  AU43: 'eyes closed',
+};
+
+// AU43 is binary (0/1): drawn full or empty, read out as yes/no.
+const BINARY_AUS = new Set(['AU43']);
+
+// Known AUs in PSPI order first, then anything else the estimator reports.
+export function orderedUnits(actionUnits) {
+  const known = Object.keys(AU_NAMES).filter((au) => au in actionUnits);
+  const extra = Object.keys(actionUnits).filter((au) => !(au in AU_NAMES));
+  return [...known, ...extra];
+}
+
+// Bar length on the 0–5 scale, or null when the AU could not be measured.
+export function barValue(au, value) {
+  if (!Number.isFinite(value)) return null;
+  if (BINARY_AUS.has(au)) return value > 0 ? AU_MAX : 0;
+  return Math.min(Math.max(value, 0), AU_MAX);
+}
+
+function valueText(au, value) {
+  if (!Number.isFinite(value)) return DASH;
+  if (BINARY_AUS.has(au)) return value > 0 ? 'yes' : 'no';
+  return fixed(value);
+}
+
+function createBar(au) {
+  const item = document.createElement('li');
+  item.className = 'au-bar';
+  item.dataset.au = au;
+  const label = document.createElement('span');
+  label.className = 'au-label';
+  const track = document.createElement('span');
+  track.className = 'au-track';
+  track.setAttribute('role', 'meter');
+  track.setAttribute('aria-valuemin', '0');
+  track.setAttribute('aria-valuemax', String(AU_MAX));
+  const fill = document.createElement('span');
+  fill.className = 'au-fill';
+  track.append(fill);
+  item.append(label, track);
+  return item;
+}
+
+function updateBar(item, au, value) {
+  const name = AU_NAMES[au] ? `${au} ${AU_NAMES[au]}` : au;
+  const text = valueText(au, value);
+  const length = barValue(au, value);
+  item.querySelector('.au-label').textContent = `${name} ${text}`;
+  const track = item.querySelector('.au-track');
+  track.setAttribute('aria-label', name);
+  track.setAttribute('aria-valuenow', String(length ?? 0));
+  track.setAttribute('aria-valuetext', text);
+  item.querySelector('.au-fill').style.width = `${((length ?? 0) / AU_MAX) * 100}%`;
+}
+
+// Reuses existing rows so a 15 fps live stream does not rebuild the list each frame.
+export function renderAuBars(list, actionUnits) {
+  const units = actionUnits ? orderedUnits(actionUnits) : [];
+  const rows = new Map([...list.children].map((item) => [item.dataset.au, item]));
+  units.forEach((au, index) => {
+    const item = rows.get(au) ?? createBar(au);
+    updateBar(item, au, actionUnits[au]);
+    if (list.children[index] !== item) list.insertBefore(item, list.children[index] ?? null);
+    rows.delete(au);
+  });
+  rows.forEach((item) => item.remove());
+}

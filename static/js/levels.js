@@ -1,0 +1,32 @@
+// Pain level -> colour and label. Colours live in app.css (--level-*) so badges,
+// canvas overlays and charts share one palette.
+const NO_FACE = 'no-face';
+const palette = new Map();
+
+// The level key used for display and speech decisions. Without a pain estimate
+// the state is 'no-face', or 'unknown' when a face was seen but not assessed.
+export function levelOf(result) {
+  return result?.pain?.level ?? (result?.face?.found ? 'unknown' : NO_FACE);
+}
+
+export function levelLabel(level) {
+  return level.replace('-', ' ');
+}
+
+// { fill, ink }: fill for boxes and badges, ink for text drawn on the fill.
+export function levelColours(level) {
+  if (!palette.has(level)) {
+    const style = getComputedStyle(document.documentElement);
+    const read = (name) => style.getPropertyValue(name).trim();
+    const key = read(`--level-${level}`) ? level : NO_FACE;
+    palette.set(level, { fill: read(`--level-${key}`), ink: read(`--level-${key}-ink`) });
+  }
+  return palette.get(level);
+}
+
+// Writes the level as text (never colour alone) and as data-level for the CSS colour.
+export function showLevel(element, level) {
+  const label = levelLabel(level);
+  if (element.textContent !== label) element.textContent = label;
+  element.dataset.level = level;
+}

@@ -1,0 +1,106 @@
+// Renders upload results (a photo's Result, or a video's timeline and peak frame).
+import { renderAuBars } from './aubars.js';
+import { config } from './config.js';
+import { DASH, fixed, percent } from './format.js';
+import { levelOf, showLevel } from './levels.js';
+import { VideoTimeline } from './timeline.js';
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  result: $('upload-result'),
+  frame: $('frame-result'),
+  image: $('overlay-image'),
+  caption: $('overlay-caption'),
+  level: $('result-level'),
+  pspi: $('result-pspi'),
+  confidence: $('result-confidence'),
+  calibrated: $('result-calibrated'),
+  faceNote: $('result-face-note'),
+  auBars: $('au-bars'),
+  peakMissing: $('peak-missing'),
+  speech: $('result-speech'),
+  video: $('video-result'),
+  summary: $('video-summary'),
+};
+const videoTimeline = new VideoTimeline($('video-chart'));
+
+function calibrationText(pain) {
+  if (!pain) return DASH;
+  if (!pain.calibrated) return 'population baseline – add a neutral photo for accuracy';
+  return pain.baseline === 'reference' ? 'calibrated to reference' : `calibrated (${pain.baseline} baseline)`;
+}
+
+function faceNote(face) {
+  if (!face?.found) return 'No face found. Use a clear, well-lit picture with the face towards the camera.';
+  if (face.count > 1) return `${face.count} faces in the picture; the outlined face was assessed.`;
+  return '';
+}
+
+function renderFrame(result, caption) {
+  const { pain } = result;
+  showLevel(el.level, levelOf(result));
+  el.pspi.textContent = fixed(pain?.pspi);
+  el.confidence.textContent = percent(pain?.confidence);
+  el.calibrated.textContent = calibrationText(pain);
+  renderAuBars(el.auBars, pain?.action_units);
+  const note = faceNote(result.face);
+  el.faceNote.textContent = note;
+  el.faceNote.hidden = !note;
+  if (result.overlay_png) el.image.src = result.overlay_png;
+  else el.image.removeAttribute('src');
+  el.image.closest('figure').hidden = !result.overlay_png;
+  el.caption.textContent = caption;
+}
+
+function peakCaption(timeline) {
+  const peak = timeline.reduce((best, point) => ((point.pspi ?? -1) > (best?.pspi ?? -1) ? point : best), null);
+  return peak ? `Most painful frame, at ${fixed(peak.t_s)} s` : 'Most painful frame';
+}
+
+function paragraph(text) {
+  const p = document.createElement('p');
+  p.textContent = text;
+  return p;
+}
+
+function renderSummary(summary) {
+  const byLevel = config.levels
+    .map((level) => `${level} ${fixed(summary.seconds_by_level?.[level])} s`)
+    .join(', ');
+  el.summary.replaceChildren(
+    paragraph(`Maximum PSPI ${fixed(summary.max_pspi)}, mean ${fixed(summary.mean_pspi)}.`),
+    paragraph(`Time in each level: ${byLevel}.`),
+    paragraph(`${fixed(summary.duration_s)} s of video, ${summary.frames_analysed} frames analysed.`),
+  );
+}
+
+// Shows the result area and scrolls it into view: at 1280x800 it starts below the fold.
+function reveal() {
+  el.result.hidden = false;
+  el.result.scrollIntoView({ block: 'nearest' });
+}
+
+export function hideResult() {
+  el.result.hidden = true;
+}
+
+export function showImageResult(result) {
+  renderFrame(result, 'Analysed photo');
+  el.speech.textContent = result.speech?.text ?? '';
+  el.frame.hidden = false;
+  el.peakMissing.hidden = true;
+  el.video.hidden = true;
+  reveal();
+}
+
+export function showVideoResult(analysis) {
+  const { timeline, summary, peak } = analysis;
+  if (peak) renderFrame(peak, peakCaption(timeline));
+  el.speech.textContent = analysis.speech?.text ?? '';
+  el.frame.hidden = !peak;
+  el.peakMissing.hidden = Boolean(peak);
+  el.video.hidden = false;
+  reveal();
+  videoTimeline.show(timeline); // after un-hiding, so the chart can measure its box
+  renderSummary(summary);
+}

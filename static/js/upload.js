@@ -1,0 +1,123 @@
+// Upload tab: picks or drops a photo / video, posts it, shows the result and speaks it once.
+import { postForm } from './api.js';
+import { speak } from './speech.js';
+import { hook } from './state.js';
+import { hideResult, showImageResult, showVideoResult } from './upload-view.js';
+
+const IMAGE_URL = '/api/v1/analyze/image?overlay=1';
+const VIDEO_URL = '/api/v1/analyze/video';
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  dropZone: $('drop-zone'),
+  image: $('image-input'),
+  reference: $('reference-input'),
+  referenceSummary: $('reference-summary'),
+  video: $('video-input'),
+  busy: $('upload-busy'),
+  busyText: $('upload-busy-text'),
+  error: $('upload-error'),
+};
+
+let lastImage = null; // re-analysed when the neutral references change
+let inFlight = null; // AbortController of the running request; a newer pick replaces it
+
+function showError(message) {
+  el.error.textContent = message;
+  el.error.hidden = !message;
+}
+
+function setBusy(text) {
+  el.busyText.textContent = text ?? '';
+  el.busy.hidden = !text;
+}
+
+// Posts one analysis; returns the JSON body, or null when it failed (error shown) or was superseded.
+async function submit(url, form, busyText) {
+  inFlight?.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  hideResult(); // never leave an older result looking like the answer to this one
+  showError('');
+  setBusy(busyText);
+  try {
+    return await postForm(url, form, controller.signal);
+  } catch (error) {
+    if (error.name !== 'AbortError') showError(error.message);
+    return null;
+  } finally {
+    if (inFlight === controller) {
+      inFlight = null;
+      setBusy(null);
+    }
+  }
+}
+
+async function analyseImage(file) {
+  lastImage = file;
+  const form = new FormData();
+  form.append('image', file);
+  for (const reference of el.reference.files) form.append('reference', reference);
+  const result = await submit(IMAGE_URL, form, 'Analysing photo…');
+  if (!result) return;
+  hook.lastUploadResult = result;
+  showImageResult(result);
+  speak(result.speech?.text);
+}
+
+async function analyseVideo(file) {
+  lastImage = null;
+  const form = new FormData();
+  form.append('video', file);
+  const analysis = await submit(VIDEO_URL, form, 'Analysing video… this can take a while.');
+  if (!analysis) return;
+  hook.lastUploadResult = analysis;
+  showVideoResult(analysis);
+  speak(analysis.speech?.text);
+}
+
+function analyseFile(file) {
+  if (file.type.startsWith('image/')) analyseImage(file);
+  else if (file.type.startsWith('video/')) analyseVideo(file);
+  else showError(`“${file.name}” is neither a photo nor a video.`);
+}
+
+function onReferencesChanged() {
+  const count = el.reference.files.length;
+  el.referenceSummary.textContent = count ? `${count} neutral photo${count === 1 ? '' : 's'} selected.` : '';
+  if (lastImage) analyseImage(lastImage);
+}
+
+function setupDropZone() {
+  const zone = el.dropZone;
+  zone.addEventListener('dragover', (event) => {
+    event.preventDefault(); // required to allow a drop
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', (event) => {
+    if (!zone.contains(event.relatedTarget)) zone.classList.remove('dragging');
+  });
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('dragging');
+    const [file] = event.dataTransfer.files;
+    if (file) analyseFile(file);
+  });
+  // A file dropped next to the zone would otherwise make the browser leave the app to open it.
+  for (const type of ['dragover', 'drop']) {
+    window.addEventListener(type, (event) => event.preventDefault());
+  }
+}
+
+export function setupUpload() {
+  setupDropZone();
+  el.image.addEventListener('change', () => {
+    const [file] = el.image.files;
+    if (file) analyseImage(file);
+  });
+  el.video.addEventListener('change', () => {
+    const [file] = el.video.files;
+    if (file) analyseVideo(file);
+  });
+  el.reference.addEventListener('change', onReferencesChanged);
+}
