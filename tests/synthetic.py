@@ -112,7 +112,11 @@ def expression(movement: str, strength: float) -> np.ndarray:
     if strength == 0:
         return image
     src = astronaut_landmarks()[:468, :2]
-    dst = moved_landmarks(astronaut_landmarks(), movement, strength)
+    return _warp(image, src, moved_landmarks(astronaut_landmarks(), movement, strength))
+
+
+def _warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Move the pixels at ``src`` landmarks to ``dst``, piecewise affinely in between."""
     h, w = image.shape[:2]
     border = _border_points(w, h)
     # Piecewise-affine inverse map (output pixel -> source pixel) over the
@@ -121,6 +125,15 @@ def expression(movement: str, strength: float) -> np.ndarray:
     grid_y, grid_x = np.mgrid[0:h, 0:w]
     source = inverse(np.c_[grid_x.ravel(), grid_y.ravel()]).astype(np.float32).reshape(h, w, 2)
     return cv2.remap(image, source[..., 0], source[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=16)
+def grimace(strength: float) -> np.ndarray:
+    """A pain face: brows lowered, eyes narrowed and upper lip raised together at ``strength``."""
+    image = astronaut_face()
+    src = astronaut_landmarks()[:468, :2]
+    moves = [moved_landmarks(astronaut_landmarks(), m, strength) - src for m in ("brow_lower", "eye_narrow", "lip_raise")]
+    return _warp(image, src, src + np.sum(moves, axis=0))
 
 
 def _border_points(w: int, h: int, per_side: int = 8) -> np.ndarray:
@@ -138,6 +151,11 @@ def rotated(image: np.ndarray, degrees: float) -> np.ndarray:
     h, w = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def blurred(image: np.ndarray, kernel: int) -> np.ndarray:
+    """The image with a Gaussian blur of odd ``kernel`` size (an out-of-focus camera)."""
+    return cv2.GaussianBlur(image, (kernel, kernel), 0)
 
 
 def encode(image: np.ndarray, fmt: str = "JPEG", quality: int = 92) -> bytes:

@@ -3,7 +3,7 @@ import { DASH, fixed } from './format.js';
 
 export const AU_MAX = 5;
 
-export const AU_NAMES = {
+const AU_NAMES = {
   AU4: 'brow lowerer',
   AU6: 'cheek raiser',
   AU7: 'lid tightener',

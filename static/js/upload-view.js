@@ -77,7 +77,7 @@ function renderSummary(summary) {
 // Shows the result area and scrolls it into view: at 1280x800 it starts below the fold.
 function reveal() {
   el.result.hidden = false;
-  el.result.scrollIntoView({ block: 'nearest' });
+  el.result.scrollIntoView({ block: 'start' });
 }
 
 export function hideResult() {

@@ -1,0 +1,50 @@
+"""Test videos and awkward images made at test time."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from typing import Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def write_video(frames: Sequence[np.ndarray], fps: float, suffix: str = ".mp4", fourcc: str = "mp4v") -> bytes:
+    """Encode RGB frames with OpenCV and return the file's bytes."""
+    h, w = frames[0].shape[:2]
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    os.close(fd)
+    try:
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()
+        with open(path, "rb") as handle:
+            return handle.read()
+    finally:
+        os.unlink(path)
+
+
+def png_of_size(width: int, height: int) -> bytes:
+    """A real PNG of the given size (flat grey compresses to almost nothing)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (128, 128, 128)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def jpeg_with_exif_orientation(rgb: np.ndarray, orientation: int) -> bytes:
+    """JPEG bytes whose EXIF says how to rotate the stored pixels for display."""
+    image = Image.fromarray(rgb)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two images next to each other (two people in one photo)."""
+    h = min(left.shape[0], right.shape[0])
+    return np.hstack([left[:h], right[:h]])

@@ -1,0 +1,89 @@
+"""Decoding and validating uploads: formats are sniffed, limits hold, damage is named."""
+import base64
+
+import numpy as np
+import pytest
+
+from server.problems import InputProblem
+from server.vision.frames import ImageLimits, VideoLimits, decode_image, read_video
+from tests import media, synthetic
+
+LIMITS = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=40_000_000, min_side=32)
+VIDEO_LIMITS = VideoLimits(max_bytes=60 * 1024 * 1024, max_seconds=120, sample_fps=5, max_pixels=40_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP"])
+def test_every_supported_format_decodes_to_rgb(fmt):
+    face = synthetic.astronaut_face()
+    rgb = decode_image(synthetic.encode(face, fmt, quality=95), LIMITS)
+    assert rgb.shape == face.shape and rgb.dtype == np.uint8
+    assert np.abs(rgb.astype(int) - face).mean() < 4  # lossy formats stay close
+
+
+def test_base64_and_data_urls_are_accepted():
+    png = synthetic.encode(synthetic.astronaut_face(), "PNG")
+    plain = base64.b64encode(png).decode()
+    assert decode_image(plain, LIMITS).shape == (480, 480, 3)
+    assert decode_image("data:image/png;base64," + plain, LIMITS).shape == (480, 480, 3)
+
+
+def test_exif_orientation_is_applied():
+    wide = np.zeros((40, 80, 3), np.uint8)
+    rotated = decode_image(media.jpeg_with_exif_orientation(wide, 6), LIMITS)  # 6 = rotate 90 deg clockwise
+    assert rotated.shape[:2] == (80, 40)
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"", "empty"),
+        (b"this is a text file renamed to .jpg", "unsupported_media_type"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "corrupt_image"),
+        ("not base64 !!", "bad_base64"),
+    ],
+)
+def test_unusable_bytes_are_named(data, code):
+    with pytest.raises(InputProblem) as raised:
+        decode_image(data, LIMITS)
+    assert raised.value.code == code
+
+
+def test_truncated_jpeg_is_corrupt():
+    jpeg = synthetic.encode(synthetic.astronaut_face())
+    with pytest.raises(InputProblem) as raised:
+        decode_image(jpeg[: len(jpeg) // 3], LIMITS)
+    assert raised.value.code == "corrupt_image"
+
+
+def test_tiny_and_huge_images_are_refused_before_decoding():
+    with pytest.raises(InputProblem) as tiny:
+        decode_image(media.png_of_size(1, 1), LIMITS)
+    assert tiny.value.code == "image_too_small"
+    with pytest.raises(InputProblem) as huge:
+        decode_image(media.png_of_size(8000, 6250), LIMITS)  # 50 megapixels
+    assert huge.value.code == "too_large"
+
+
+def test_video_frames_are_sampled_at_the_requested_rate():
+    frames = [synthetic.astronaut_face()] * 30  # 3 s at 10 fps
+    info, sampled = read_video(media.write_video(frames, fps=10), VIDEO_LIMITS)
+    assert info.duration_s == pytest.approx(3.0, abs=0.15)
+    assert len(sampled) == 15  # 5 per second
+    assert [round(f.t_s, 1) for f in sampled[:3]] == [0.0, 0.2, 0.4]
+
+
+def test_truncated_and_overlong_videos_are_refused():
+    video = media.write_video([synthetic.astronaut_face()] * 20, fps=10)
+    with pytest.raises(InputProblem) as truncated:
+        read_video(video[: len(video) // 2], VIDEO_LIMITS)
+    assert truncated.value.code == "corrupt_video"
+    short_limit = VideoLimits(max_bytes=60 * 1024 * 1024, max_seconds=1.0, sample_fps=5, max_pixels=40_000_000)
+    with pytest.raises(InputProblem) as too_long:
+        read_video(video, short_limit)
+    assert too_long.value.code == "too_long"
+
+
+def test_a_video_that_is_really_an_image_is_refused():
+    with pytest.raises(InputProblem) as raised:
+        read_video(synthetic.encode(synthetic.astronaut_face()), VIDEO_LIMITS)
+    assert raised.value.code == "unsupported_media_type"
