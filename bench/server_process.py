@@ -61,6 +61,17 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return round(float(np.percentile(np.asarray(values, dtype=float), q)), 2)
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds used so far by process ``pid`` (Linux /proc), or None when unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # After "pid (comm)": field 3 is state, so utime/stime (fields 14/15) are at 11/12 here.
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class ServerProcess:
     """Context manager: start the server on a free port, wait for /health, stop it on exit."""
 
@@ -94,6 +105,12 @@ class ServerProcess:
         self.stop()
         if not failed:
             self.remove_log()
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (after ``start()``)."""
+        assert self.process is not None, "start() first"
+        return self.process.pid
 
     def start(self) -> None:
         """Launch ``python -m server run --port P`` with output to a temporary log file."""

@@ -1,0 +1,86 @@
+"""Headless Debian Chromium driven by chromedriver, with a fake webcam playing a test video."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Sequence
+
+import cv2
+import numpy as np
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CAMERA_SIZE = (640, 480)
+CAMERA_FPS = 15
+
+# Records every phrase handed to speechSynthesis.speak (headless Chromium has no voices).
+SPEECH_SPY = """
+window.__spoken = [];
+if (window.speechSynthesis) {
+  const original = window.speechSynthesis.speak.bind(window.speechSynthesis);
+  window.speechSynthesis.speak = (utterance) => { window.__spoken.push(utterance.text); return original(utterance); };
+}
+"""
+
+
+def require_browser() -> None:
+    """Skip without a browser, except in CI, where a missing browser is a failure."""
+    if os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER):
+        return
+    message = f"{CHROMIUM} and {CHROMEDRIVER} are needed (Debian packages chromium, chromium-driver)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def write_y4m(path: str, frames: Sequence[np.ndarray], fps: int = CAMERA_FPS) -> None:
+    """Write RGB frames as a YUV4MPEG2 (4:2:0) file, the format Chromium's fake camera plays."""
+    width, height = CAMERA_SIZE
+    with open(path, "wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            handle.write(b"FRAME\n")
+            handle.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+
+def camera_frame(face: np.ndarray) -> np.ndarray:
+    """A square face centred on a grey 640x480 camera frame."""
+    width, height = CAMERA_SIZE
+    canvas = np.full((height, width, 3), 110, np.uint8)
+    face = cv2.resize(face, (height, height))
+    left = (width - height) // 2
+    canvas[:, left : left + height] = face
+    return canvas
+
+
+class Browser:
+    """A Chromium session with a fresh profile; ``close()`` removes the profile."""
+
+    def __init__(self, camera_y4m: str | None = None) -> None:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        self.profile = tempfile.mkdtemp(prefix="painscope-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--disable-quic", f"--user-data-dir={self.profile}", "--window-size=1280,900",
+            "--autoplay-policy=no-user-gesture-required",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        ):
+            options.add_argument(flag)
+        if camera_y4m:
+            options.add_argument(f"--use-file-for-fake-video-capture={camera_y4m}")
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SPEECH_SPY})
+
+    def close(self) -> None:
+        """Quit the browser and delete its profile."""
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)

@@ -1,0 +1,115 @@
+"""The Upload and Live Camera tabs in a real headless Chromium against the real server."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests import synthetic
+from tests.e2e.browser import Browser, camera_frame, require_browser, write_y4m
+from tests.server_process import running_server
+
+SCREENSHOTS = os.path.join(os.path.dirname(__file__), "screenshots")
+PAIN_LEVELS = ("moderate", "severe")
+NEUTRAL_SECONDS, PAIN_SECONDS = 4, 2  # the fake camera loops: mostly relaxed, then a grimace
+WAIT_S = 90  # generous: CI machines are slow and shared; nothing asserts a duration
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    require_browser()
+    with running_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def camera_file():
+    fps = 15
+    neutral = camera_frame(synthetic.astronaut_face())
+    pained = camera_frame(synthetic.grimace(1.0))
+    handle = tempfile.NamedTemporaryFile(suffix=".y4m", delete=False)
+    handle.close()
+    write_y4m(handle.name, [neutral] * (NEUTRAL_SECONDS * fps) + [pained] * (PAIN_SECONDS * fps), fps)
+    yield handle.name
+    os.unlink(handle.name)
+
+
+@pytest.fixture()
+def browser(camera_file):
+    session = Browser(camera_y4m=camera_file)
+    yield session
+    session.close()
+
+
+def _wait(driver, condition, message):
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(condition, message)
+
+
+def _save_screenshot(driver, name):
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(SCREENSHOTS, name))
+
+
+def test_upload_a_photo_with_a_neutral_reference_and_hear_the_result(server_url, browser, tmp_path):
+    driver = browser.driver
+    reference = tmp_path / "neutral.jpg"
+    photo = tmp_path / "grimace.jpg"
+    reference.write_bytes(synthetic.encode(synthetic.astronaut_face()))
+    photo.write_bytes(synthetic.encode(synthetic.grimace(1.0)))
+    driver.get(server_url + "/")
+    driver.find_element(By.ID, "reference-input").send_keys(str(reference))
+    driver.find_element(By.ID, "image-input").send_keys(str(photo))
+    level = _wait(driver, EC.visibility_of_element_located((By.ID, "result-level")), "no upload result shown")
+    _wait(driver, lambda d: level.get_attribute("data-level") in PAIN_LEVELS, "the grimace was not read as pain")
+    assert driver.find_element(By.ID, "overlay-image").get_attribute("src").startswith("data:image/png")
+    assert "calibrated" in driver.find_element(By.ID, "result-calibrated").text.lower()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#au-bars > *")) >= 6
+    spoken = _wait(driver, lambda d: d.execute_script("return window.__spoken"), "nothing was spoken")
+    assert spoken[-1] == level.get_attribute("data-level").capitalize() + " pain."
+    _save_screenshot(driver, "upload.png")
+
+
+def test_upload_errors_are_shown_not_swallowed(server_url, browser, tmp_path):
+    driver = browser.driver
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("this is not a photo")
+    driver.get(server_url + "/")
+    driver.find_element(By.ID, "image-input").send_keys(str(fake))
+    error = _wait(driver, EC.visibility_of_element_located((By.ID, "upload-error")), "no error shown")
+    assert "not a JPEG" in error.text
+
+
+def test_live_camera_streams_reports_pain_when_the_face_changes_speaks_and_stops(server_url, browser):
+    driver = browser.driver
+    driver.get(server_url + "/")
+    driver.find_element(By.ID, "tab-live").click()
+    driver.find_element(By.ID, "live-start").click()
+    _wait(driver, lambda d: d.execute_script("return window.painscope.liveResultCount") >= 5, "no live results")
+    seen = []
+
+    def saw_relief_then_pain(d):
+        level = d.find_element(By.ID, "live-level").get_attribute("data-level")
+        if level and (not seen or seen[-1] != level):
+            seen.append(level)
+        return "none" in seen and any(lvl in PAIN_LEVELS for lvl in seen[seen.index("none"):])
+
+    _wait(driver, saw_relief_then_pain, "the level did not rise after the expression changed")
+    spoken = _wait(
+        driver,
+        lambda d: [t for t in d.execute_script("return window.__spoken") if t.split(".")[0].lower().split()[0] in PAIN_LEVELS],
+        "the pain level was not spoken",
+    )
+    assert spoken[0] in ("Moderate pain.", "Severe pain.")
+    fps = driver.find_element(By.ID, "live-fps").text
+    assert any(ch.isdigit() for ch in fps)
+    _save_screenshot(driver, "live.png")
+    driver.find_element(By.ID, "live-stop").click()
+    _wait(driver, lambda d: d.find_element(By.ID, "live-start").is_enabled(), "stop did not end the stream")
+    count = driver.execute_script("return window.painscope.liveResultCount")
+    time.sleep(1.0)  # results must not keep arriving after stop
+    assert driver.execute_script("return window.painscope.liveResultCount") == count

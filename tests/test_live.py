@@ -1,0 +1,76 @@
+"""The /live Socket.IO namespace through Flask-SocketIO's test client."""
+import pytest
+
+from server import socketio_of
+from tests import synthetic
+
+NEUTRAL = synthetic.encode(synthetic.astronaut_face(), quality=85)
+GRIMACE = synthetic.encode(synthetic.grimace(1.0), quality=85)
+
+
+@pytest.fixture()
+def live(app):
+    client = socketio_of(app).test_client(app, namespace="/live")
+    yield client
+    if client.is_connected(namespace="/live"):
+        client.disconnect(namespace="/live")
+
+
+def _call(client, event, data):
+    return client.emit(event, data, namespace="/live", callback=True)
+
+
+def test_a_stream_calibrated_on_a_neutral_face_reports_pain_when_the_face_changes(live):
+    started = _call(live, "start", {"estimator": "geometry"})
+    assert started["ok"] is True and started["session"]["baseline"] == "population"
+    for seq in range(5):
+        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 66.0, "jpeg": NEUTRAL})
+        assert ack["seq"] == seq and ack["face"]["found"] is True
+    assert _call(live, "calibrate", {}) == {"ok": True, "baseline": "calibration"}
+    calm = _call(live, "frame", {"seq": 5, "t_ms": 400.0, "jpeg": NEUTRAL})
+    assert calm["pain"]["level"] == "none" and calm["pain"]["baseline"] == "calibration"
+    pained = _call(live, "frame", {"seq": 6, "t_ms": 466.0, "jpeg": GRIMACE})
+    assert pained["pain"]["level"] in ("moderate", "severe")
+    assert pained["speech"]["text"] == pained["pain"]["level"].capitalize() + " pain."
+    stopped = _call(live, "stop", {})
+    assert stopped == {"ok": True, "frames_analysed": 7}
+
+
+def test_without_calibration_a_rolling_baseline_is_learned(live):
+    _call(live, "start", {})
+    ack = None
+    for seq in range(40):  # ~4 s at 10 fps
+        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 100.0, "jpeg": NEUTRAL})
+    assert ack["pain"]["baseline"] == "rolling"
+    pained = _call(live, "frame", {"seq": 40, "t_ms": 4000.0, "jpeg": GRIMACE})
+    assert pained["pain"]["level"] in ("moderate", "severe")
+
+
+def test_frames_before_start_and_bad_frames_get_errors_not_disconnects(live):
+    assert _call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "no_session"
+    _call(live, "start", {})
+    assert _call(live, "frame", "not an object")["error"]["code"] == "bad_frame"
+    assert _call(live, "frame", {"seq": "x", "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "bad_frame"
+    corrupt = _call(live, "frame", {"seq": 1, "t_ms": 0, "jpeg": b"\xff\xd8\xff\xe0 broken"})
+    assert corrupt["seq"] == 1 and corrupt["error"]["code"] == "corrupt_image"
+    assert _call(live, "frame", {"seq": 2, "t_ms": 66, "jpeg": NEUTRAL})["face"]["found"] is True
+    assert live.is_connected(namespace="/live")
+
+
+def test_calibrating_without_a_face_is_refused(live):
+    _call(live, "start", {})
+    blank = synthetic.encode(synthetic.blurred(synthetic.astronaut_face(), 1) * 0)
+    assert _call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": blank})["face"]["found"] is False
+    assert _call(live, "calibrate", {})["error"]["code"] == "no_face"
+
+
+def test_asking_for_a_missing_model_is_refused_at_start(live):
+    assert _call(live, "start", {"estimator": "lstm"})["error"]["code"] == "estimator_unavailable"
+
+
+def test_an_older_frame_that_waited_behind_a_newer_one_is_dropped(app, live):
+    _call(live, "start", {})
+    namespace = app.extensions["socketio"].server.namespace_handlers["/live"]
+    stream = next(iter(namespace._streams.values()))
+    stream.newest_seq = 10  # frame 10 arrived while frame 9 was waiting
+    assert _call(live, "frame", {"seq": 9, "t_ms": 0, "jpeg": NEUTRAL}) == {"seq": 9, "dropped": True}
