@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 if __package__ in (None, ""):  # run as a file: make ``bench`` and ``server`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -153,7 +153,7 @@ class LiveClient:
         t_ms = (time.perf_counter() - self._t0) * MS_PER_S
         return {"seq": seq, "t_ms": t_ms, "jpeg": self.frames[seq % len(self.frames)]}
 
-    def _ack_handler(self, seq: int):
+    def _ack_handler(self, seq: int) -> Callable[..., None]:
         """The emit callback for frame ``seq`` (python-socketio calls it with the ack's arguments)."""
 
         def on_ack(*data: Any) -> None:
