@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` and ``server`` im
 
 import requests  # noqa: E402
 
-from bench.server_process import (  # noqa: E402
+from bench.common import (  # noqa: E402
     FRAME_LABEL,
     ServerNotHealthy,
     ServerProcess,

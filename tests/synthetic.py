@@ -153,6 +153,19 @@ def rotated(image: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+CAMERA_SIZE = (640, 480)  # a webcam's VGA frame
+CAMERA_BACKGROUND = 110  # grey
+
+
+def camera_frame(face: np.ndarray) -> np.ndarray:
+    """A square face image scaled to the frame height and centred on a grey 640x480 camera frame."""
+    width, height = CAMERA_SIZE
+    canvas = np.full((height, width, 3), CAMERA_BACKGROUND, np.uint8)
+    left = (width - height) // 2
+    canvas[:, left : left + height] = cv2.resize(face, (height, height), interpolation=cv2.INTER_AREA)
+    return canvas
+
+
 def blurred(image: np.ndarray, kernel: int) -> np.ndarray:
     """The image with a Gaussian blur of odd ``kernel`` size (an out-of-focus camera)."""
     return cv2.GaussianBlur(image, (kernel, kernel), 0)

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.synthetic import CAMERA_SIZE
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-CAMERA_SIZE = (640, 480)
 CAMERA_FPS = 15
 
 # Records every phrase handed to speechSynthesis.speak (headless Chromium has no voices).
@@ -43,16 +44,6 @@ def write_y4m(path: str, frames: Sequence[np.ndarray], fps: int = CAMERA_FPS) ->
         for frame in frames:
             handle.write(b"FRAME\n")
             handle.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
-
-
-def camera_frame(face: np.ndarray) -> np.ndarray:
-    """A square face centred on a grey 640x480 camera frame."""
-    width, height = CAMERA_SIZE
-    canvas = np.full((height, width, 3), 110, np.uint8)
-    face = cv2.resize(face, (height, height))
-    left = (width - height) // 2
-    canvas[:, left : left + height] = face
-    return canvas
 
 
 class Browser:

@@ -11,7 +11,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import synthetic
-from tests.e2e.browser import Browser, camera_frame, require_browser, write_y4m
+from tests.synthetic import camera_frame
+from tests.e2e.browser import Browser, require_browser, write_y4m
 from tests.server_process import running_server
 
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "screenshots")
