@@ -1,4 +1,5 @@
-# PainScope: `make run` serves the app, `make test` runs every test, `make bench` prints figures.
+# PainScope: `make run` serves the app, `make test` runs every test, `make bench` prints figures,
+# `make screenshots` refreshes the README's screenshots from the browser tests.
 # Both create .venv, install Python and npm packages and (as root, when missing)
 # Debian packages. Stamps in .setup/ make re-runs fast: nothing is reinstalled
 # unless requirements*.txt or package*.json changed.
@@ -17,7 +18,7 @@ VENDOR := static/vendor
 VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
                 node_modules/chart.js/dist/chart.umd.min.js
 
-.PHONY: setup setup-test run test bench clean debs-run debs-test
+.PHONY: setup setup-test run test screenshots bench clean debs-run debs-test
 
 setup: $(STAMPS)/python $(STAMPS)/npm debs-run
 setup-test: setup $(STAMPS)/python-dev debs-test
@@ -27,6 +28,9 @@ run: setup
 
 test: setup-test
 	$(PY) -m pytest
+
+screenshots: setup-test
+	PAINSCOPE_SCREENSHOT_DIR=tests/e2e/screenshots $(PY) -m pytest -q tests/e2e
 
 bench: setup-test
 	@for script in bench/bench_*.py; do $(PY) $$script; done

@@ -15,7 +15,11 @@ from tests.synthetic import camera_frame
 from tests.e2e.browser import Browser, require_browser, write_y4m
 from tests.server_process import running_server
 
-SCREENSHOTS = os.path.join(os.path.dirname(__file__), "screenshots")
+# Screenshots go to tests/artifacts/ (ignored by git); `make screenshots` points
+# this at tests/e2e/screenshots/ to refresh the images the README shows.
+SCREENSHOTS = os.environ.get(
+    "PAINSCOPE_SCREENSHOT_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts")
+)
 PAIN_LEVELS = ("moderate", "severe")
 NEUTRAL_SECONDS, PAIN_SECONDS = 4, 2  # the fake camera loops: mostly relaxed, then a grimace
 WAIT_S = 90  # generous: CI machines are slow and shared; nothing asserts a duration
