@@ -1,0 +1,1 @@
+"""Vital signs: heart rate from skin colour (rPPG)."""

@@ -1,0 +1,115 @@
+"""Skin regions for rPPG: forehead and both cheeks from face landmarks, their mean colour per frame.
+
+Eyes, brows, nostrils, mouth and hair are outside the regions; pixels inside a
+region whose colour is far from the region's median (a strand of hair, a
+specular highlight, a shadow) are left out of its mean.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from server.vitals.rppg import RegionTrace
+
+# Landmark sets whose convex hulls are the regions (MediaPipe face mesh topology).
+REGIONS: dict[str, list[int]] = {
+    "forehead": [109, 10, 338, 108, 151, 337, 69, 299, 9],
+    "right_cheek": [118, 117, 123, 147, 187, 205, 50, 101, 100],  # subject's right
+    "left_cheek": [347, 346, 352, 376, 411, 425, 280, 330, 329],
+}
+SHRINK = 0.85  # hulls are scaled about their centre to stay clear of region borders
+# A pixel counts as skin when every channel is within this many robust standard
+# deviations (1.4826 x MAD) of the region's median colour.
+SKIN_TOLERANCE_SIGMA = 2.5
+MIN_SKIN_PIXELS = 25  # fewer pixels than this give a mean dominated by noise
+FULL_FRAME_REGION = "full"
+
+
+def region_polygons(landmarks: np.ndarray) -> dict[str, np.ndarray]:
+    """Pixel polygons (K x 2, int32) of each skin region."""
+    polygons = {}
+    for name, indices in REGIONS.items():
+        points = landmarks[indices, :2]
+        hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
+        centre = hull.mean(axis=0)
+        polygons[name] = np.round(centre + (hull - centre) * SHRINK).astype(np.int32)
+    return polygons
+
+
+def region_means(rgb: np.ndarray, landmarks: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean skin RGB of each region that has enough skin pixels in this frame."""
+    out = {}
+    height, width = rgb.shape[:2]
+    for name, polygon in region_polygons(landmarks).items():
+        x, y, w, h = cv2.boundingRect(polygon)
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [polygon - (x0, y0)], 1)
+        pixels = rgb[y0:y1, x0:x1][mask.astype(bool)]
+        mean = skin_mean(pixels)
+        if mean is not None:
+            out[name] = mean
+    return out
+
+
+def skin_mean(pixels: np.ndarray) -> np.ndarray | None:
+    """Mean colour of the pixels near the median colour (N x 3 uint8 in), or None if too few."""
+    if len(pixels) < MIN_SKIN_PIXELS:
+        return None
+    values = pixels.astype(np.float32)
+    median = np.median(values, axis=0)
+    spread = 1.4826 * np.median(np.abs(values - median), axis=0) + 1.0  # +1: 8-bit quantisation
+    keep = np.all(np.abs(values - median) <= SKIN_TOLERANCE_SIGMA * spread, axis=1)
+    if keep.sum() < MIN_SKIN_PIXELS:
+        return None
+    return values[keep].mean(axis=0).astype(np.float64)
+
+
+def full_frame_mean(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """The whole frame as one region (pre-cropped skin clips)."""
+    mean = skin_mean(rgb.reshape(-1, 3))
+    return {FULL_FRAME_REGION: mean} if mean is not None else {}
+
+
+def traces_from_video_file(path: str, roi: str = "face") -> list[RegionTrace]:
+    """Region traces of a video file: ``face`` finds skin regions by landmarks, ``full`` uses every pixel."""
+    from server.vision.face import FaceTracker
+
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise OSError("cannot open the video")
+    tracker = FaceTracker(stream=True) if roi == "face" else None
+    samples: dict[str, list[tuple[float, np.ndarray]]] = {}
+    try:
+        for t_s, rgb in _frames(capture):
+            if tracker is None:
+                means = full_frame_mean(rgb)
+            else:
+                faces = tracker.process(rgb)
+                means = region_means(rgb, faces[0].landmarks) if faces else {}
+            for name, mean in means.items():
+                samples.setdefault(name, []).append((t_s, mean))
+    finally:
+        capture.release()
+        if tracker is not None:
+            tracker.close()
+    return [
+        RegionTrace(np.array([t for t, _ in rows]), np.array([m for _, m in rows]))
+        for rows in samples.values() if len(rows) >= 3
+    ]
+
+
+def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[float, np.ndarray]]:
+    fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+    index = 0
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            return
+        t_s = index / fps if fps > 0 else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        index += 1
+        yield t_s, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
