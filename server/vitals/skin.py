@@ -25,6 +25,7 @@ SHRINK = 0.85  # hulls are scaled about their centre to stay clear of region bor
 SKIN_TOLERANCE_SIGMA = 2.5
 MIN_SKIN_PIXELS = 25  # fewer pixels than this give a mean dominated by noise
 FULL_FRAME_REGION = "full"
+FULL_FRAME_SIDE = 64  # px
 
 
 def region_polygons(landmarks: np.ndarray) -> dict[str, np.ndarray]:
@@ -71,6 +72,13 @@ def skin_mean(pixels: np.ndarray) -> np.ndarray | None:
 
 def full_frame_mean(rgb: np.ndarray) -> dict[str, np.ndarray]:
     """The whole frame as one region (pre-cropped skin clips)."""
+    # Area-averaging to at most FULL_FRAME_SIDE px keeps the mean (each output pixel
+    # is the mean of its block) while the median/MAD filter has far fewer pixels to sort.
+    height, width = rgb.shape[:2]
+    scale = FULL_FRAME_SIDE / max(height, width)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
     mean = skin_mean(rgb.reshape(-1, 3))
     return {FULL_FRAME_REGION: mean} if mean is not None else {}
 
