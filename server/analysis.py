@@ -66,6 +66,7 @@ def assess(
     baseline: NeutralBaseline,
     steadiness: float,
     clock: StageClock,
+    vitals: dict[str, Any] | None = None,
 ) -> Result:
     """The Result for a patient face (or none) against a baseline: the one place results are built."""
     pain = estimator.estimate(patient, baseline, steadiness) if patient is not None else None
@@ -74,8 +75,9 @@ def assess(
         face=patient,
         faces=tuple(faces),
         pain=pain,
-        speech_text=phrase(pain, patient is not None),
+        speech_text=phrase(pain, patient is not None, vitals),
         timing_ms=clock.total(),
+        vitals=vitals,
     )
 
 

@@ -42,6 +42,12 @@ class Settings:
     live_jpeg_quality: float = 0.8
     rolling_baseline_seconds: float = 60.0
 
+    # --- heart rate from the face (rPPG) ---
+    rppg_method: str = "pos"  # pos | chrom | green; POS is the most robust to lighting (Wang et al. 2017)
+    rppg_window_s: float = 10.0  # spectral window: 6 bpm native resolution
+    rppg_max_sessions: int = 100  # frame-posting sessions open at once (429 beyond)
+    rppg_session_idle_s: float = 300.0  # a session nobody posts to for 5 minutes is dropped
+
     # --- speech ---
     speech_repeat_s: float = 10.0  # repeat an unchanged pain level at most this often
     speech_rate_wpm: int = 160  # espeak-ng default is 175; slower is clearer at a bedside

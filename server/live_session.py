@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
+
 from server.analysis import StageClock, assess
 from server.config import Settings
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
@@ -12,6 +14,8 @@ from server.problems import InputProblem
 from server.result import Result
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, decode_image
+from server.vitals.rppg import RESAMPLE_HZ, RppgTracker, face_motion
+from server.vitals.skin import region_means
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
 # (~0.5 s at 15 fps): enough to average out landmark jitter, short enough that
@@ -19,6 +23,13 @@ from server.vision.frames import ImageLimits, decode_image
 CALIBRATION_FRAMES = 8
 # Confidence steadiness is judged over the last this-many results (~1 s).
 STABILITY_FRAMES = 15
+# Heart rate is re-estimated at most this often (the 10 s window barely changes
+# between frames; the spectrum costs a few ms).
+VITALS_INTERVAL_S = 0.5
+# A face lost for longer than this breaks the skin-colour trace: start it afresh
+# rather than interpolate across the gap.
+RPPG_MAX_GAP_S = 1.0
+WAVEFORM_SECONDS = 5.0  # pulse waveform sent to the page
 
 
 class LiveSession:
@@ -33,6 +44,10 @@ class LiveSession:
         self._recent_faces: deque[Face] = deque(maxlen=CALIBRATION_FRAMES)
         self._recent_pspi: deque[float] = deque(maxlen=STABILITY_FRAMES)
         self.frames_analysed = 0
+        self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
+        self._last_face: tuple[float, Face] | None = None
+        self._vitals: dict | None = None
+        self._vitals_at = float("-inf")
 
     @property
     def baseline(self) -> NeutralBaseline:
@@ -48,14 +63,37 @@ class LiveSession:
         clock.lap("face")
         patient = faces[0] if faces else None
         baseline = self.baseline
+        t_s = t_ms / 1000.0
+        vitals = None
         if patient is not None:
             self._recent_faces.append(patient)
-            self.rolling.add(t_ms / 1000.0, self.estimator.features(patient))
-        result = assess(self.estimator, faces, patient, baseline, stability(self._recent_pspi), clock)
+            self.rolling.add(t_s, self.estimator.features(patient))
+            vitals = self._heart_rate(rgb, patient, t_s)
+        clock.lap("vitals")
+        result = assess(self.estimator, faces, patient, baseline, stability(self._recent_pspi), clock, vitals)
         if result.pain is not None:
             self._recent_pspi.append(result.pain.pspi)
         self.frames_analysed += 1
         return result
+
+    def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> dict:
+        """Add this frame's skin colour; the current heart rate (re-estimated every VITALS_INTERVAL_S)."""
+        motion = 0.0
+        if self._last_face is not None:
+            last_t, last = self._last_face
+            if t_s - last_t > RPPG_MAX_GAP_S:
+                self.rppg.clear()
+            elif t_s > last_t:
+                motion = face_motion(last, face) / (t_s - last_t)
+        self._last_face = (t_s, face)
+        self.rppg.add(t_s, region_means(rgb, face.landmarks), motion)
+        if self._vitals is None or t_s - self._vitals_at >= VITALS_INTERVAL_S:
+            rate, waveform = self.rppg.current()
+            if waveform is not None:
+                waveform = waveform[-int(WAVEFORM_SECONDS * RESAMPLE_HZ):]
+            self._vitals = rate.as_vitals(waveform)
+            self._vitals_at = t_s
+        return self._vitals
 
     def calibrate(self) -> NeutralBaseline:
         """Take the faces of the last few frames as this person's neutral face."""

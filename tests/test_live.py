@@ -74,3 +74,17 @@ def test_an_older_frame_that_waited_behind_a_newer_one_is_dropped(app, live):
     stream = next(iter(namespace._streams.values()))
     stream.newest_seq = 10  # frame 10 arrived while frame 9 was waiting
     assert _call(live, "frame", {"seq": 9, "t_ms": 0, "jpeg": NEUTRAL}) == {"seq": 9, "dropped": True}
+
+
+def test_heart_rate_appears_in_the_acks_and_in_speech_once_the_window_fills(live):
+    from tests.pulse import pulse_clip
+
+    _call(live, "start", {})
+    acks = []
+    for seq, (t_s, frame) in enumerate(pulse_clip(84, seconds=12, seed=4)):
+        acks.append(_call(live, "frame", {"seq": seq, "t_ms": t_s * 1000, "jpeg": synthetic.encode(frame, quality=90)}))
+    early, last = acks[30]["vitals"], acks[-1]["vitals"]
+    assert early["heart_rate_bpm"] is None and "5 s" in early["reason"]  # 1 s in: not a guess
+    assert last["heart_rate_bpm"] == pytest.approx(84, abs=3) and last["quality"] in ("high", "medium")
+    assert len(last["waveform"]) > 60 and last["waveform_hz"] == 30
+    assert f"Heart rate {round(last['heart_rate_bpm'])}." in acks[-1]["speech"]["text"]

@@ -22,7 +22,7 @@ import json
 import sys
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -68,24 +68,34 @@ MIN_CHANNEL_MEAN = 1.0  # an all-black region has no colour to normalise
 METHOD_NAMES = ("pos", "chrom", "green")
 
 
+class HasBox(Protocol):
+    """Anything with a face box ``(x, y, w, h)`` (server.vision.face.Face)."""
+
+    box: tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class HeartRate:
     """A heart-rate estimate: ``bpm`` is None when it cannot be measured (``reason`` says why)."""
 
     bpm: float | None
     snr_db: float | None
-    quality: str  # high | medium | low | none
+    quality: str | None  # high | medium | low; None when there is no estimate
     window_s: float
     reason: str | None = None
 
-    def as_vitals(self) -> dict:
-        """The DESIGN.md ``vitals`` fields."""
+    def as_vitals(self, waveform: np.ndarray | None = None, waveform_hz: float = RESAMPLE_HZ) -> dict:
+        """The DESIGN.md ``vitals`` fields, plus the recent pulse waveform when given."""
+        extra = {}
+        if waveform is not None:
+            extra = {"waveform": [round(float(v), 3) for v in waveform], "waveform_hz": waveform_hz}
         return {
             "heart_rate_bpm": None if self.bpm is None else round(self.bpm, 1),
             "quality": self.quality,
             "snr_db": None if self.snr_db is None else round(self.snr_db, 1),
             "window_s": round(self.window_s, 1),
             "reason": self.reason,
+            **extra,
         }
 
 
@@ -304,15 +314,15 @@ def estimate(regions: Sequence[RegionTrace], method: str = "pos", motion_per_s: 
     """Heart rate from one window of region traces (all covering the same time span)."""
     span = max((r.t_s[-1] - r.t_s[0] for r in regions if len(r.t_s) > 1), default=0.0)
     if span < MIN_SIGNAL_S:
-        return HeartRate(None, None, "none", span, f"needs {MIN_SIGNAL_S:.0f} s of signal")
+        return HeartRate(None, None, None, span, f"needs {MIN_SIGNAL_S:.0f} s of signal")
     if motion_per_s > MAX_MOTION_PER_S:
-        return HeartRate(None, None, "none", span, "too much motion")
+        return HeartRate(None, None, None, span, "too much motion")
     fused = window_spectrum(regions, method)
     if fused is None:
-        return HeartRate(None, None, "none", span, "no skin signal")
+        return HeartRate(None, None, None, span, "no skin signal")
     f0, snr = spectral_peak(fused.freqs, fused.power)
     if snr < SNR_FLOOR_DB:
-        return HeartRate(None, round(snr, 2) if np.isfinite(snr) else None, "none", span, "signal too weak")
+        return HeartRate(None, round(snr, 2) if np.isfinite(snr) else None, None, span, "signal too weak")
     return HeartRate(f0 * 60.0, snr, quality_of(snr), span)
 
 
@@ -348,7 +358,7 @@ def estimate_recording(
     start = min(r.t_s[0] for r in regions)
     end = max(r.t_s[-1] for r in regions)
     if end - start < MIN_SIGNAL_S:
-        return HeartRate(None, None, "none", end - start, f"needs {MIN_SIGNAL_S:.0f} s of signal")
+        return HeartRate(None, None, None, end - start, f"needs {MIN_SIGNAL_S:.0f} s of signal")
     window_s = min(window_s, end - start)
     spectra = []
     t = start + window_s
@@ -358,14 +368,14 @@ def estimate_recording(
             spectra.append(fused)
         t += TRACK_STEP_S
     if not spectra:
-        return HeartRate(None, None, "none", end - start, "no skin signal")
+        return HeartRate(None, None, None, end - start, "no skin signal")
     size = min(len(s.power) for s in spectra)
     freqs = spectra[0].freqs[:size]
     path = track(freqs, [s.power[:size] for s in spectra], TRACK_STEP_S)
     bpm = float(np.median(path))
     _, snr = spectral_peak(freqs, np.mean([s.power[:size] for s in spectra], axis=0), near_hz=bpm / 60)
     if snr < floor_db:
-        return HeartRate(None, snr if np.isfinite(snr) else None, "none", end - start, "signal too weak")
+        return HeartRate(None, snr if np.isfinite(snr) else None, None, end - start, "signal too weak")
     return HeartRate(bpm, snr, quality_of(snr), end - start)
 
 
@@ -391,6 +401,13 @@ def track(freqs: np.ndarray, powers: Sequence[np.ndarray], step_s: float) -> np.
     return bpm[path[::-1]]
 
 
+def face_motion(previous: "HasBox", current: "HasBox") -> float:
+    """How far the face box centre moved, as a fraction of the box width."""
+    (x0, y0, w0, h0), (x1, y1, w1, h1) = previous.box, current.box
+    shift = np.hypot((x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2))
+    return float(shift / max(w0, w1, 1))
+
+
 class RppgTracker:
     """A live stream's skin-colour history, bounded in time, and its current heart rate."""
 
@@ -414,7 +431,7 @@ class RppgTracker:
         """The heart rate over the last window and its pulse waveform (for drawing), if any."""
         regions = self._traces()
         if not regions:
-            return HeartRate(None, None, "none", 0.0, "no face"), None
+            return HeartRate(None, None, None, 0.0, "no face"), None
         motion = float(np.median([m for _, _, m in self._samples]))
         rate = estimate(regions, self.method, motion)
         if rate.bpm is None:
