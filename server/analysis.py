@@ -21,11 +21,16 @@ from server.problems import InputProblem
 from server.result import Result, choose_patient
 from server.speech import phrase
 from server.vision.face import Face, FaceTracker
-from server.vision.frames import ImageLimits, VideoLimits, decode_image, read_video
+from server.vision.frames import ImageLimits, VideoFrame, VideoLimits, VideoSource, decode_image, open_video
 from server.vision.overlay import draw_overlay
+from server.vitals.rppg import RegionTrace, estimate_recording, estimate_series, window_spectrum
+from server.vitals.skin import region_means
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
 VIDEO_STABILITY_SAMPLES = 5
+# Frames per second tracked for heart rate: twice the band's top (4 Hz) plus margin;
+# a 60 fps phone video is thinned to this.
+RPPG_VIDEO_FPS = 30.0
 
 
 def image_limits(settings: Settings) -> ImageLimits:
@@ -81,7 +86,7 @@ def assess(
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class VideoReport:
     """A video's PSPI timeline, its summary and the Result of its most painful frame."""
 
@@ -89,6 +94,7 @@ class VideoReport:
     summary: dict[str, Any]
     peak: Result | None
     peak_overlay_png: bytes | None
+    vitals: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -96,7 +102,13 @@ class VideoReport:
         if peak is not None and self.peak_overlay_png is not None:
             peak["overlay_png"] = png_data_url(self.peak_overlay_png)
         speech = self.peak.speech_text if self.peak else "No face found in the video."
-        return {"timeline": self.timeline, "summary": self.summary, "peak": peak, "speech": {"text": speech}}
+        return {
+            "timeline": self.timeline,
+            "summary": self.summary,
+            "vitals": self.vitals,
+            "peak": peak,
+            "speech": {"text": speech},
+        }
 
 
 def png_data_url(png: bytes) -> str:
@@ -158,17 +170,55 @@ class Analyzer:
         references: Sequence[bytes | str] = (),
         face_index: int | None = None,
     ) -> VideoReport:
-        """PSPI over a video's sampled frames, a summary, and its most painful frame."""
-        info, frames = read_video(data, self.video_limits)
+        """PSPI over a video's sampled frames, its heart rate, a summary, and its most painful frame.
+
+        One pass: every frame (up to RPPG_VIDEO_FPS) is tracked for the skin
+        colour; every 1/sample_fps seconds one is kept for pain. Only landmarks
+        are kept, so memory does not grow with the video's length.
+        """
         baseline = self.reference_baseline(tracker, references)
-        detections = [tracker.process(frame.rgb) for frame in frames]
-        patients = [_pick(faces, face_index, strict=False) for faces in detections]
+        sample_step = 1.0 / self.video_limits.sample_fps
+        samples: list[tuple[VideoFrame, list[Face], Face | None]] = []
+        skin: dict[str, list[tuple[float, np.ndarray]]] = {}
+        stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
+        try:
+            with open_video(data, self.video_limits) as video:
+                next_sample = 0.0
+                last_t = 0.0
+                for frame in video.frames(RPPG_VIDEO_FPS):
+                    faces = stream.process(frame.rgb)
+                    patient = _pick(faces, face_index, strict=False)
+                    if patient is not None:
+                        for region, mean in region_means(frame.rgb, patient.landmarks).items():
+                            skin.setdefault(region, []).append((frame.t_s, mean))
+                    if frame.t_s + 1e-6 >= next_sample:
+                        samples.append((VideoFrame(frame.t_s, frame.index, np.empty(0)), faces, patient))
+                        next_sample = (np.floor(frame.t_s / sample_step + 1e-6) + 1) * sample_step
+                    last_t = frame.t_s
+                vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s)
+                report = self._pain_report(estimator, samples, baseline, references, vitals, video)
+                duration = max(video.info.duration_s, last_t)
+        finally:
+            stream.close()
+        report.summary = {"duration_s": round(duration, 3), **report.summary}
+        return report
+
+    def _pain_report(
+        self,
+        estimator: GeometryEstimator,
+        samples: list[tuple["VideoFrame", list[Face], Face | None]],
+        baseline: NeutralBaseline,
+        references: Sequence[bytes | str],
+        vitals: dict[str, Any] | None,
+        video: "VideoSource",
+    ) -> VideoReport:
+        patients = [patient for _, _, patient in samples]
         if not references:
-            baseline = _video_baseline(estimator, frames, patients) or baseline
+            baseline = _video_baseline(estimator, [frame for frame, _, _ in samples], patients) or baseline
         timeline: list[dict[str, Any]] = []
         results: list[Result] = []
         recent: list[float] = []
-        for frame, faces, patient in zip(frames, detections, patients):
+        for frame, faces, patient in samples:
             result = assess(estimator, faces, patient, baseline, stability(recent), StageClock())
             if result.pain is not None:
                 recent = (recent + [result.pain.pspi])[-VIDEO_STABILITY_SAMPLES:]
@@ -180,11 +230,35 @@ class Analyzer:
                 "level": result.pain.level if result.pain else None,
             })
         assessed = [(r.pain.pspi, i) for i, r in enumerate(results) if r.pain is not None]
-        peak_index = max(assessed)[1] if assessed else None
-        peak = results[peak_index] if peak_index is not None else None
-        png = draw_overlay(frames[peak_index].rgb, detections[peak_index], peak.face, peak.pain) if peak else None
-        summary = _summary(info.duration_s, [p for p, _ in assessed], timeline, baseline, self.video_limits.sample_fps)
-        return VideoReport(timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png)
+        peak = png = None
+        if assessed:
+            i = max(assessed)[1]
+            frame, faces, patient = samples[i]
+            peak = assess(estimator, faces, patient, baseline, 1.0, StageClock(), vitals)
+            png = draw_overlay(video.frame_at(frame.index), faces, patient, peak.pain)
+        summary = _summary([p for p, _ in assessed], timeline, baseline, self.video_limits.sample_fps)
+        return VideoReport(timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png, vitals=vitals)
+
+
+def video_vitals(skin: dict[str, list[tuple[float, np.ndarray]]], method: str, window_s: float) -> dict | None:
+    """Heart rate over a whole video, the per-window series and the last window's waveform."""
+    regions = [
+        RegionTrace(np.array([t for t, _ in rows]), np.array([m for _, m in rows]))
+        for rows in skin.values() if len(rows) >= 3
+    ]
+    if not regions:
+        return None
+    overall = estimate_recording(regions, method, window_s)
+    series = estimate_series(regions, method, window_s) if overall.window_s >= window_s else []
+    end = max(r.t_s[-1] for r in regions)
+    last = window_spectrum([r.between(end - window_s, end) for r in regions], method)
+    waveform = last.waveform if last is not None and overall.bpm is not None else None
+    vitals = overall.as_vitals(waveform)
+    vitals["series"] = [
+        {"t_s": round(t, 2), "heart_rate_bpm": None if r.bpm is None else round(r.bpm, 1), "quality": r.quality}
+        for t, r in series
+    ]
+    return vitals
 
 
 def _pick(faces: Sequence[Face], index: int | None, strict: bool = True) -> Face | None:
@@ -209,7 +283,6 @@ def _video_baseline(
 
 
 def _summary(
-    duration_s: float,
     pspis: list[float],
     timeline: list[dict[str, Any]],
     baseline: NeutralBaseline,
@@ -220,7 +293,6 @@ def _summary(
         if entry["level"] is not None:
             seconds[entry["level"]] += 1.0 / sample_fps
     return {
-        "duration_s": round(duration_s, 3),
         "frames_analysed": len(timeline),
         "frames_with_face": len(pspis),
         "max_pspi": max(pspis) if pspis else None,

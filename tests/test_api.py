@@ -196,3 +196,25 @@ def test_the_page_has_both_tabs(client):
     html = client.get("/").get_data(as_text=True)
     assert 'id="tab-upload"' in html and 'id="tab-live"' in html
     assert "not a medical device" in html
+
+
+def test_a_video_reports_the_heart_rate_in_the_skin_and_says_it(client):
+    from tests.pulse import pulse_clip
+
+    video = media.write_video([frame for _, frame in pulse_clip(84, seconds=12, seed=2)], fps=30)
+    body = client.post("/api/v1/analyze/video", data=multipart(video=video),
+                       content_type="multipart/form-data").get_json()
+    vitals = body["vitals"]
+    assert vitals["heart_rate_bpm"] == pytest.approx(84, abs=3)
+    assert vitals["quality"] in ("high", "medium")
+    assert vitals["series"] and all(entry["t_s"] >= 10 for entry in vitals["series"])
+    assert len(vitals["waveform"]) > 100
+    assert f"Heart rate {round(vitals['heart_rate_bpm'])}." in body["speech"]["text"]
+
+
+@pytest.mark.parametrize("suffix, fourcc", [(".avi", "MJPG"), (".mov", "mp4v"), (".webm", "VP80")])
+def test_every_accepted_container_is_read(client, suffix, fourcc):
+    video = media.write_video([synthetic.astronaut_face()] * 20, fps=10, suffix=suffix, fourcc=fourcc)
+    response = client.post("/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["summary"]["frames_with_face"] == 10

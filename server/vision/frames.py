@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import os
 import re
@@ -63,9 +64,10 @@ class VideoLimits:
 
 @dataclass(frozen=True)
 class VideoFrame:
-    """One sampled video frame and its presentation time in seconds."""
+    """One decoded video frame: presentation time in seconds, index in the file, RGB pixels."""
 
     t_s: float
+    index: int
     rgb: np.ndarray
 
 
@@ -158,10 +160,17 @@ def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
 
 
 def read_video(data: bytes, limits: VideoLimits) -> tuple[VideoInfo, list[VideoFrame]]:
-    """Validate a video and return its info and frames sampled at ``limits.sample_fps``.
+    """A video's info and its frames sampled at ``limits.sample_fps`` (short clips; tests)."""
+    with open_video(data, limits) as video:
+        return video.info, list(video.frames(limits.sample_fps))
 
-    The bytes go to a private temporary file only while OpenCV reads them
-    (its FFmpeg backend needs a path); the file is removed before returning.
+
+@contextlib.contextmanager
+def open_video(data: bytes, limits: VideoLimits) -> Iterator["VideoSource"]:
+    """Validate a video and open it for streaming its frames.
+
+    The bytes go to a private temporary file only while OpenCV reads them (its
+    FFmpeg backend needs a path); the file is removed when the block ends.
     """
     if not data:
         raise InputProblem("empty", "The video is empty (0 bytes).")
@@ -174,55 +183,76 @@ def read_video(data: bytes, limits: VideoLimits) -> tuple[VideoInfo, list[VideoF
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        return _read_video_file(path, container, limits)
+        source = VideoSource(path, container, limits)
+        try:
+            yield source
+        finally:
+            source.close()
     finally:
         os.unlink(path)
 
 
-def _read_video_file(path: str, container: str, limits: VideoLimits) -> tuple[VideoInfo, list[VideoFrame]]:
-    capture = cv2.VideoCapture(path)
-    try:
-        if not capture.isOpened():
+class VideoSource:
+    """An opened, validated video file: its info and its decoded frames, in order."""
+
+    def __init__(self, path: str, container: str, limits: VideoLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self._capture = cv2.VideoCapture(path)
+        if not self._capture.isOpened():
+            self._capture.release()
             raise InputProblem("corrupt_video", "The video is damaged or truncated and cannot be opened.")
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-        if width * height > limits.max_pixels:
-            raise InputProblem("too_large", f"The video frames are {width}x{height}, above the pixel limit.")
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         declared = count / fps if fps > 0 and count > 0 else 0.0
+        self.info = VideoInfo(container, fps, count, declared, width, height)
+        if width * height > limits.max_pixels:
+            self.close()
+            raise InputProblem("too_large", f"The video frames are {width}x{height}, above the pixel limit.")
         if declared > limits.max_seconds:
-            raise InputProblem(
-                "too_long", f"The video lasts {declared:.0f} s; the limit is {limits.max_seconds:.0f} s."
-            )
-        frames = list(_sample_frames(capture, fps, limits))
-    finally:
-        capture.release()
-    if not frames:
-        raise InputProblem("corrupt_video", "No frame of the video could be decoded (damaged or truncated file).")
-    duration = max(declared, frames[-1].t_s)
-    info = VideoInfo(container, fps, count, duration, width, height)
-    return info, frames
+            self.close()
+            raise InputProblem("too_long", f"The video lasts {declared:.0f} s; the limit is {limits.max_seconds:.0f} s.")
 
+    def frames(self, max_fps: float) -> Iterator[VideoFrame]:
+        """Decoded frames, at most ``max_fps`` per second of video; raises if none decodes."""
+        step_s = 1.0 / max_fps
+        next_t = 0.0
+        index = -1
+        yielded = 0
+        while self._capture.grab():
+            index += 1
+            # Presentation time from the frame index when the container states a rate
+            # (exact for constant-rate files); from the decoder's clock otherwise.
+            fps = self.info.fps
+            t = index / fps if fps > 0 else self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if t > self.limits.max_seconds:
+                raise InputProblem("too_long", f"The video is longer than {self.limits.max_seconds:.0f} s.")
+            if t + 1e-6 < next_t:
+                continue
+            ok, bgr = self._capture.retrieve()
+            if not ok or bgr is None:
+                continue
+            next_t = (np.floor(t / step_s + 1e-6) + 1) * step_s
+            yielded += 1
+            yield VideoFrame(t, index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if yielded == 0:
+            raise InputProblem("corrupt_video", "No frame of the video could be decoded (damaged or truncated file).")
 
-def _sample_frames(capture: cv2.VideoCapture, fps: float, limits: VideoLimits) -> Iterator[VideoFrame]:
-    step_s = 1.0 / limits.sample_fps
-    next_t = 0.0
-    index = 0
-    while True:
-        ok = capture.grab()
+    def frame_at(self, index: int) -> np.ndarray:
+        """Frame ``index`` (RGB), decoded again from the start of the file."""
+        capture = cv2.VideoCapture(self.path)
+        try:
+            for _ in range(index):
+                capture.grab()
+            ok, bgr = capture.read()
+        finally:
+            capture.release()
         if not ok:
-            return
-        # Presentation time from the frame index when the container states a rate
-        # (exact for constant-rate files); from the decoder's clock otherwise.
-        t = index / fps if fps > 0 else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-        index += 1
-        if t > limits.max_seconds:
-            raise InputProblem("too_long", f"The video is longer than {limits.max_seconds:.0f} s.")
-        if t + 1e-6 < next_t:
-            continue
-        ok, bgr = capture.retrieve()
-        if not ok or bgr is None:
-            continue
-        next_t = (np.floor(t / step_s + 1e-6) + 1) * step_s
-        yield VideoFrame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            raise InputProblem("corrupt_video", f"Frame {index} of the video cannot be decoded again.")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        """Release the decoder."""
+        self._capture.release()

@@ -1,9 +1,11 @@
-// DOM side of the Live tab: buttons, status, readings, overlay and chart.
+// DOM side of the Live tab: buttons, status, readings, overlay, pulse strip and chart.
 import { renderAuBars } from './aubars.js';
 import { DASH, fixed } from './format.js';
 import { levelOf, showLevel } from './levels.js';
 import { clearOverlay, drawOverlay } from './overlay.js';
+import { clearPulse, drawPulse } from './pulse.js';
 import { LiveTimeline } from './timeline.js';
+import { liveQualityText, qualityOf } from './vitals.js';
 
 const $ = (id) => document.getElementById(id);
 export const el = {
@@ -17,6 +19,8 @@ export const el = {
   level: $('live-level'),
   pspi: $('live-pspi'),
   hr: $('live-hr'),
+  hrQuality: $('live-hr-quality'),
+  pulse: $('live-pulse'),
   baseline: $('live-baseline'),
   fps: $('live-fps'),
   rtt: $('live-rtt'),
@@ -50,8 +54,21 @@ export function resetReadings() {
   el.level.dataset.level = '';
   for (const field of [el.pspi, el.hr, el.baseline, el.fps, el.rtt, el.rttMedian]) field.textContent = DASH;
   renderAuBars(el.auBars, null);
+  showVitals(null);
   clearOverlay(el.overlay);
   timeline.reset();
+}
+
+// vitals null = no face: dashes and an empty strip. data-quality on the number, the
+// quality text and the strip lets app.css grey out a low-quality reading.
+function showVitals(vitals) {
+  const quality = qualityOf(vitals);
+  el.hr.textContent = fixed(vitals?.heart_rate_bpm, 0);
+  el.hrQuality.textContent = liveQualityText(vitals);
+  for (const element of [el.hr, el.hrQuality, el.pulse]) element.dataset.quality = quality;
+  const waveform = vitals?.waveform;
+  if (Array.isArray(waveform) && waveform.length > 1) drawPulse(el.pulse, waveform, vitals.waveform_hz);
+  else clearPulse(el.pulse);
 }
 
 export function showResult(result, frameSize, tS) {
@@ -59,7 +76,7 @@ export function showResult(result, frameSize, tS) {
   if (errorFromFrame) showError('');
   showLevel(el.level, level);
   el.pspi.textContent = fixed(result.pain?.pspi);
-  el.hr.textContent = fixed(result.vitals?.heart_rate_bpm, 0);
+  showVitals(result.vitals);
   if (result.pain?.baseline) el.baseline.textContent = result.pain.baseline;
   renderAuBars(el.auBars, result.pain?.action_units);
   drawOverlay(el.overlay, el.video, result, frameSize);

@@ -1,27 +1,13 @@
 // Draws the live result over the video: face box in the level colour, level and
 // PSPI as text (never colour alone), and small AU bars.
 import { AU_MAX, barValue, orderedUnits } from './aubars.js';
+import { fitCanvas } from './canvas.js';
 import { fixed } from './format.js';
 import { levelColours, levelLabel, levelOf } from './levels.js';
 
 const FONT = '600 15px system-ui, sans-serif';
 const SMALL_FONT = '12px system-ui, sans-serif';
 const PANEL = { x: 8, y: 8, width: 150, row: 16, bar: 70 };
-
-// Matches the canvas bitmap to its displayed size (crisp on high-DPI screens).
-function fitCanvas(canvas) {
-  const ratio = window.devicePixelRatio || 1;
-  const width = Math.round(canvas.clientWidth * ratio);
-  const height = Math.round(canvas.clientHeight * ratio);
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-  }
-  const context = canvas.getContext('2d');
-  context.setTransform(ratio, 0, 0, ratio, 0, 0);
-  context.clearRect(0, 0, canvas.clientWidth, canvas.clientHeight);
-  return context;
-}
 
 // Where the picture sits inside the <video> box (object-fit: contain may letterbox it).
 function pictureRect(video) {

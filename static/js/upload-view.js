@@ -1,9 +1,11 @@
-// Renders upload results (a photo's Result, or a video's timeline and peak frame).
+// Renders upload results (a photo's Result, or a video's timeline, peak frame and heart rate).
 import { renderAuBars } from './aubars.js';
 import { config } from './config.js';
 import { DASH, fixed, percent } from './format.js';
+import { HeartRateChart } from './hrchart.js';
 import { levelOf, showLevel } from './levels.js';
 import { VideoTimeline } from './timeline.js';
+import { hasHeartRate, qualityOf, videoHeartRateText } from './vitals.js';
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -21,8 +23,12 @@ const el = {
   speech: $('result-speech'),
   video: $('video-result'),
   summary: $('video-summary'),
+  vitals: $('video-vitals'),
+  hr: $('video-hr'),
+  hrTrend: $('video-hr-trend'),
 };
 const videoTimeline = new VideoTimeline($('video-chart'));
+const heartRateChart = new HeartRateChart($('video-hr-chart'));
 
 function calibrationText(pain) {
   if (!pain) return DASH;
@@ -74,6 +80,19 @@ function renderSummary(summary) {
   );
 }
 
+// A server without heart-rate support sends no `vitals` key: say nothing rather than "not measurable".
+// The chart appears only when some window was measured; an all-gap chart would say nothing.
+function renderVitals(vitals) {
+  el.vitals.hidden = vitals === undefined;
+  if (vitals === undefined) return;
+  el.hr.textContent = videoHeartRateText(vitals);
+  el.hr.dataset.quality = qualityOf(vitals);
+  const series = vitals?.series ?? [];
+  const measured = series.some(hasHeartRate);
+  el.hrTrend.hidden = !measured;
+  if (measured) heartRateChart.show(series); // after un-hiding, so the chart can measure its box
+}
+
 // Shows the result area and scrolls it into view: at 1280x800 it starts below the fold.
 function reveal() {
   el.result.hidden = false;
@@ -103,4 +122,5 @@ export function showVideoResult(analysis) {
   reveal();
   videoTimeline.show(timeline); // after un-hiding, so the chart can measure its box
   renderSummary(summary);
+  renderVitals(analysis.vitals);
 }

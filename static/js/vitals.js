@@ -1,0 +1,27 @@
+// Heart-rate (rPPG) wording shared by the Live and Upload views. A null `vitals`
+// means no face; a null heart_rate_bpm means not measured yet, and `reason` says why.
+import { DASH, fixed } from './format.js';
+
+// The data-quality key the CSS styles: high | medium | low, or none when there is no estimate.
+export function qualityOf(vitals) {
+  return vitals?.quality ?? 'none';
+}
+
+export function hasHeartRate(vitals) {
+  return Number.isFinite(vitals?.heart_rate_bpm);
+}
+
+// Live: the quality word (the CSS adds " quality"), or why there is no number yet.
+// The live estimator keeps trying, so a missing value reads as "measuring".
+export function liveQualityText(vitals) {
+  if (!vitals) return DASH;
+  if (!hasHeartRate(vitals)) return vitals.reason ? `measuring… (${vitals.reason})` : 'measuring…';
+  return vitals.quality ?? DASH;
+}
+
+// Video: one sentence for the whole clip.
+export function videoHeartRateText(vitals) {
+  if (!hasHeartRate(vitals)) return `Heart rate: not measurable – ${vitals?.reason ?? 'no face found'}`;
+  const quality = vitals.quality ? ` (${vitals.quality} quality)` : '';
+  return `Heart rate ${fixed(vitals.heart_rate_bpm, 0)} bpm${quality}`;
+}
