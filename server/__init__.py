@@ -35,6 +35,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.api import api, health
     from server.web.errors import register_error_handlers
     from server.web.pages import pages
+    from server.web.rppg_api import rppg_api
 
     settings = settings or Settings.from_env()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,6 +54,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.extensions["painscope"] = services
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(rppg_api)
     app.register_blueprint(health)
     register_error_handlers(app)
     socketio = SocketIO(

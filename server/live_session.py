@@ -14,7 +14,7 @@ from server.problems import InputProblem
 from server.result import Result
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, decode_image
-from server.vitals.rppg import RESAMPLE_HZ, RppgTracker, face_motion
+from server.vitals.rppg import RESAMPLE_HZ, RppgTracker, box_motion
 from server.vitals.skin import region_means
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
@@ -84,7 +84,7 @@ class LiveSession:
             if t_s - last_t > RPPG_MAX_GAP_S:
                 self.rppg.clear()
             elif t_s > last_t:
-                motion = face_motion(last, face) / (t_s - last_t)
+                motion = box_motion(last.box, face.box) / (t_s - last_t)
         self._last_face = (t_s, face)
         self.rppg.add(t_s, region_means(rgb, face.landmarks), motion)
         if self._vitals is None or t_s - self._vitals_at >= VITALS_INTERVAL_S:

@@ -8,6 +8,7 @@ from server.config import Settings
 from server.offload import Offloader, TrackerPool
 from server.pain.registry import EstimatorRegistry
 from server.speech import SpeechRenderer
+from server.vitals.sessions import RppgSessionStore
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Services:
     trackers: TrackerPool
     offloader: Offloader
     speech: SpeechRenderer
+    rppg_sessions: RppgSessionStore
     live_streams: set[str] = field(default_factory=set)
 
     @classmethod
@@ -32,4 +34,7 @@ class Services:
             trackers=TrackerPool(settings.analysis_threads, settings.analysis_max_side),
             offloader=Offloader(),
             speech=SpeechRenderer(settings.speech_rate_wpm),
+            rppg_sessions=RppgSessionStore(
+                settings.rppg_max_sessions, settings.rppg_session_idle_s, settings.rppg_method, settings.rppg_window_s
+            ),
         )

@@ -22,7 +22,7 @@ import json
 import sys
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -67,11 +67,6 @@ MIN_CHANNEL_MEAN = 1.0  # an all-black region has no colour to normalise
 
 METHOD_NAMES = ("pos", "chrom", "green")
 
-
-class HasBox(Protocol):
-    """Anything with a face box ``(x, y, w, h)`` (server.vision.face.Face)."""
-
-    box: tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -401,9 +396,9 @@ def track(freqs: np.ndarray, powers: Sequence[np.ndarray], step_s: float) -> np.
     return bpm[path[::-1]]
 
 
-def face_motion(previous: "HasBox", current: "HasBox") -> float:
-    """How far the face box centre moved, as a fraction of the box width."""
-    (x0, y0, w0, h0), (x1, y1, w1, h1) = previous.box, current.box
+def box_motion(previous: Sequence[int], current: Sequence[int]) -> float:
+    """How far a face box ``(x, y, w, h)`` centre moved, as a fraction of the box width."""
+    (x0, y0, w0, h0), (x1, y1, w1, h1) = previous, current
     shift = np.hypot((x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2))
     return float(shift / max(w0, w1, 1))
 
@@ -431,7 +426,8 @@ class RppgTracker:
         """The heart rate over the last window and its pulse waveform (for drawing), if any."""
         regions = self._traces()
         if not regions:
-            return HeartRate(None, None, None, 0.0, "no face"), None
+            reason = f"needs {MIN_SIGNAL_S:.0f} s of signal" if self._samples else "no face"
+            return HeartRate(None, None, None, 0.0, reason), None
         motion = float(np.median([m for _, _, m in self._samples]))
         rate = estimate(regions, self.method, motion)
         if rate.bpm is None:

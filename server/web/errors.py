@@ -34,6 +34,8 @@ STATUS_BY_CODE = {
     "unknown_estimator": 422,
     "no_face": 422,
     "no_session": 422,
+    "session_not_found": 404,
+    "too_many_sessions": 429,
 }
 
 

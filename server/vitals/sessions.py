@@ -1,0 +1,141 @@
+"""Heart-rate sessions for devices that post frames one by one (or in batches). No web framework here.
+
+A session keeps only the last rPPG window of skin colour (bounded by time),
+expires after a stretch with no frames, and there are at most a fixed number at
+once.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from server.problems import InputProblem
+from server.vitals.rppg import RppgTracker, box_motion
+
+ROI_MODES = ("face", "full")  # skin regions from landmarks, or every pixel is skin (pre-cropped)
+
+
+@dataclass
+class RppgSession:
+    """One device's stream of frames and its heart-rate state."""
+
+    id: str
+    roi: str
+    tracker: RppgTracker
+    created_unix: float
+    last_seen: float  # store clock
+    started: float  # store clock at creation: origin of server-side timestamps
+    frames_received: int = 0
+    faces_found: int = 0
+    last_sample: tuple[float, tuple[int, int, int, int]] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class RppgSessionStore:
+    """All open sessions, with the count cap and the idle expiry."""
+
+    def __init__(
+        self, max_sessions: int, idle_s: float, method: str, window_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_sessions = max_sessions
+        self.idle_s = idle_s
+        self.method = method
+        self.window_s = window_s
+        self._clock = clock
+        self._sessions: dict[str, RppgSession] = {}
+        self._lock = threading.Lock()
+
+    def create(self, roi: str = "face") -> RppgSession:
+        """A new session; 429-style refusal when the cap is reached."""
+        if roi not in ROI_MODES:
+            raise InputProblem("bad_parameter", f"'roi' must be one of {', '.join(ROI_MODES)}.")
+        with self._lock:
+            self._expire()
+            if len(self._sessions) >= self.max_sessions:
+                raise InputProblem(
+                    "too_many_sessions",
+                    f"{self.max_sessions} sessions are open; close one or wait {self.idle_s:.0f} s for idle ones to expire.",
+                )
+            now = self._clock()
+            session = RppgSession(
+                id=secrets.token_urlsafe(12), roi=roi, tracker=RppgTracker(self.method, self.window_s),
+                created_unix=time.time(), last_seen=now, started=now,
+            )
+            self._sessions[session.id] = session
+            return session
+
+    def get(self, session_id: str) -> RppgSession:
+        """An open session, or a not-found refusal (also for expired ones)."""
+        with self._lock:
+            self._expire()
+            session = self._sessions.get(session_id)
+        if session is None:
+            raise InputProblem("session_not_found", f"There is no open session {session_id!r} (it may have expired).")
+        return session
+
+    def delete(self, session_id: str) -> None:
+        """Close a session (not-found if it is not open)."""
+        self.get(session_id)
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def all(self) -> list[RppgSession]:
+        """Every open session."""
+        with self._lock:
+            self._expire()
+            return list(self._sessions.values())
+
+    def add_samples(
+        self, session: RppgSession, samples: list[tuple[float | None, Mapping[str, np.ndarray], tuple | None]]
+    ) -> None:
+        """Frames' skin colour: (timestamp s or None for "now", region means, face box or None)."""
+        with session.lock:
+            now = self._clock()
+            session.last_seen = now
+            for timestamp, means, box in samples:
+                session.frames_received += 1
+                if not means:
+                    continue
+                session.faces_found += box is not None
+                t_s = timestamp if timestamp is not None else now - session.started
+                session.tracker.add(t_s, means, self._motion(session, t_s, box))
+
+    def status(self, session: RppgSession) -> dict:
+        """What a device polls: heart rate, quality, and how full the buffer is."""
+        with session.lock:
+            rate, _ = session.tracker.current()
+            buffered = len(session.tracker)
+        if rate.bpm is not None:
+            state = "ready"
+        elif session.frames_received and not buffered:
+            state = "no_face"
+        else:
+            state = "collecting"
+        return {
+            "id": session.id,
+            "status": state,
+            "roi": session.roi,
+            **rate.as_vitals(),
+            "frames_buffered": buffered,
+            "frames_received": session.frames_received,
+            "faces_found": session.faces_found,
+            "created": round(session.created_unix, 3),
+            "expires_in_s": round(max(0.0, self.idle_s - (self._clock() - session.last_seen)), 1),
+        }
+
+    def _motion(self, session: RppgSession, t_s: float, box: tuple | None) -> float:
+        previous, session.last_sample = session.last_sample, ((t_s, box) if box is not None else None)
+        if previous is None or box is None or t_s <= previous[0]:
+            return 0.0
+        return box_motion(previous[1], box) / (t_s - previous[0])
+
+    def _expire(self) -> None:
+        cutoff = self._clock() - self.idle_s
+        for session_id in [sid for sid, s in self._sessions.items() if s.last_seen < cutoff]:
+            del self._sessions[session_id]

@@ -1,0 +1,115 @@
+"""Heart-rate sessions over HTTP: /api/v1/rppg/sessions (create, post frames, status, delete, list)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from server.problems import InputProblem
+from server.services import Services
+from server.vision.face import FaceTracker
+from server.vision.frames import ImageLimits, decode_image
+from server.vitals.skin import full_frame_mean, region_means
+
+rppg_api = Blueprint("rppg_api", __name__, url_prefix="/api/v1/rppg")
+MAX_FRAMES_PER_POST = 300  # 10 s at 30 fps: a device batches at most one window
+
+
+def _services() -> Services:
+    return current_app.extensions["painscope"]
+
+
+@rppg_api.post("/sessions")
+def create_session():
+    """Open a session; JSON ``{"roi": "face" | "full"}`` is optional."""
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        raise InputProblem("bad_json_type", 'The body must be a JSON object such as {"roi": "face"}.')
+    store = _services().rppg_sessions
+    session = store.create(body.get("roi", "face"))
+    return jsonify(store.status(session)), 201
+
+
+@rppg_api.get("/sessions")
+def list_sessions():
+    """Every open session's status."""
+    store = _services().rppg_sessions
+    return jsonify({"sessions": [store.status(s) for s in store.all()]})
+
+
+@rppg_api.get("/sessions/<session_id>")
+def session_status(session_id: str):
+    """Heart rate, quality and buffer of one session."""
+    store = _services().rppg_sessions
+    return jsonify(store.status(store.get(session_id)))
+
+
+@rppg_api.delete("/sessions/<session_id>")
+def delete_session(session_id: str):
+    """Close a session."""
+    _services().rppg_sessions.delete(session_id)
+    return "", 204
+
+
+@rppg_api.post("/sessions/<session_id>/frames")
+def post_frames(session_id: str):
+    """One frame ``{"image", "timestamp"?}`` or a batch ``{"frames": [...]}``; timestamps in seconds."""
+    services = _services()
+    store = services.rppg_sessions
+    session = store.get(session_id)
+    frames = _frames_from(request.get_json(silent=True))
+    limits = services.analyzer.image_limits
+    if session.roi == "full":
+        samples = services.offloader.run(_skin_samples, None, frames, limits)
+    else:
+        with services.trackers.borrow() as tracker:
+            samples = services.offloader.run(_skin_samples, tracker, frames, limits)
+    store.add_samples(session, samples)
+    status = store.status(session)
+    status["accepted"] = len(samples)
+    status["faces_in_post"] = sum(box is not None for _, _, box in samples)
+    return jsonify(status)
+
+
+def _frames_from(body: Any) -> list[tuple[str, float | None]]:
+    if body is None:
+        raise InputProblem("invalid_json", 'Send JSON: {"image": "<base64>", "timestamp": 12.3} or {"frames": [...]}.')
+    if not isinstance(body, dict):
+        raise InputProblem("bad_json_type", "The body must be a JSON object.")
+    items = body["frames"] if "frames" in body else [body]
+    if not isinstance(items, list) or not items:
+        raise InputProblem("bad_field_type", "'frames' must be a non-empty list of {image, timestamp?} objects.")
+    if len(items) > MAX_FRAMES_PER_POST:
+        raise InputProblem("too_large", f"At most {MAX_FRAMES_PER_POST} frames per request.")
+    frames = []
+    for number, item in enumerate(items):
+        if not isinstance(item, dict) or "image" not in item:
+            raise InputProblem("missing_field", f"Frame {number} needs an 'image' (base64 or data URL).")
+        timestamp = item.get("timestamp")
+        if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, (int, float))):
+            raise InputProblem("bad_field_type", f"Frame {number}: 'timestamp' must be a number of seconds.")
+        frames.append((item["image"], None if timestamp is None else float(timestamp)))
+    return frames
+
+
+def _skin_samples(
+    tracker: FaceTracker | None, frames: list[tuple[str, float | None]], limits: ImageLimits
+) -> list[tuple[float | None, dict, tuple | None]]:
+    """Decode every frame first (a bad one refuses the whole post), then measure skin colour."""
+    images = []
+    for number, (data, timestamp) in enumerate(frames):
+        try:
+            images.append((decode_image(data, limits), timestamp))
+        except InputProblem as problem:
+            raise InputProblem(problem.code, f"Frame {number}: {problem.message}") from None
+    samples = []
+    for rgb, timestamp in images:
+        if tracker is None:
+            samples.append((timestamp, full_frame_mean(rgb), None))
+            continue
+        faces = tracker.process(rgb)
+        if faces:
+            samples.append((timestamp, region_means(rgb, faces[0].landmarks), faces[0].box))
+        else:
+            samples.append((timestamp, {}, None))
+    return samples

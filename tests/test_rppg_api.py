@@ -1,0 +1,100 @@
+"""The heart-rate session API: devices post frames, poll the heart rate; limits and bad input."""
+import base64
+
+import pytest
+
+from server import create_app
+from server.config import Settings
+from server.problems import InputProblem
+from server.vitals.sessions import RppgSessionStore
+from tests import synthetic
+from tests.pulse import pulse_clip, skin_patch_clip
+
+BATCH = 120
+
+
+def _b64(rgb, quality=90):
+    return base64.b64encode(synthetic.encode(rgb, quality=quality)).decode()
+
+
+def test_a_device_posting_face_frames_gets_its_heart_rate(client):
+    created = client.post("/api/v1/rppg/sessions")
+    assert created.status_code == 201
+    session = created.get_json()["id"]
+    assert created.get_json()["status"] == "collecting"
+    frames = [{"image": _b64(frame), "timestamp": t} for t, frame in pulse_clip(72, seconds=12, seed=8)]
+    for start in range(0, len(frames), BATCH):
+        response = client.post(f"/api/v1/rppg/sessions/{session}/frames", json={"frames": frames[start : start + BATCH]})
+        assert response.status_code == 200, response.get_json()
+    status = client.get(f"/api/v1/rppg/sessions/{session}").get_json()
+    assert status["status"] == "ready"
+    assert status["heart_rate_bpm"] == pytest.approx(72, abs=3)
+    assert status["faces_found"] == len(frames)
+    assert status["frames_buffered"] <= 30 * 10 + 5  # the buffer holds one 10 s window, not the whole post
+    assert any(s["id"] == session for s in client.get("/api/v1/rppg/sessions").get_json()["sessions"])
+    assert client.delete(f"/api/v1/rppg/sessions/{session}").status_code == 204
+    assert client.get(f"/api/v1/rppg/sessions/{session}").status_code == 404
+
+
+def test_pre_cropped_skin_frames_work_without_a_face_and_without_timestamps(client):
+    session = client.post("/api/v1/rppg/sessions", json={"roi": "full"}).get_json()["id"]
+    response = client.post(f"/api/v1/rppg/sessions/{session}/frames",
+                           json={"image": _b64(skin_patch_clip(90, seconds=1)[0])})
+    body = response.get_json()
+    assert response.status_code == 200 and body["accepted"] == 1 and body["frames_buffered"] == 1
+    assert body["heart_rate_bpm"] is None and "5 s" in body["reason"]  # one frame is not a heart rate
+
+
+def test_a_frame_without_a_face_is_counted_not_refused(client):
+    session = client.post("/api/v1/rppg/sessions").get_json()["id"]
+    blank = synthetic.blurred(synthetic.astronaut_face(), 1) * 0
+    body = client.post(f"/api/v1/rppg/sessions/{session}/frames", json={"image": _b64(blank)}).get_json()
+    assert body["faces_in_post"] == 0 and body["status"] == "no_face"
+
+
+@pytest.mark.parametrize(
+    "payload, status, code",
+    [
+        ({"frames": [{"image": "!!!"}]}, 400, "bad_base64"),
+        ({"frames": []}, 400, "bad_field_type"),
+        ({"frames": [{"picture": "x"}]}, 400, "missing_field"),
+        ({"image": "aGVsbG8=", "timestamp": "noon"}, 400, "bad_field_type"),
+        ({"image": base64.b64encode(b"plain text").decode()}, 415, "unsupported_media_type"),
+        ({"frames": [{"image": "aGVsbG8="}] * 301}, 413, "too_large"),
+        (["not", "an", "object"], 400, "bad_json_type"),
+    ],
+)
+def test_bad_frames_get_the_error_shape(client, payload, status, code):
+    session = client.post("/api/v1/rppg/sessions").get_json()["id"]
+    response = client.post(f"/api/v1/rppg/sessions/{session}/frames", json=payload)
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_unknown_sessions_and_bad_roi(client):
+    assert client.post("/api/v1/rppg/sessions/nope/frames", json={"image": "x"}).status_code == 404
+    assert client.delete("/api/v1/rppg/sessions/nope").get_json()["error"]["code"] == "session_not_found"
+    assert client.post("/api/v1/rppg/sessions", json={"roi": "hands"}).status_code == 400
+
+
+def test_sessions_beyond_the_cap_are_refused_with_429():
+    client = create_app(Settings(rppg_max_sessions=3)).test_client()
+    for _ in range(3):
+        assert client.post("/api/v1/rppg/sessions").status_code == 201
+    refused = client.post("/api/v1/rppg/sessions")
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "too_many_sessions"
+
+
+def test_idle_sessions_expire_and_free_their_place():
+    now = [0.0]
+    store = RppgSessionStore(max_sessions=1, idle_s=300, method="pos", window_s=10, clock=lambda: now[0])
+    first = store.create()
+    now[0] = 299.0
+    assert store.get(first.id) is first
+    with pytest.raises(InputProblem):
+        store.create()  # still full
+    now[0] = 301.0
+    with pytest.raises(InputProblem) as gone:
+        store.get(first.id)
+    assert gone.value.code == "session_not_found"
+    assert store.create() is not None
