@@ -9,7 +9,7 @@ from server.problems import InputProblem
 from server.services import Services
 from server.vision.face import FaceTracker
 from server.vision.frames import ImageLimits, decode_image
-from server.vitals.skin import full_frame_mean, region_means
+from server.vitals.skin import full_frame_patches, region_means
 
 rppg_api = Blueprint("rppg_api", __name__, url_prefix="/api/v1/rppg")
 MAX_FRAMES_PER_POST = 300  # 10 s at 30 fps: a device batches at most one window
@@ -105,7 +105,7 @@ def _skin_samples(
     samples = []
     for rgb, timestamp in images:
         if tracker is None:
-            samples.append((timestamp, full_frame_mean(rgb), None))
+            samples.append((timestamp, full_frame_patches(rgb), None))
             continue
         faces = tracker.process(rgb)
         if faces:
