@@ -14,7 +14,7 @@ from server.problems import InputProblem
 from server.result import Result
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, decode_image
-from server.vitals.rppg import RESAMPLE_HZ, RppgTracker, box_motion
+from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker, box_motion
 from server.vitals.skin import region_means
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
@@ -30,6 +30,7 @@ VITALS_INTERVAL_S = 0.5
 # rather than interpolate across the gap.
 RPPG_MAX_GAP_S = 1.0
 WAVEFORM_SECONDS = 5.0  # pulse waveform sent to the page
+NO_FACE_VITALS = HeartRate(None, None, None, 0.0, "no face").as_vitals()
 
 
 class LiveSession:
@@ -64,7 +65,7 @@ class LiveSession:
         patient = faces[0] if faces else None
         baseline = self.baseline
         t_s = t_ms / 1000.0
-        vitals = None
+        vitals = NO_FACE_VITALS
         if patient is not None:
             self._recent_faces.append(patient)
             self.rolling.add(t_s, self.estimator.features(patient))

@@ -60,7 +60,9 @@ def test_frames_before_start_and_bad_frames_get_errors_not_disconnects(live):
 def test_calibrating_without_a_face_is_refused(live):
     _call(live, "start", {})
     blank = synthetic.encode(synthetic.blurred(synthetic.astronaut_face(), 1) * 0)
-    assert _call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": blank})["face"]["found"] is False
+    no_face = _call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": blank})
+    assert no_face["face"]["found"] is False
+    assert no_face["vitals"]["heart_rate_bpm"] is None and no_face["vitals"]["reason"] == "no face"
     assert _call(live, "calibrate", {})["error"]["code"] == "no_face"
 
 

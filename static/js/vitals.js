@@ -14,7 +14,7 @@ export function hasHeartRate(vitals) {
 // Live: the quality word (the CSS adds " quality"), or why there is no number yet.
 // The live estimator keeps trying, so a missing value reads as "measuring".
 export function liveQualityText(vitals) {
-  if (!vitals) return DASH;
+  if (!vitals || vitals.reason === 'no face') return DASH; // nothing to measure, not measuring
   if (!hasHeartRate(vitals)) return vitals.reason ? `measuring… (${vitals.reason})` : 'measuring…';
   return vitals.quality ?? DASH;
 }
