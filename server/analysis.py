@@ -21,9 +21,9 @@ from server.problems import InputProblem
 from server.result import Result, choose_patient
 from server.speech import phrase
 from server.vision.face import Face, FaceTracker
-from server.vision.frames import ImageLimits, VideoFrame, VideoLimits, VideoSource, decode_image, open_video
+from server.vision.frames import ImageLimits, VideoLimits, VideoSource, decode_image, open_video
 from server.vision.overlay import draw_overlay
-from server.vitals.rppg import RegionTrace, estimate_recording, estimate_series, window_spectrum
+from server.vitals.rppg import RegionTrace, box_motion, estimate_recording, estimate_series, window_spectrum
 from server.vitals.skin import region_means
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
@@ -178,8 +178,10 @@ class Analyzer:
         """
         baseline = self.reference_baseline(tracker, references)
         sample_step = 1.0 / self.video_limits.sample_fps
-        samples: list[tuple[VideoFrame, list[Face], Face | None]] = []
+        samples: list[_Sample] = []
         skin: dict[str, list[tuple[float, np.ndarray]]] = {}
+        motion: list[float] = []  # face motion per second between consecutive tracked frames
+        previous: tuple[float, Face] | None = None
         stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
         try:
             with open_video(data, self.video_limits) as video:
@@ -191,11 +193,15 @@ class Analyzer:
                     if patient is not None:
                         for region, mean in region_means(frame.rgb, patient.landmarks).items():
                             skin.setdefault(region, []).append((frame.t_s, mean))
+                        if previous is not None and frame.t_s > previous[0]:
+                            motion.append(box_motion(previous[1].box, patient.box) / (frame.t_s - previous[0]))
+                        previous = (frame.t_s, patient)
                     if frame.t_s + 1e-6 >= next_sample:
-                        samples.append((VideoFrame(frame.t_s, frame.index, np.empty(0)), faces, patient))
+                        samples.append(_Sample(frame.t_s, frame.index, faces, patient))
                         next_sample = (np.floor(frame.t_s / sample_step + 1e-6) + 1) * sample_step
                     last_t = frame.t_s
-                vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s)
+                typical_motion = float(np.median(motion)) if motion else 0.0
+                vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s, typical_motion)
                 report = self._pain_report(estimator, samples, baseline, references, vitals, video)
                 duration = max(video.info.duration_s, last_t)
         finally:
@@ -206,41 +212,41 @@ class Analyzer:
     def _pain_report(
         self,
         estimator: GeometryEstimator,
-        samples: list[tuple["VideoFrame", list[Face], Face | None]],
+        samples: list["_Sample"],
         baseline: NeutralBaseline,
         references: Sequence[bytes | str],
         vitals: dict[str, Any] | None,
         video: "VideoSource",
     ) -> VideoReport:
-        patients = [patient for _, _, patient in samples]
         if not references:
-            baseline = _video_baseline(estimator, [frame for frame, _, _ in samples], patients) or baseline
+            baseline = _video_baseline(estimator, samples) or baseline
         timeline: list[dict[str, Any]] = []
         results: list[Result] = []
         recent: list[float] = []
-        for frame, faces, patient in samples:
-            result = assess(estimator, faces, patient, baseline, stability(recent), StageClock())
+        for sample in samples:
+            result = assess(estimator, sample.faces, sample.patient, baseline, stability(recent), StageClock())
             if result.pain is not None:
                 recent = (recent + [result.pain.pspi])[-VIDEO_STABILITY_SAMPLES:]
             results.append(result)
             timeline.append({
-                "t_s": round(frame.t_s, 3),
-                "face_found": patient is not None,
+                "t_s": round(sample.t_s, 3),
+                "face_found": sample.patient is not None,
                 "pspi": result.pain.pspi if result.pain else None,
                 "level": result.pain.level if result.pain else None,
             })
         assessed = [(r.pain.pspi, i) for i, r in enumerate(results) if r.pain is not None]
         peak = png = None
         if assessed:
-            i = max(assessed)[1]
-            frame, faces, patient = samples[i]
-            peak = assess(estimator, faces, patient, baseline, 1.0, StageClock(), vitals)
-            png = draw_overlay(video.frame_at(frame.index), faces, patient, peak.pain)
+            best = samples[max(assessed)[1]]
+            peak = assess(estimator, best.faces, best.patient, baseline, 1.0, StageClock(), vitals)
+            png = draw_overlay(video.frame_at(best.index), best.faces, best.patient, peak.pain)
         summary = _summary([p for p, _ in assessed], timeline, baseline, self.video_limits.sample_fps)
         return VideoReport(timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png, vitals=vitals)
 
 
-def video_vitals(skin: dict[str, list[tuple[float, np.ndarray]]], method: str, window_s: float) -> dict | None:
+def video_vitals(
+    skin: dict[str, list[tuple[float, np.ndarray]]], method: str, window_s: float, motion_per_s: float = 0.0
+) -> dict | None:
     """Heart rate over a whole video, the per-window series and the last window's waveform."""
     regions = [
         RegionTrace(np.array([t for t, _ in rows]), np.array([m for _, m in rows]))
@@ -248,8 +254,8 @@ def video_vitals(skin: dict[str, list[tuple[float, np.ndarray]]], method: str, w
     ]
     if not regions:
         return None
-    overall = estimate_recording(regions, method, window_s)
-    series = estimate_series(regions, method, window_s) if overall.window_s >= window_s else []
+    overall = estimate_recording(regions, method, window_s, motion_per_s=motion_per_s)
+    series = estimate_series(regions, method, window_s) if overall.bpm is not None else []
     end = max(r.t_s[-1] for r in regions)
     last = window_spectrum([r.between(end - window_s, end) for r in regions], method)
     waveform = last.waveform if last is not None and overall.bpm is not None else None
@@ -271,14 +277,22 @@ def _pick(faces: Sequence[Face], index: int | None, strict: bool = True) -> Face
     return choose_patient(faces, index)
 
 
-def _video_baseline(
-    estimator: GeometryEstimator, frames: Sequence[Any], patients: Sequence[Face | None]
-) -> NeutralBaseline | None:
+@dataclass(frozen=True)
+class _Sample:
+    """A video frame kept for pain: its time, its index in the file and its faces (not its pixels)."""
+
+    t_s: float
+    index: int
+    faces: list[Face]
+    patient: Face | None
+
+
+def _video_baseline(estimator: GeometryEstimator, samples: Sequence[_Sample]) -> NeutralBaseline | None:
     """The person's neutral learned from the whole video, as a live stream learns it."""
     rolling = RollingBaseline(window_s=float("inf"))
-    for frame, patient in zip(frames, patients):
-        if patient is not None:
-            rolling.add(frame.t_s, estimator.features(patient))
+    for sample in samples:
+        if sample.patient is not None:
+            rolling.add(sample.t_s, estimator.features(sample.patient))
     return rolling.current()
 
 

@@ -218,3 +218,15 @@ def test_every_accepted_container_is_read(client, suffix, fourcc):
     response = client.post("/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["summary"]["frames_with_face"] == 10
+
+
+def test_a_video_of_a_moving_head_gives_no_heart_rate(client):
+    from tests.pulse import pulse_clip
+
+    frames = []
+    for i, (_, frame) in enumerate(pulse_clip(84, seconds=8, seed=3)):
+        shift = int(120 * np.sin(2 * np.pi * 0.5 * i / 30))  # the head sways by a face width every second
+        frames.append(np.roll(frame, shift, axis=1))
+    body = client.post("/api/v1/analyze/video", data=multipart(video=media.write_video(frames, fps=30)),
+                       content_type="multipart/form-data").get_json()
+    assert body["vitals"]["heart_rate_bpm"] is None and body["vitals"]["reason"] == "too much motion"

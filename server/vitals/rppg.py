@@ -343,17 +343,21 @@ def estimate_recording(
     method: str = "pos",
     window_s: float = DEFAULT_WINDOW_S,
     floor_db: float = SNR_FLOOR_DB,
+    motion_per_s: float = 0.0,
 ) -> HeartRate:
     """One heart rate for a whole recording: the median of the tracked heart-rate path.
 
     Windows every TRACK_STEP_S seconds; the path through their salience maps
     maximises salience with smooth (physiological) changes between windows.
-    ``floor_db`` = -inf returns the best guess even from noise (benchmarks only).
+    ``floor_db`` = -inf returns the best guess even from noise (benchmarks only);
+    ``motion_per_s`` is the recording's typical (median) face motion.
     """
     start = min(r.t_s[0] for r in regions)
     end = max(r.t_s[-1] for r in regions)
     if end - start < MIN_SIGNAL_S:
         return HeartRate(None, None, None, end - start, f"needs {MIN_SIGNAL_S:.0f} s of signal")
+    if motion_per_s > MAX_MOTION_PER_S:
+        return HeartRate(None, None, None, end - start, "too much motion")
     window_s = min(window_s, end - start)
     spectra = []
     t = start + window_s
