@@ -1,6 +1,8 @@
 """The one place a spoken phrase is built, and its rendering to WAV with pyttsx3 (espeak-ng)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 import threading
@@ -50,7 +52,7 @@ class SpeechRenderer:
         fd, path = tempfile.mkstemp(suffix=".wav")
         os.close(fd)
         try:
-            with self._lock:
+            with self._lock, contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
                 engine = self._get_engine()
                 engine.save_to_file(text, path)
                 engine.runAndWait()
