@@ -23,14 +23,12 @@ from server.speech import phrase
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, VideoLimits, VideoSource, decode_image, open_video
 from server.vision.overlay import draw_overlay
-from server.vitals.rppg import RegionTrace, box_motion, estimate_recording, estimate_series, window_spectrum
+from server.vitals.rppg import VIDEO_MAX_FPS, MotionMeter, RegionTrace, estimate_recording, estimate_series, window_spectrum
 from server.vitals.skin import region_means
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
 VIDEO_STABILITY_SAMPLES = 5
-# Frames per second tracked for heart rate: twice the band's top (4 Hz) plus margin;
-# a 60 fps phone video is thinned to this.
-RPPG_VIDEO_FPS = 30.0
+
 
 
 def image_limits(settings: Settings) -> ImageLimits:
@@ -172,7 +170,7 @@ class Analyzer:
     ) -> VideoReport:
         """PSPI over a video's sampled frames, its heart rate, a summary, and its most painful frame.
 
-        One pass: every frame (up to RPPG_VIDEO_FPS) is tracked for the skin
+        One pass: every frame (up to VIDEO_MAX_FPS) is tracked for the skin
         colour; every 1/sample_fps seconds one is kept for pain. Only landmarks
         are kept, so memory does not grow with the video's length.
         """
@@ -180,22 +178,20 @@ class Analyzer:
         sample_step = 1.0 / self.video_limits.sample_fps
         samples: list[_Sample] = []
         skin: dict[str, list[tuple[float, np.ndarray]]] = {}
+        motion_meter = MotionMeter()
         motion: list[float] = []  # face motion per second between consecutive tracked frames
-        previous: tuple[float, Face] | None = None
         stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
         try:
             with open_video(data, self.video_limits) as video:
                 next_sample = 0.0
                 last_t = 0.0
-                for frame in video.frames(RPPG_VIDEO_FPS):
+                for frame in video.frames(VIDEO_MAX_FPS):
                     faces = stream.process(frame.rgb)
                     patient = _pick(faces, face_index, strict=False)
                     if patient is not None:
                         for region, mean in region_means(frame.rgb, patient.landmarks).items():
                             skin.setdefault(region, []).append((frame.t_s, mean))
-                        if previous is not None and frame.t_s > previous[0]:
-                            motion.append(box_motion(previous[1].box, patient.box) / (frame.t_s - previous[0]))
-                        previous = (frame.t_s, patient)
+                        motion.append(motion_meter.update(frame.t_s, patient.box)[0])
                     if frame.t_s + 1e-6 >= next_sample:
                         samples.append(_Sample(frame.t_s, frame.index, faces, patient))
                         next_sample = (np.floor(frame.t_s / sample_step + 1e-6) + 1) * sample_step

@@ -14,7 +14,7 @@ from server.problems import InputProblem
 from server.result import Result
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, decode_image
-from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker, box_motion
+from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker
 from server.vitals.skin import region_means
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
@@ -26,9 +26,6 @@ STABILITY_FRAMES = 15
 # Heart rate is re-estimated at most this often (the 10 s window barely changes
 # between frames; the spectrum costs a few ms).
 VITALS_INTERVAL_S = 0.5
-# A face lost for longer than this breaks the skin-colour trace: start it afresh
-# rather than interpolate across the gap.
-RPPG_MAX_GAP_S = 1.0
 WAVEFORM_SECONDS = 5.0  # pulse waveform sent to the page
 NO_FACE_VITALS = HeartRate(None, None, None, 0.0, "no face").as_vitals()
 
@@ -46,7 +43,6 @@ class LiveSession:
         self._recent_pspi: deque[float] = deque(maxlen=STABILITY_FRAMES)
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
-        self._last_face: tuple[float, Face] | None = None
         self._vitals: dict | None = None
         self._vitals_at = float("-inf")
 
@@ -79,15 +75,7 @@ class LiveSession:
 
     def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> dict:
         """Add this frame's skin colour; the current heart rate (re-estimated every VITALS_INTERVAL_S)."""
-        motion = 0.0
-        if self._last_face is not None:
-            last_t, last = self._last_face
-            if t_s - last_t > RPPG_MAX_GAP_S:
-                self.rppg.clear()
-            elif t_s > last_t:
-                motion = box_motion(last.box, face.box) / (t_s - last_t)
-        self._last_face = (t_s, face)
-        self.rppg.add(t_s, region_means(rgb, face.landmarks), motion)
+        self.rppg.add(t_s, region_means(rgb, face.landmarks), face.box)
         if self._vitals is None or t_s - self._vitals_at >= VITALS_INTERVAL_S:
             rate, waveform = self.rppg.current()
             if waveform is not None:

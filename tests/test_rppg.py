@@ -108,4 +108,19 @@ def test_command_line_on_a_pre_cropped_skin_clip(tmp_path):
 def test_command_line_rejects_a_missing_file(tmp_path):
     out = subprocess.run([sys.executable, "-m", "server.vitals.rppg", str(tmp_path / "none.avi")],
                          cwd=REPO_ROOT, capture_output=True, text=True)
-    assert out.returncode == 2 and "cannot open" in out.stderr
+    assert out.returncode == 2 and "cannot be opened" in out.stderr
+
+
+def test_the_tracker_restarts_after_the_face_was_lost_and_refuses_a_moving_face():
+    rng = np.random.default_rng(21)
+    trace = _trace(75, 8, rng)
+    steady = rppg.RppgTracker()
+    for t, rgb in zip(trace.t_s, trace.rgb):
+        steady.add(t, {"cheek": rgb}, (100, 100, 200, 200))
+    assert steady.current()[0].bpm == pytest.approx(75, abs=TOLERANCE_BPM)
+    steady.add(trace.t_s[-1] + 2.0, {"cheek": trace.rgb[-1]}, (100, 100, 200, 200))  # seen again after 2 s
+    assert len(steady) == 1
+    moving = rppg.RppgTracker()
+    for i, (t, rgb) in enumerate(zip(trace.t_s, trace.rgb)):
+        moving.add(t, {"cheek": rgb}, (100 + (i % 2) * 100, 100, 200, 200))  # jumps half a face every frame
+    assert moving.current()[0].reason == "too much motion"

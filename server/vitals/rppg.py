@@ -29,6 +29,7 @@ import numpy as np
 # Heart-rate band: 42-240 bpm covers resting bradycardia to maximal exertion.
 MIN_BPM, MAX_BPM = 42.0, 240.0
 RESAMPLE_HZ = 30.0  # uniform rate the trace is resampled to (above twice 4 Hz, the band's top)
+VIDEO_MAX_FPS = 30.0  # video frames read for rPPG per second: a 60 fps video is thinned to this
 DEFAULT_WINDOW_S = 10.0  # spectral window: ~0.1 Hz (6 bpm) native resolution before interpolation
 DEFAULT_STEP_S = 1.0  # sliding step of the per-window series
 MIN_SIGNAL_S = 5.0  # less than this is too few beats (~4 at 50 bpm) for a spectral estimate
@@ -64,6 +65,7 @@ SNR_HIGH_DB = 3.0
 # smears the skin regions across background and features; no estimate then.
 MAX_MOTION_PER_S = 0.5
 MIN_CHANNEL_MEAN = 1.0  # an all-black region has no colour to normalise
+MAX_GAP_S = 1.0  # a face lost for longer than this breaks the skin-colour trace
 
 METHOD_NAMES = ("pos", "chrom", "green")
 
@@ -400,15 +402,25 @@ def track(freqs: np.ndarray, powers: Sequence[np.ndarray], step_s: float) -> np.
     return bpm[path[::-1]]
 
 
-def box_motion(previous: Sequence[int], current: Sequence[int]) -> float:
-    """How far a face box ``(x, y, w, h)`` centre moved, as a fraction of the box width."""
-    (x0, y0, w0, h0), (x1, y1, w1, h1) = previous, current
-    shift = np.hypot((x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2))
-    return float(shift / max(w0, w1, 1))
+class MotionMeter:
+    """Face motion between consecutive samples: box-centre travel in box widths per second."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, Sequence[int]] | None = None
+
+    def update(self, t_s: float, box: Sequence[int] | None) -> tuple[float, float]:
+        """(motion per second since the previous box, seconds since it); (0, inf) when there is none."""
+        last, self._last = self._last, ((t_s, box) if box is not None else None)
+        if last is None or box is None or t_s <= last[0]:
+            return 0.0, float("inf") if last is None else max(t_s - last[0], 0.0)
+        (x0, y0, w0, h0), (x1, y1, w1, h1) = last[1], box
+        shift = np.hypot((x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2))
+        gap = t_s - last[0]
+        return float(shift / max(w0, w1, 1) / gap), gap
 
 
 class RppgTracker:
-    """A live stream's skin-colour history, bounded in time, and its current heart rate."""
+    """A stream's skin-colour history, bounded in time, and its current heart rate."""
 
     def __init__(self, method: str = "pos", window_s: float = DEFAULT_WINDOW_S) -> None:
         if method not in METHODS:
@@ -416,10 +428,18 @@ class RppgTracker:
         self.method = method
         self.window_s = window_s
         self._samples: deque[tuple[float, dict[str, np.ndarray], float]] = deque()
+        self._motion = MotionMeter()
 
-    def add(self, t_s: float, region_means: Mapping[str, np.ndarray], motion_per_s: float = 0.0) -> None:
-        """One frame: capture time, mean RGB per region, and how fast the face moved."""
-        self._samples.append((t_s, dict(region_means), motion_per_s))
+    def add(self, t_s: float, region_means: Mapping[str, np.ndarray], box: Sequence[int] | None = None) -> None:
+        """One frame: capture time, mean RGB per region, and the face box (None for pre-cropped skin).
+
+        A face seen again after more than MAX_GAP_S breaks the trace: it starts
+        afresh rather than being interpolated across the gap.
+        """
+        motion, gap = self._motion.update(t_s, box)
+        if box is not None and self._samples and MAX_GAP_S < gap < float("inf"):
+            self._samples.clear()
+        self._samples.append((t_s, dict(region_means), motion))
         while self._samples and t_s - self._samples[0][0] > self.window_s:
             self._samples.popleft()
 
@@ -448,10 +468,6 @@ class RppgTracker:
                 traces.append(RegionTrace(np.array([t for t, _ in rows]), np.array([rgb for _, rgb in rows])))
         return traces
 
-    def clear(self) -> None:
-        """Forget the history (the face was lost for too long)."""
-        self._samples.clear()
-
 
 # ----------------------------------------------------------------- command line
 
@@ -468,12 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from server.vitals.skin import traces_from_video_file  # OpenCV / MediaPipe only for the CLI
 
+    from server.problems import InputProblem
+
     regions: list[RegionTrace] = []
     for clip in args.clips:
         try:
             regions.extend(traces_from_video_file(clip, args.roi))
-        except (OSError, ValueError) as exc:
-            print(f"{clip}: {exc}", file=sys.stderr)
+        except InputProblem as problem:
+            print(f"{clip}: {problem.message}", file=sys.stderr)
             return 2
     if not regions:
         print("no skin found in the clips", file=sys.stderr)

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from server.problems import InputProblem
-from server.vitals.rppg import RppgTracker, box_motion
+from server.vitals.rppg import RppgTracker
 
 ROI_MODES = ("face", "full")  # skin regions from landmarks, or every pixel is skin (pre-cropped)
 
@@ -32,7 +32,6 @@ class RppgSession:
     started: float  # store clock at creation: origin of server-side timestamps
     frames_received: int = 0
     faces_found: int = 0
-    last_sample: tuple[float, tuple[int, int, int, int]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -104,7 +103,7 @@ class RppgSessionStore:
                     continue
                 session.faces_found += box is not None
                 t_s = timestamp if timestamp is not None else now - session.started
-                session.tracker.add(t_s, means, self._motion(session, t_s, box))
+                session.tracker.add(t_s, means, box)
 
     def status(self, session: RppgSession) -> dict:
         """What a device polls: heart rate, quality, and how full the buffer is."""
@@ -128,12 +127,6 @@ class RppgSessionStore:
             "created": round(session.created_unix, 3),
             "expires_in_s": round(max(0.0, self.idle_s - (self._clock() - session.last_seen)), 1),
         }
-
-    def _motion(self, session: RppgSession, t_s: float, box: tuple | None) -> float:
-        previous, session.last_sample = session.last_sample, ((t_s, box) if box is not None else None)
-        if previous is None or box is None or t_s <= previous[0]:
-            return 0.0
-        return box_motion(previous[1], box) / (t_s - previous[0])
 
     def _expire(self) -> None:
         cutoff = self._clock() - self.idle_s

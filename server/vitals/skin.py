@@ -6,12 +6,11 @@ specular highlight, a shadow) are left out of its mean.
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 import cv2
 import numpy as np
 
-from server.vitals.rppg import RegionTrace
+from server.vision.frames import VideoLimits, VideoSource
+from server.vitals.rppg import VIDEO_MAX_FPS, RegionTrace
 
 # Landmark sets whose convex hulls are the regions (MediaPipe face mesh topology).
 REGIONS: dict[str, list[int]] = {
@@ -29,6 +28,8 @@ MIN_SKIN_PIXELS = 25  # fewer pixels than this give a mean dominated by noise
 # absolute error fell steadily with finer grids: 1x1 13.0, 2x2 13.1, 3x3 11.9,
 # 4x4 9.0, 8x8 8.2 bpm. 8 is the finest tried; nothing was tuned per subject.
 FULL_FRAME_GRID = 8
+# Files read from disk (command line, benchmarks) are the user's own: no length cap.
+FILE_LIMITS = VideoLimits(max_bytes=0, max_seconds=float("inf"), sample_fps=VIDEO_MAX_FPS, max_pixels=40_000_000)
 
 
 def region_polygons(landmarks: np.ndarray) -> dict[str, np.ndarray]:
@@ -88,37 +89,23 @@ def traces_from_video_file(path: str, roi: str = "face") -> list[RegionTrace]:
     """Region traces of a video file: ``face`` finds skin regions by landmarks, ``full`` uses every pixel (in patches)."""
     from server.vision.face import FaceTracker
 
-    capture = cv2.VideoCapture(path)
-    if not capture.isOpened():
-        raise OSError("cannot open the video")
     tracker = FaceTracker(stream=True) if roi == "face" else None
     samples: dict[str, list[tuple[float, np.ndarray]]] = {}
+    source = VideoSource(path, "file", FILE_LIMITS)
     try:
-        for t_s, rgb in _frames(capture):
+        for frame in source.frames(VIDEO_MAX_FPS):
             if tracker is None:
-                means = full_frame_patches(rgb)
+                means = full_frame_patches(frame.rgb)
             else:
-                faces = tracker.process(rgb)
-                means = region_means(rgb, faces[0].landmarks) if faces else {}
+                faces = tracker.process(frame.rgb)
+                means = region_means(frame.rgb, faces[0].landmarks) if faces else {}
             for name, mean in means.items():
-                samples.setdefault(name, []).append((t_s, mean))
+                samples.setdefault(name, []).append((frame.t_s, mean))
     finally:
-        capture.release()
+        source.close()
         if tracker is not None:
             tracker.close()
     return [
         RegionTrace(np.array([t for t, _ in rows]), np.array([m for _, m in rows]))
         for rows in samples.values() if len(rows) >= 3
     ]
-
-
-def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[float, np.ndarray]]:
-    fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-    index = 0
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            return
-        t_s = index / fps if fps > 0 else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-        index += 1
-        yield t_s, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
