@@ -23,12 +23,18 @@ from server.speech import phrase
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, VideoLimits, VideoSource, decode_image, open_video
 from server.vision.overlay import draw_overlay
-from server.vitals.rppg import VIDEO_MAX_FPS, MotionMeter, RegionTrace, estimate_recording, estimate_series, window_spectrum
+from server.vitals.rppg import (
+    VIDEO_MAX_FPS,
+    MotionMeter,
+    estimate_recording,
+    estimate_series,
+    traces_from_rows,
+    window_spectrum,
+)
 from server.vitals.skin import region_means
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
 VIDEO_STABILITY_SAMPLES = 5
-
 
 
 def image_limits(settings: Settings) -> ImageLimits:
@@ -244,10 +250,7 @@ def video_vitals(
     skin: dict[str, list[tuple[float, np.ndarray]]], method: str, window_s: float, motion_per_s: float = 0.0
 ) -> dict | None:
     """Heart rate over a whole video, the per-window series and the last window's waveform."""
-    regions = [
-        RegionTrace(np.array([t for t, _ in rows]), np.array([m for _, m in rows]))
-        for rows in skin.values() if len(rows) >= 3
-    ]
+    regions = traces_from_rows(skin)
     if not regions:
         return None
     overall = estimate_recording(regions, method, window_s, motion_per_s=motion_per_s)

@@ -263,6 +263,17 @@ class RegionTrace:
         return RegionTrace(self.t_s[keep], self.rgb[keep])
 
 
+MIN_TRACE_SAMPLES = 3  # fewer samples cannot be resampled or detrended
+
+
+def traces_from_rows(rows: Mapping[str, Sequence[tuple[float, np.ndarray]]]) -> list[RegionTrace]:
+    """Per-region ``(time, mean RGB)`` rows -> RegionTraces, in region-name order; short ones dropped."""
+    return [
+        RegionTrace(np.array([t for t, _ in rows[name]]), np.array([rgb for _, rgb in rows[name]]))
+        for name in sorted(rows) if len(rows[name]) >= MIN_TRACE_SAMPLES
+    ]
+
+
 @dataclass(frozen=True)
 class WindowSpectrum:
     """The fused spectrum of one window and the pulse waveform behind it."""
@@ -307,20 +318,35 @@ def _snr_weight(snr_db: float) -> float:
     return max(10 ** (snr_db / 10) - 10 ** (SNR_FLOOR_DB / 10), 0.0)
 
 
-def estimate(regions: Sequence[RegionTrace], method: str = "pos", motion_per_s: float = 0.0) -> HeartRate:
-    """Heart rate from one window of region traces (all covering the same time span)."""
-    span = max((r.t_s[-1] - r.t_s[0] for r in regions if len(r.t_s) > 1), default=0.0)
-    if span < MIN_SIGNAL_S:
-        return HeartRate(None, None, None, span, f"needs {MIN_SIGNAL_S:.0f} s of signal")
+def _unmeasurable(span_s: float, motion_per_s: float) -> HeartRate | None:
+    """The refusal when there is too little signal or too much motion, else None."""
+    if span_s < MIN_SIGNAL_S:
+        return HeartRate(None, None, None, span_s, f"needs {MIN_SIGNAL_S:.0f} s of signal")
     if motion_per_s > MAX_MOTION_PER_S:
-        return HeartRate(None, None, None, span, "too much motion")
+        return HeartRate(None, None, None, span_s, "too much motion")
+    return None
+
+
+def estimate_window(
+    regions: Sequence[RegionTrace], method: str = "pos", motion_per_s: float = 0.0
+) -> tuple[HeartRate, WindowSpectrum | None]:
+    """Heart rate from one window of region traces, and the fused spectrum it came from (if any)."""
+    span = max((r.t_s[-1] - r.t_s[0] for r in regions if len(r.t_s) > 1), default=0.0)
+    refusal = _unmeasurable(span, motion_per_s)
+    if refusal is not None:
+        return refusal, None
     fused = window_spectrum(regions, method)
     if fused is None:
-        return HeartRate(None, None, None, span, "no skin signal")
+        return HeartRate(None, None, None, span, "no skin signal"), None
     f0, snr = spectral_peak(fused.freqs, fused.power)
     if snr < SNR_FLOOR_DB:
-        return HeartRate(None, round(snr, 2) if np.isfinite(snr) else None, None, span, "signal too weak")
-    return HeartRate(f0 * 60.0, snr, quality_of(snr), span)
+        return HeartRate(None, round(snr, 2) if np.isfinite(snr) else None, None, span, "signal too weak"), fused
+    return HeartRate(f0 * 60.0, snr, quality_of(snr), span), fused
+
+
+def estimate(regions: Sequence[RegionTrace], method: str = "pos", motion_per_s: float = 0.0) -> HeartRate:
+    """Heart rate from one window of region traces (all covering the same time span)."""
+    return estimate_window(regions, method, motion_per_s)[0]
 
 
 def estimate_series(
@@ -356,10 +382,9 @@ def estimate_recording(
     """
     start = min(r.t_s[0] for r in regions)
     end = max(r.t_s[-1] for r in regions)
-    if end - start < MIN_SIGNAL_S:
-        return HeartRate(None, None, None, end - start, f"needs {MIN_SIGNAL_S:.0f} s of signal")
-    if motion_per_s > MAX_MOTION_PER_S:
-        return HeartRate(None, None, None, end - start, "too much motion")
+    refusal = _unmeasurable(end - start, motion_per_s)
+    if refusal is not None:
+        return refusal
     window_s = min(window_s, end - start)
     spectra = []
     t = start + window_s
@@ -453,20 +478,15 @@ class RppgTracker:
             reason = f"needs {MIN_SIGNAL_S:.0f} s of signal" if self._samples else "no face"
             return HeartRate(None, None, None, 0.0, reason), None
         motion = float(np.median([m for _, _, m in self._samples]))
-        rate = estimate(regions, self.method, motion)
-        if rate.bpm is None:
-            return rate, None
-        fused = window_spectrum(regions, self.method)
-        return rate, fused.waveform if fused else None
+        rate, fused = estimate_window(regions, self.method, motion)
+        return rate, fused.waveform if fused is not None and rate.bpm is not None else None
 
     def _traces(self) -> list[RegionTrace]:
-        names = {name for _, means, _ in self._samples for name in means}
-        traces = []
-        for name in sorted(names):
-            rows = [(t, means[name]) for t, means, _ in self._samples if name in means]
-            if len(rows) >= 3:
-                traces.append(RegionTrace(np.array([t for t, _ in rows]), np.array([rgb for _, rgb in rows])))
-        return traces
+        rows: dict[str, list[tuple[float, np.ndarray]]] = {}
+        for t_s, means, _ in self._samples:
+            for name, rgb in means.items():
+                rows.setdefault(name, []).append((t_s, rgb))
+        return traces_from_rows(rows)
 
 
 # ----------------------------------------------------------------- command line

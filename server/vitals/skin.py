@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from server.vision.frames import VideoLimits, VideoSource
-from server.vitals.rppg import VIDEO_MAX_FPS, RegionTrace
+from server.vitals.rppg import VIDEO_MAX_FPS, RegionTrace, traces_from_rows
 
 # Landmark sets whose convex hulls are the regions (MediaPipe face mesh topology).
 REGIONS: dict[str, list[int]] = {
@@ -105,7 +105,4 @@ def traces_from_video_file(path: str, roi: str = "face") -> list[RegionTrace]:
         source.close()
         if tracker is not None:
             tracker.close()
-    return [
-        RegionTrace(np.array([t for t, _ in rows]), np.array([m for _, m in rows]))
-        for rows in samples.values() if len(rows) >= 3
-    ]
+    return traces_from_rows(samples)
