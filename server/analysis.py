@@ -15,7 +15,8 @@ import numpy as np
 from server.config import Settings
 from server.pain import scale
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
-from server.pain.estimate import stability
+from server.pain.estimate import PainEstimate, stability
+from server.pain.estimator import Observation, PainEstimator
 from server.pain.geometry import GeometryEstimator
 from server.problems import InputProblem
 from server.result import Result, choose_patient
@@ -69,16 +70,17 @@ class StageClock:
 
 
 def assess(
-    estimator: GeometryEstimator,
+    estimator: PainEstimator,
     faces: Sequence[Face],
     patient: Face | None,
     baseline: NeutralBaseline,
     steadiness: float,
     clock: StageClock,
     vitals: dict[str, Any] | None = None,
+    evidence: Any = None,
 ) -> Result:
     """The Result for a patient face (or none) against a baseline: the one place results are built."""
-    pain = estimator.estimate(patient, baseline, steadiness) if patient is not None else None
+    pain = estimator.estimate(patient, baseline, steadiness, evidence) if patient is not None else None
     clock.lap("pain")
     return Result(
         face=patient,
@@ -127,6 +129,8 @@ class Analyzer:
         self.settings = settings
         self.image_limits = image_limits(settings)
         self.video_limits = video_limits(settings)
+        # Neutral baselines are always measured with the geometry, whatever estimator judges the pain.
+        self.geometry = GeometryEstimator(settings.level_thresholds)
 
     def reference_baseline(self, tracker: FaceTracker, references: Sequence[bytes | str]) -> NeutralBaseline:
         """The person's neutral face from reference photos, or the population baseline if none."""
@@ -147,13 +151,18 @@ class Analyzer:
     def analyze_image(
         self,
         tracker: FaceTracker,
-        estimator: GeometryEstimator,
+        estimator: PainEstimator,
         image: bytes | str,
         references: Sequence[bytes | str] = (),
         face_index: int | None = None,
         overlay: bool = False,
     ) -> tuple[Result, bytes | None]:
         """Result for one photo (and the overlay PNG when asked)."""
+        if estimator.needs_sequence:
+            raise InputProblem(
+                "estimator_needs_video",
+                f"The {estimator.name!r} estimator reads several seconds of a face: send a video or use the live camera.",
+            )
         clock = StageClock()
         rgb = decode_image(image, self.image_limits)
         clock.lap("decode")
@@ -162,14 +171,21 @@ class Analyzer:
         faces = tracker.process(rgb)
         clock.lap("face")
         patient = _pick(faces, face_index)
-        result = assess(estimator, faces, patient, baseline, 1.0, clock)
+        evidence = None
+        if patient is not None:
+            track = estimator.track()
+            observation = Observation(patient, rgb, 0.0)
+            track.add(observation)
+            evidence = track.evidence(observation)
+            clock.lap("evidence")
+        result = assess(estimator, faces, patient, baseline, 1.0, clock, evidence=evidence)
         png = draw_overlay(rgb, faces, patient, result.pain) if overlay else None
         return result, png
 
     def analyze_video(
         self,
         tracker: FaceTracker,
-        estimator: GeometryEstimator,
+        estimator: PainEstimator,
         data: bytes,
         references: Sequence[bytes | str] = (),
         face_index: int | None = None,
@@ -177,8 +193,10 @@ class Analyzer:
         """PSPI over a video's sampled frames, its heart rate, a summary, and its most painful frame.
 
         One pass: every frame (up to VIDEO_MAX_FPS) is tracked for the skin
-        colour; every 1/sample_fps seconds one is kept for pain. Only landmarks
-        are kept, so memory does not grow with the video's length.
+        colour and given to the estimator's track; every 1/sample_fps seconds
+        one is kept for pain with the evidence its estimator needs (landmarks,
+        an aligned crop or a landmark window), never the frame itself, so
+        memory stays small however long the video.
         """
         baseline = self.reference_baseline(tracker, references)
         sample_step = 1.0 / self.video_limits.sample_fps
@@ -187,6 +205,7 @@ class Analyzer:
         motion_meter = MotionMeter()
         motion: list[float] = []  # face motion per second between consecutive tracked frames
         stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
+        track = estimator.track()
         try:
             with open_video(data, self.video_limits) as video:
                 next_sample = 0.0
@@ -194,12 +213,16 @@ class Analyzer:
                 for frame in video.frames(VIDEO_MAX_FPS):
                     faces = stream.process(frame.rgb)
                     patient = _pick(faces, face_index, strict=False)
+                    observation = None
                     if patient is not None:
                         for region, mean in region_means(frame.rgb, patient.landmarks).items():
                             skin.setdefault(region, []).append((frame.t_s, mean))
                         motion.append(motion_meter.update(frame.t_s, patient.box)[0])
+                        observation = Observation(patient, frame.rgb, frame.t_s)
+                        track.add(observation)
                     if frame.t_s + 1e-6 >= next_sample:
-                        samples.append(_Sample(frame.t_s, frame.index, faces, patient))
+                        evidence = track.evidence(observation) if observation is not None else None
+                        samples.append(_Sample(frame.t_s, frame.index, faces, patient, evidence))
                         next_sample = (np.floor(frame.t_s / sample_step + 1e-6) + 1) * sample_step
                     last_t = frame.t_s
                 typical_motion = float(np.median(motion)) if motion else 0.0
@@ -213,7 +236,7 @@ class Analyzer:
 
     def _pain_report(
         self,
-        estimator: GeometryEstimator,
+        estimator: PainEstimator,
         samples: list["_Sample"],
         baseline: NeutralBaseline,
         references: Sequence[bytes | str],
@@ -221,13 +244,15 @@ class Analyzer:
         video: "VideoSource",
     ) -> VideoReport:
         if not references:
-            baseline = _video_baseline(estimator, samples) or baseline
+            baseline = _video_baseline(self.geometry, samples) or baseline
         timeline: list[dict[str, Any]] = []
         results: list[Result] = []
         recent: list[float] = []
         for sample in samples:
-            result = assess(estimator, sample.faces, sample.patient, baseline, stability(recent), StageClock())
-            if result.pain is not None:
+            result = assess(
+                estimator, sample.faces, sample.patient, baseline, stability(recent), StageClock(), evidence=sample.evidence
+            )
+            if result.pain is not None and result.pain.pspi is not None:
                 recent = (recent + [result.pain.pspi])[-VIDEO_STABILITY_SAMPLES:]
             results.append(result)
             timeline.append({
@@ -236,13 +261,14 @@ class Analyzer:
                 "pspi": result.pain.pspi if result.pain else None,
                 "level": result.pain.level if result.pain else None,
             })
-        assessed = [(r.pain.pspi, i) for i, r in enumerate(results) if r.pain is not None]
+        assessed = [(_severity(r.pain), i) for i, r in enumerate(results) if r.pain is not None]
         peak = png = None
         if assessed:
             best = samples[max(assessed)[1]]
-            peak = assess(estimator, best.faces, best.patient, baseline, 1.0, StageClock(), vitals)
+            peak = assess(estimator, best.faces, best.patient, baseline, 1.0, StageClock(), vitals, best.evidence)
             png = draw_overlay(video.frame_at(best.index), best.faces, best.patient, peak.pain)
-        summary = _summary([p for p, _ in assessed], timeline, baseline, self.video_limits.sample_fps)
+        pspis = [r.pain.pspi for r in results if r.pain is not None and r.pain.pspi is not None]
+        summary = _summary(pspis, timeline, baseline, self.video_limits.sample_fps)
         return VideoReport(timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png, vitals=vitals)
 
 
@@ -278,12 +304,18 @@ def _pick(faces: Sequence[Face], index: int | None, strict: bool = True) -> Face
 
 @dataclass(frozen=True)
 class _Sample:
-    """A video frame kept for pain: its time, its index in the file and its faces (not its pixels)."""
+    """A video frame kept for pain: its time, index in the file, faces and the estimator's evidence (no pixels)."""
 
     t_s: float
     index: int
     faces: list[Face]
     patient: Face | None
+    evidence: Any = None
+
+
+def _severity(pain: PainEstimate) -> tuple[int, float]:
+    """Orders estimates from least to most pain: by level, then PSPI when there is one."""
+    return scale.LEVELS.index(pain.level), pain.pspi if pain.pspi is not None else 0.0
 
 
 def _video_baseline(estimator: GeometryEstimator, samples: Sequence[_Sample]) -> NeutralBaseline | None:

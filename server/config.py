@@ -37,6 +37,14 @@ class Settings:
     level_thresholds: tuple[float, float, float] = (0.5, 5.5, 10.5)  # PSPI boundaries none|mild|moderate|severe (DESIGN.md)
     analysis_threads: int = 2  # OS threads for CPU-bound analysis (one per core here)
 
+    # --- learned models (checkpoints in models_dir; none ship with PainScope) ---
+    model_threads: int = 2  # intra-op threads of torch / ONNX Runtime per inference (cores here)
+    resnet18_model: str = ""  # checkpoint file to serve as "resnet18"; empty: the newest one
+    lstm_model: str = ""  # checkpoint file to serve as "lstm"; empty: the newest one
+    # estimator:weight pairs of the "fusion" estimator; equal by default, as no
+    # part has been shown better than another on data PainScope can ship.
+    fusion_weights: str = "geometry:1,resnet18:1,lstm:1"
+
     # --- live stream ---
     live_max_fps: float = 15.0  # client capture cap; Face Mesh + geometry run at >= 25 fps per core
     live_jpeg_quality: float = 0.8
@@ -47,6 +55,10 @@ class Settings:
     rppg_window_s: float = 10.0  # spectral window: 6 bpm native resolution
     rppg_max_sessions: int = 100  # frame-posting sessions open at once (429 beyond)
     rppg_session_idle_s: float = 300.0  # a session nobody posts to for 5 minutes is dropped
+
+    # --- ECG (server/vitals/ecg.py) ---
+    max_ecg_bytes: int = 20 * 1024 * 1024  # one ECG text file: ~40 min of 500 Hz time,ecg CSV (~19 bytes a row)
+    ecg_baseline_seconds: float = 10.0  # without a baseline upload, the file's first seconds are the baseline
 
     # --- speech ---
     speech_repeat_s: float = 10.0  # repeat an unchanged pain level at most this often

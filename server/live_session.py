@@ -9,6 +9,7 @@ from server.analysis import StageClock, assess
 from server.config import Settings
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
 from server.pain.estimate import stability
+from server.pain.estimator import Observation, PainEstimator
 from server.pain.geometry import GeometryEstimator
 from server.problems import InputProblem
 from server.result import Result
@@ -33,8 +34,12 @@ NO_FACE_VITALS = HeartRate(None, None, None, 0.0, "no face").as_vitals()
 class LiveSession:
     """State of one stream. Frames must be given one at a time (the caller serialises)."""
 
-    def __init__(self, settings: Settings, estimator: GeometryEstimator, limits: ImageLimits) -> None:
+    def __init__(self, settings: Settings, estimator: PainEstimator, limits: ImageLimits) -> None:
         self.estimator = estimator
+        self.track = estimator.track()
+        # The neutral baseline is always learned from the geometry, whichever
+        # estimator speaks: fusion uses it, and switching estimators keeps it.
+        self.geometry = GeometryEstimator(settings.level_thresholds)
         self.limits = limits
         self.tracker = FaceTracker(stream=True, max_side=settings.analysis_max_side)
         self.rolling = RollingBaseline(settings.rolling_baseline_seconds)
@@ -62,13 +67,19 @@ class LiveSession:
         baseline = self.baseline
         t_s = t_ms / 1000.0
         vitals = NO_FACE_VITALS
+        evidence = None
         if patient is not None:
             self._recent_faces.append(patient)
-            self.rolling.add(t_s, self.estimator.features(patient))
+            self.rolling.add(t_s, self.geometry.features(patient))
             vitals = self._heart_rate(rgb, patient, t_s)
-        clock.lap("vitals")
-        result = assess(self.estimator, faces, patient, baseline, stability(self._recent_pspi), clock, vitals)
-        if result.pain is not None:
+            clock.lap("vitals")
+            observation = Observation(patient, rgb, t_s)
+            self.track.add(observation)
+            evidence = self.track.evidence(observation)
+        clock.lap("evidence")
+        steadiness = stability(self._recent_pspi)
+        result = assess(self.estimator, faces, patient, baseline, steadiness, clock, vitals, evidence)
+        if result.pain is not None and result.pain.pspi is not None:
             self._recent_pspi.append(result.pain.pspi)
         self.frames_analysed += 1
         return result

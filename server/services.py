@@ -26,11 +26,11 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        """Everything from the settings; nothing heavy is loaded until first used."""
+        """Everything from the settings; checkpoints are loaded now, face models when first used."""
         return cls(
             settings=settings,
             analyzer=Analyzer(settings),
-            estimators=EstimatorRegistry(settings.level_thresholds),
+            estimators=EstimatorRegistry(settings),
             trackers=TrackerPool(settings.analysis_threads, settings.analysis_max_side),
             offloader=Offloader(),
             speech=SpeechRenderer(settings.speech_rate_wpm),

@@ -24,7 +24,7 @@ def phrase(pain: PainEstimate | None, face_found: bool, vitals: Mapping[str, Any
     if not face_found:
         return NO_FACE_PHRASE
     parts = [_LEVEL_PHRASES[pain.level]] if pain else []
-    if pain and not pain.calibrated and pain.level != "none":
+    if pain and pain.calibrated is False and pain.level != "none":
         parts.append("Not calibrated.")
     if vitals and vitals.get("heart_rate_bpm") is not None and vitals.get("quality") != "low":
         parts.append(f"Heart rate {round(vitals['heart_rate_bpm'])}.")

@@ -16,16 +16,34 @@ SIGMA_SPAN = 3.25
 
 @dataclass(frozen=True)
 class PainEstimate:
-    """PSPI, level, level probabilities, AU intensities and how much to trust them."""
+    """PSPI, level, level probabilities, AU intensities and how much to trust them.
 
-    pspi: float
+    What an estimator cannot measure is None: a learned PSPI regressor gives no
+    action units, a sequence classifier gives a class label rather than a PSPI,
+    and neither uses a neutral baseline (``baseline``/``calibrated`` None).
+    """
+
+    pspi: float | None
     level: str
     confidence: float
     probabilities: dict[str, float]
-    action_units: dict[str, float]
+    action_units: dict[str, float] | None
     estimator: str
-    baseline: str
-    calibrated: bool
+    baseline: str | None
+    calibrated: bool | None
+    model: str | None = None  # checkpoint file of a learned estimator
+    label: str | None = None  # sequence models: the most likely class of their label set
+    label_probabilities: dict[str, float] | None = None
+    parts: list[dict] | None = None  # fusion: each estimator's contribution and weight
+
+
+def _clip_confidence(confidence: float) -> float:
+    return round(min(max(confidence, 0.0), 1.0), 3)
+
+
+def sigma_for_confidence(confidence: float) -> float:
+    """The PSPI standard deviation a confidence stands for (SIGMA_MIN at 1, growing as it falls)."""
+    return SIGMA_MIN + (1.0 - confidence) * SIGMA_SPAN
 
 
 def make_estimate(
@@ -37,8 +55,8 @@ def make_estimate(
 ) -> PainEstimate:
     """Build a PainEstimate from AU intensities (PSPI, level and probabilities follow)."""
     pspi = round(scale.pspi_from_action_units(action_units), 2)
-    confidence = round(min(max(confidence, 0.0), 1.0), 3)
-    sigma = SIGMA_MIN + (1.0 - confidence) * SIGMA_SPAN
+    confidence = _clip_confidence(confidence)
+    sigma = sigma_for_confidence(confidence)
     return PainEstimate(
         pspi=pspi,
         level=scale.level_for_pspi(pspi, thresholds),
@@ -48,6 +66,61 @@ def make_estimate(
         estimator=estimator,
         baseline=baseline,
         calibrated=baseline != "population",
+    )
+
+
+def estimate_from_pspi(
+    pspi: float,
+    sigma: float,
+    confidence: float,
+    estimator: str,
+    model: str,
+    thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS,
+) -> PainEstimate:
+    """Build a PainEstimate from a regressed PSPI and its error spread ``sigma`` (no AUs, no baseline)."""
+    pspi = round(min(max(float(pspi), 0.0), scale.PSPI_MAX), 2)
+    return PainEstimate(
+        pspi=pspi,
+        level=scale.level_for_pspi(pspi, thresholds),
+        confidence=_clip_confidence(confidence),
+        probabilities=scale.level_probabilities(pspi, sigma, thresholds),
+        action_units=None,
+        estimator=estimator,
+        baseline=None,
+        calibrated=None,
+        model=model,
+    )
+
+
+def estimate_from_levels(
+    probabilities: Mapping[str, float],
+    confidence: float,
+    estimator: str,
+    model: str | None,
+    pspi: float | None = None,
+    label: str | None = None,
+    label_probabilities: Mapping[str, float] | None = None,
+    parts: list[dict] | None = None,
+    level: str | None = None,
+) -> PainEstimate:
+    """Build a PainEstimate from level probabilities (sequence models, fusion).
+
+    The level is ``level`` when given, else the median level of ``probabilities``.
+    """
+    level = level or scale.median_level(probabilities)
+    return PainEstimate(
+        pspi=None if pspi is None else round(float(pspi), 2),
+        level=level,
+        confidence=_clip_confidence(confidence),
+        probabilities={name: round(float(probabilities.get(name, 0.0)), 4) for name in scale.LEVELS},
+        action_units=None,
+        estimator=estimator,
+        baseline=None,
+        calibrated=None,
+        model=model,
+        label=label,
+        label_probabilities=None if label_probabilities is None else dict(label_probabilities),
+        parts=parts,
     )
 
 

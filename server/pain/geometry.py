@@ -14,13 +14,14 @@ change seen on the same still face under image noise and +-15 deg head roll
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from server.pain import scale
 from server.pain.baseline import NeutralBaseline
 from server.pain.estimate import PainEstimate, make_estimate
+from server.pain.estimator import StatelessTrack
 from server.pain.landmarks import FEATURES, frontalise, measure, procrustes_align
 from server.vision.face import Face
 
@@ -75,6 +76,7 @@ class GeometryEstimator:
     """The default estimator: needs no trained weights."""
 
     name = "geometry"
+    needs_sequence = False
 
     def __init__(self, thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS) -> None:
         self.thresholds = tuple(thresholds)
@@ -100,7 +102,13 @@ class GeometryEstimator:
             "AU43": float(change[_F["eye_open"]] >= EYES_CLOSED_APERTURE_LOSS + tolerance),
         }
 
-    def estimate(self, face: Face, baseline: NeutralBaseline, stability: float = 1.0) -> PainEstimate:
+    def track(self) -> StatelessTrack:
+        """Per-stream state: none (the baseline is kept by the caller)."""
+        return StatelessTrack()
+
+    def estimate(
+        self, face: Face, baseline: NeutralBaseline, stability: float = 1.0, evidence: Any = None
+    ) -> PainEstimate:
         """Pain estimate of one face against a neutral baseline.
 
         ``stability`` in [0, 1] says how steady recent estimates were (1 for a

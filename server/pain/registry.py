@@ -1,16 +1,28 @@
-"""Which pain estimators exist and whether each can run here."""
+"""Which pain estimators exist here: geometry always, learned ones from the checkpoints found at start.
+
+Every ``*.pt`` file in the models directory is tried once when the app starts.
+A file that is not a usable checkpoint is listed as broken with the reason;
+it never stops the server. With several checkpoints of one kind, the one named
+by ``PAINSCOPE_RESNET18_MODEL`` / ``PAINSCOPE_LSTM_MODEL`` serves, else the
+newest file.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from server.config import Settings
+from server.pain.estimator import PainEstimator
+from server.pain.fusion import FusionEstimator, parse_weights
 from server.pain.geometry import GeometryEstimator
 from server.problems import InputProblem
 
-# Estimators that need trained weights; none ships with PainScope (their
-# datasets need a signed licence), so they are listed as not installed until a
-# checkpoint is placed in the models directory.
-LEARNED_ESTIMATORS = ("resnet18", "lstm", "fusion")
+LEARNED_KINDS = ("resnet18", "lstm")
+ESTIMATOR_NAMES = ("geometry", *LEARNED_KINDS, "fusion")
+CHECKPOINT_SUFFIX = ".pt"
+# Metadata kept out of /health: per-subject figures can run to hundreds of rows.
+HEALTH_OMITTED_METADATA = ("per_subject",)
 
 
 @dataclass(frozen=True)
@@ -20,29 +32,134 @@ class EstimatorStatus:
     name: str
     available: bool
     detail: str
+    model: str | None = None
+
+
+@dataclass
+class ModelFile:
+    """One checkpoint file found in the models directory."""
+
+    file: str
+    status: str  # "loaded" | "broken"
+    detail: str
+    kind: str | None = None
+    active: bool = False
+    runtime: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    mtime: float = 0.0
+    estimator: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary for /health."""
+        metadata = None
+        if self.metadata is not None:
+            metadata = {k: v for k, v in self.metadata.items() if k not in HEALTH_OMITTED_METADATA}
+            if isinstance(metadata.get("metrics"), dict):
+                metadata["metrics"] = {
+                    split: {k: v for k, v in figures.items() if k not in HEALTH_OMITTED_METADATA}
+                    if isinstance(figures, dict) else figures
+                    for split, figures in metadata["metrics"].items()
+                }
+        return {
+            "file": self.file,
+            "status": self.status,
+            "detail": self.detail,
+            "kind": self.kind,
+            "active": self.active,
+            "runtime": self.runtime,
+            "metadata": metadata,
+        }
+
+
+def load_model_file(path: Path, settings: Settings) -> ModelFile:
+    """Load one checkpoint and build its estimator; a broken file gives a ModelFile saying why."""
+    from server.pain import checkpoint, inference  # torch is imported only when a checkpoint exists
+
+    entry = ModelFile(file=path.name, status="broken", detail="", mtime=path.stat().st_mtime)
+    try:
+        loaded = checkpoint.load(path)
+    except (ValueError, OSError) as exc:
+        entry.detail = str(exc)
+        return entry
+    runtime = inference.choose_runtime(loaded, settings.model_threads)
+    entry.kind, entry.metadata, entry.runtime = loaded.kind, loaded.metadata, runtime.to_dict()
+    if loaded.kind == "resnet18":
+        from server.pain.resnet_estimator import ResnetEstimator
+
+        entry.estimator = ResnetEstimator(runtime.runner, loaded.metadata, path.name, settings.level_thresholds)
+    else:
+        from server.pain.sequence_estimator import SequenceEstimator
+
+        entry.estimator = SequenceEstimator(runtime.runner, loaded.metadata, path.name)
+    entry.status, entry.detail = "loaded", "ready"
+    return entry
+
+
+def discover_models(settings: Settings) -> list[ModelFile]:
+    """Every checkpoint in the models directory, loaded or reported broken, newest first."""
+    folder = Path(settings.models_dir)
+    paths = sorted(folder.glob("*" + CHECKPOINT_SUFFIX)) if folder.is_dir() else []
+    if not paths:
+        return []
+    import torch
+
+    torch.set_num_threads(settings.model_threads)
+    return sorted((load_model_file(p, settings) for p in paths), key=lambda m: m.mtime, reverse=True)
 
 
 class EstimatorRegistry:
     """Looks estimators up by name."""
 
-    def __init__(self, thresholds: Sequence[float]) -> None:
-        self._estimators = {GeometryEstimator.name: GeometryEstimator(thresholds)}
+    def __init__(self, settings: Settings) -> None:
+        self.thresholds = tuple(settings.level_thresholds)
+        self.geometry = GeometryEstimator(self.thresholds)
+        self.models = discover_models(settings)
+        self._estimators: dict[str, PainEstimator] = {self.geometry.name: self.geometry}
+        chosen = {"resnet18": settings.resnet18_model, "lstm": settings.lstm_model}
+        for kind in LEARNED_KINDS:
+            candidates = [m for m in self.models if m.kind == kind and m.status == "loaded"]
+            wanted = [m for m in candidates if m.file == chosen[kind]] if chosen[kind] else candidates
+            if wanted:
+                wanted[0].active = True
+                self._estimators[kind] = wanted[0].estimator
+        if len(self._estimators) > 1:
+            weights = parse_weights(settings.fusion_weights)
+            parts = [(e, weights.get(name, 0.0)) for name, e in self._estimators.items()]
+            if any(weight > 0 for _, weight in parts):
+                self._estimators["fusion"] = FusionEstimator(parts, self.thresholds)
 
-    def get(self, name: str | None, default: str) -> GeometryEstimator:
+    def get(self, name: str | None, default: str) -> PainEstimator:
         """The estimator called ``name`` (``default`` when None); unknown or missing is a 422."""
         key = (name or default).strip().lower()
         if key in self._estimators:
             return self._estimators[key]
-        if key in LEARNED_ESTIMATORS:
+        if key in ESTIMATOR_NAMES:
             raise InputProblem(
                 "estimator_unavailable",
-                f"The {key!r} estimator needs a trained model, and none is installed. Available: "
+                f"The {key!r} estimator is not installed here: {self._missing_reason(key)} Available: "
                 + ", ".join(self._estimators) + ".",
             )
-        raise InputProblem("unknown_estimator", f"There is no estimator called {key!r}.")
+        raise InputProblem(
+            "unknown_estimator", f"There is no estimator called {key!r}. Known: {', '.join(ESTIMATOR_NAMES)}."
+        )
+
+    def _missing_reason(self, key: str) -> str:
+        if key == "fusion":
+            return "fusion combines learned models with the geometry, and no learned model is loaded."
+        return f"it needs a trained model, and no {key} checkpoint was loaded from the models directory (see /health, 'models')."
 
     def statuses(self) -> list[EstimatorStatus]:
-        """Every estimator with whether it can run."""
-        ready = [EstimatorStatus(name, True, "needs no trained weights") for name in self._estimators]
-        missing = [EstimatorStatus(name, False, "no trained model installed") for name in LEARNED_ESTIMATORS]
-        return ready + missing
+        """Every estimator with whether it can run (and the checkpoint that serves it)."""
+        out = []
+        for name in ESTIMATOR_NAMES:
+            estimator = self._estimators.get(name)
+            if estimator is None:
+                out.append(EstimatorStatus(name, False, self._missing_reason(name)))
+            elif name == "geometry":
+                out.append(EstimatorStatus(name, True, "needs no trained weights"))
+            elif name == "fusion":
+                parts = ", ".join(f"{e.name} x{w:g}" for e, w in estimator.parts)
+                out.append(EstimatorStatus(name, True, f"weighted combination: {parts}"))
+            else:
+                out.append(EstimatorStatus(name, True, "trained checkpoint", getattr(estimator, "model_name", None)))
+        return out

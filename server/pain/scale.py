@@ -58,6 +58,21 @@ def level_for_label(label_set: str, label: str) -> str:
         raise ValueError(f"unknown label {label!r} in label set {label_set!r}") from None
 
 
+def median_level(probabilities: Mapping[str, float]) -> str:
+    """The level at which the cumulative probability first reaches one half.
+
+    Levels are ordered, so the median is the fitting summary of a distribution
+    over them (the most probable level ignores order and band widths).
+    """
+    total = sum(probabilities.get(level, 0.0) for level in LEVELS)
+    cumulative = 0.0
+    for level in LEVELS:
+        cumulative += probabilities.get(level, 0.0)
+        if cumulative >= total / 2.0:
+            return level
+    return LEVELS[-1]
+
+
 def level_probabilities(
     pspi: float, sigma: float, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
 ) -> dict[str, float]:

@@ -47,7 +47,7 @@ def draw_overlay(rgb: np.ndarray, faces: Sequence[Face], patient: Face | None, p
             cv2.circle(canvas, (int(x), int(y)), max(1, thickness // 2), colour, -1, cv2.LINE_AA)
         if pain is not None:
             x, y = int(patient.box[0] * scale), int(patient.box[1] * scale)
-            label = f"PSPI {pain.pspi:.1f} {pain.level}"
+            label = pain.level if pain.pspi is None else f"PSPI {pain.pspi:.1f} {pain.level}"
             font_scale = thickness * 0.35
             (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
             top = max(0, y - h - base - 4)

@@ -29,6 +29,7 @@ def get_health():
         "version": __version__,
         "default_estimator": settings.estimator,
         "estimators": [vars(s) for s in services.estimators.statuses()],
+        "models": [m.to_dict() for m in services.estimators.models],
         "speech": {"server_tts": speech_ok, "detail": speech_detail},
         "live": {"streams": len(services.live_streams), "analysing": services.offloader.in_progress},
         "limits": {

@@ -31,11 +31,19 @@ STATUS_BY_CODE = {
     "too_many_references": 422,
     "face_index_out_of_range": 422,
     "estimator_unavailable": 422,
+    "estimator_needs_video": 422,
     "unknown_estimator": 422,
     "no_face": 422,
     "no_session": 422,
     "session_not_found": 404,
     "too_many_sessions": 429,
+    "bad_ecg_file": 400,
+    "ecg_too_short": 422,
+    "too_few_beats": 422,
+    "flat_ecg": 422,
+    "implausible_sampling_rate": 422,
+    "irregular_sampling": 422,
+    "sampling_rate_mismatch": 422,
 }
 
 

@@ -23,16 +23,10 @@ async function readJson(response) {
   }
 }
 
-export async function postForm(url, form, signal) {
+async function request(url, init) {
   let response;
   try {
-    response = await fetch(url, {
-      method: 'POST',
-      body: form,
-      signal,
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json', ...csrfHeaders() },
-    });
+    response = await fetch(url, { credentials: 'same-origin', ...init });
   } catch (error) {
     if (error.name === 'AbortError') throw error;
     throw new ApiError('network', 'Cannot reach the PainScope server. Check the connection and try again.');
@@ -44,6 +38,19 @@ export async function postForm(url, form, signal) {
   }
   if (body === null) throw new ApiError('bad_response', 'The server sent an answer that could not be read.');
   return body;
+}
+
+export function postForm(url, form, signal) {
+  return request(url, {
+    method: 'POST',
+    body: form,
+    signal,
+    headers: { Accept: 'application/json', ...csrfHeaders() },
+  });
+}
+
+export function getJson(url, signal) {
+  return request(url, { signal, headers: { Accept: 'application/json' } });
 }
 
 export function speechWavUrl(text) {

@@ -1,4 +1,5 @@
-// Entry point: wires the header mute switch, the tabs and the two panels.
+// Entry point: wires the header mute switch and estimator picker, the tabs and the two panels.
+import { setupEstimatorPicker } from './estimators.js';
 import { isMuted, setMuted } from './speech.js';
 import { setupLive } from './live.js';
 import { setupTabs } from './tabs.js';
@@ -8,6 +9,7 @@ const mute = document.getElementById('mute-toggle');
 mute.checked = isMuted();
 mute.addEventListener('change', () => setMuted(mute.checked));
 
+setupEstimatorPicker();
 setupTabs(document.querySelector('[role="tablist"]'));
 setupUpload();
 setupLive();

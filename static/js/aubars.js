@@ -65,6 +65,20 @@ function updateBar(item, au, value) {
   item.querySelector('.au-fill').style.width = `${((length ?? 0) / AU_MAX) * 100}%`;
 }
 
+// Only the geometry estimator measures action units; the others send null. Then the
+// note says so in words instead of leaving the bars empty; with no estimate it is hidden.
+function auNoteText(pain) {
+  if (!pain || pain.action_units) return '';
+  const which = pain.estimator ? `; the ${pain.estimator} estimator does not report them` : '';
+  return `Action units are measured by the geometry estimator only${which}.`;
+}
+
+export function renderAuNote(note, pain) {
+  const text = auNoteText(pain);
+  if (note.textContent !== text) note.textContent = text;
+  note.hidden = !text;
+}
+
 // Reuses existing rows so a 15 fps live stream does not rebuild the list each frame.
 export function renderAuBars(list, actionUnits) {
   const units = actionUnits ? orderedUnits(actionUnits) : [];

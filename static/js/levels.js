@@ -25,8 +25,8 @@ export function levelColours(level) {
 }
 
 // Writes the level as text (never colour alone) and as data-level for the CSS colour.
-export function showLevel(element, level) {
-  const label = levelLabel(level);
+// `label` replaces the text when the state has a better word (e.g. "gathering…" live).
+export function showLevel(element, level, label = levelLabel(level)) {
   if (element.textContent !== label) element.textContent = label;
   element.dataset.level = level;
 }

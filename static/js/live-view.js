@@ -1,8 +1,10 @@
 // DOM side of the Live tab: buttons, status, readings, overlay, pulse strip and chart.
-import { renderAuBars } from './aubars.js';
+import { renderAuBars, renderAuNote } from './aubars.js';
 import { DASH, fixed } from './format.js';
 import { levelOf, showLevel } from './levels.js';
 import { clearOverlay, drawOverlay } from './overlay.js';
+import { baselineText, GATHERING_TEXT, isGathering, showLabel } from './pain.js';
+import { renderParts } from './parts.js';
 import { clearPulse, drawPulse } from './pulse.js';
 import { LiveTimeline } from './timeline.js';
 import { liveQualityText, qualityOf } from './vitals.js';
@@ -17,23 +19,33 @@ export const el = {
   status: $('live-status'),
   error: $('live-error'),
   level: $('live-level'),
+  label: $('live-label'),
   pspi: $('live-pspi'),
   hr: $('live-hr'),
   hrQuality: $('live-hr-quality'),
   pulse: $('live-pulse'),
   baseline: $('live-baseline'),
+  estimator: $('live-estimator'),
+  parts: $('live-parts'),
   fps: $('live-fps'),
   rtt: $('live-rtt'),
   rttMedian: $('live-rtt-p50'),
   auBars: $('live-au-bars'),
+  auNote: $('live-au-note'),
 };
+const STREAMING = 'Streaming';
 const timeline = new LiveTimeline($('live-chart'));
 
 // Only a frame's own error is cleared by the next good frame; others stay until the next action.
 let errorFromFrame = false;
 
+// Unchanged text is not rewritten, so the status region does not re-announce it every frame.
 export function setStatus(text) {
-  el.status.textContent = text;
+  if (el.status.textContent !== text) el.status.textContent = text;
+}
+
+export function setStreaming() {
+  setStatus(STREAMING);
 }
 
 export function showError(message, { fromFrame = false } = {}) {
@@ -52,8 +64,12 @@ export function setPhase(phase) {
 export function resetReadings() {
   el.level.textContent = DASH;
   el.level.dataset.level = '';
-  for (const field of [el.pspi, el.hr, el.baseline, el.fps, el.rtt, el.rttMedian]) field.textContent = DASH;
+  for (const field of [el.pspi, el.hr, el.baseline, el.estimator, el.fps, el.rtt, el.rttMedian]) field.textContent = DASH;
+  el.estimator.removeAttribute('title');
+  showLabel(el.label, null);
+  renderParts(el.parts, null);
   renderAuBars(el.auBars, null);
+  renderAuNote(el.auNote, null);
   showVitals(null);
   clearOverlay(el.overlay);
   timeline.reset();
@@ -71,16 +87,34 @@ function showVitals(vitals) {
   else clearPulse(el.pulse);
 }
 
+// The estimator the running session uses (from the `start` reply, then from each estimate).
+export function showEstimator(name, model = null) {
+  if (!name) return;
+  el.estimator.textContent = name;
+  if (model) el.estimator.title = `model ${model}`;
+  else el.estimator.removeAttribute('title');
+}
+
+// pain null with a face: the estimator is still gathering frames (the lstm fills a
+// window of several seconds first), which is not the same as "no face".
 export function showResult(result, frameSize, tS) {
-  const level = levelOf(result);
+  const { pain } = result;
+  const gathering = isGathering(result);
   if (errorFromFrame) showError('');
-  showLevel(el.level, level);
-  el.pspi.textContent = fixed(result.pain?.pspi);
+  setStatus(gathering ? GATHERING_TEXT : STREAMING);
+  showLevel(el.level, levelOf(result), gathering ? 'gathering…' : undefined);
+  showLabel(el.label, pain);
+  el.pspi.textContent = fixed(pain?.pspi);
   showVitals(result.vitals);
-  if (result.pain?.baseline) el.baseline.textContent = result.pain.baseline;
-  renderAuBars(el.auBars, result.pain?.action_units);
+  if (pain) {
+    el.baseline.textContent = baselineText(pain);
+    showEstimator(pain.estimator, pain.model);
+  }
+  renderParts(el.parts, pain?.parts);
+  renderAuBars(el.auBars, pain?.action_units);
+  renderAuNote(el.auNote, pain);
   drawOverlay(el.overlay, el.video, result, frameSize);
-  timeline.push(tS, result.pain?.pspi ?? null, result.pain?.level ?? null);
+  timeline.push(tS, pain?.pspi ?? null, pain?.level ?? null);
 }
 
 export function showBaseline(baseline) {

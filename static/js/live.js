@@ -4,14 +4,17 @@
 import { io } from '../vendor/socket.io.esm.min.js';
 import { closeCamera, FrameGrabber, openCamera } from './camera.js';
 import { config } from './config.js';
+import { chosenEstimator } from './estimators.js';
 import { RateMeter, RoundTrips } from './livestats.js';
-import { el, clearPicture, resetReadings, setPhase, setStatus, showBaseline, showError, showResult, showStats } from './live-view.js';
+import {
+  el, clearPicture, resetReadings, setPhase, setStatus, setStreaming, showBaseline, showError, showEstimator, showResult,
+  showStats,
+} from './live-view.js';
 import { levelOf } from './levels.js';
 import { LevelAnnouncer } from './speech.js';
 import { hook } from './state.js';
 
 const MAX_IN_FLIGHT = 2;
-const ESTIMATOR = 'geometry';
 const FRAME_ACK_TIMEOUT_MS = 5000; // a lost ack must not hold a slot forever
 const CONTROL_ACK_TIMEOUT_MS = 5000; // start / calibrate / stop
 const VIDEO_WAIT_MS = 100; // retry delay while the camera has no frame yet
@@ -26,6 +29,7 @@ const minIntervalMs = 1000 / config.liveMaxFps;
 const session = {
   stream: null,
   socket: null,
+  estimator: null, // read from the picker at Start; a change applies from the next Start
   streaming: false, // the server accepted `start` on the current connection
   seq: 0,
   inFlight: new Map(), // seq -> { sentAt, frameSize }; a slot is taken from capture until ack
@@ -122,7 +126,8 @@ async function startSession() {
   setStatus('Starting session…');
   let reply;
   try {
-    reply = await session.socket.timeout(CONTROL_ACK_TIMEOUT_MS).emitWithAck('start', { estimator: ESTIMATOR });
+    const options = session.estimator ? { estimator: session.estimator } : {}; // none: the server's default
+    reply = await session.socket.timeout(CONTROL_ACK_TIMEOUT_MS).emitWithAck('start', options);
   } catch {
     reply = { error: { message: 'The live service did not answer.' } };
   }
@@ -131,7 +136,8 @@ async function startSession() {
     return;
   }
   session.streaming = true;
-  setStatus('Streaming');
+  showEstimator(reply.session?.estimator);
+  setStreaming();
   setPhase('streaming');
   showError('');
   pump();
@@ -170,6 +176,7 @@ function connect() {
 }
 
 async function start() {
+  session.estimator = chosenEstimator(); // kept for reconnections; a later change waits for the next Start
   setPhase('starting');
   showError('');
   setStatus('Starting camera…');

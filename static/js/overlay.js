@@ -1,9 +1,10 @@
 // Draws the live result over the video: face box in the level colour, level and
-// PSPI as text (never colour alone), and small AU bars.
+// PSPI as text (never colour alone), and small AU bars when the estimator measures them.
 import { AU_MAX, barValue, orderedUnits } from './aubars.js';
 import { fitCanvas } from './canvas.js';
 import { fixed } from './format.js';
 import { levelColours, levelLabel, levelOf } from './levels.js';
+import { GATHERING_TEXT, isGathering } from './pain.js';
 
 const FONT = '600 15px system-ui, sans-serif';
 const SMALL_FONT = '12px system-ui, sans-serif';
@@ -44,6 +45,13 @@ function drawAuPanel(context, actionUnits) {
   });
 }
 
+// The level, with the PSPI when the estimator gives one (a sequence model gives a class only).
+function tagText(result, level) {
+  if (isGathering(result)) return GATHERING_TEXT;
+  const pspi = Number.isFinite(result.pain?.pspi) ? ` · PSPI ${fixed(result.pain.pspi)}` : '';
+  return `${levelLabel(level)}${pspi}`;
+}
+
 export function clearOverlay(canvas) {
   fitCanvas(canvas);
 }
@@ -69,7 +77,6 @@ export function drawOverlay(canvas, video, result, frameSize) {
   context.lineWidth = 3;
   context.strokeStyle = colours.fill;
   context.strokeRect(left, top, w, h);
-  const pspi = result.pain ? ` · PSPI ${fixed(result.pain.pspi)}` : '';
-  drawTag(context, `${levelLabel(level)}${pspi}`, left, top, colours);
+  drawTag(context, tagText(result, level), left, top, colours);
   if (result.pain?.action_units) drawAuPanel(context, result.pain.action_units);
 }

@@ -1,9 +1,11 @@
 // Renders upload results (a photo's Result, or a video's timeline, peak frame and heart rate).
-import { renderAuBars } from './aubars.js';
+import { renderAuBars, renderAuNote } from './aubars.js';
 import { config } from './config.js';
-import { DASH, fixed, percent } from './format.js';
+import { fixed, percent } from './format.js';
 import { HeartRateChart } from './hrchart.js';
 import { levelOf, showLevel } from './levels.js';
+import { calibrationText, estimatorText, showLabel } from './pain.js';
+import { renderParts } from './parts.js';
 import { VideoTimeline } from './timeline.js';
 import { hasHeartRate, qualityOf, videoHeartRateText } from './vitals.js';
 
@@ -14,11 +16,15 @@ const el = {
   image: $('overlay-image'),
   caption: $('overlay-caption'),
   level: $('result-level'),
+  label: $('result-label'),
   pspi: $('result-pspi'),
   confidence: $('result-confidence'),
+  estimator: $('result-estimator'),
   calibrated: $('result-calibrated'),
+  parts: $('result-parts'),
   faceNote: $('result-face-note'),
   auBars: $('au-bars'),
+  auNote: $('au-note'),
   peakMissing: $('peak-missing'),
   speech: $('result-speech'),
   video: $('video-result'),
@@ -30,12 +36,6 @@ const el = {
 const videoTimeline = new VideoTimeline($('video-chart'));
 const heartRateChart = new HeartRateChart($('video-hr-chart'));
 
-function calibrationText(pain) {
-  if (!pain) return DASH;
-  if (!pain.calibrated) return 'population baseline – add a neutral photo for accuracy';
-  return pain.baseline === 'reference' ? 'calibrated to reference' : `calibrated (${pain.baseline} baseline)`;
-}
-
 function faceNote(face) {
   if (!face?.found) return 'No face found. Use a clear, well-lit picture with the face towards the camera.';
   if (face.count > 1) return `${face.count} faces in the picture; the outlined face was assessed.`;
@@ -45,10 +45,14 @@ function faceNote(face) {
 function renderFrame(result, caption) {
   const { pain } = result;
   showLevel(el.level, levelOf(result));
+  showLabel(el.label, pain);
   el.pspi.textContent = fixed(pain?.pspi);
   el.confidence.textContent = percent(pain?.confidence);
+  el.estimator.textContent = estimatorText(pain);
   el.calibrated.textContent = calibrationText(pain);
+  renderParts(el.parts, pain?.parts);
   renderAuBars(el.auBars, pain?.action_units);
+  renderAuNote(el.auNote, pain);
   const note = faceNote(result.face);
   el.faceNote.textContent = note;
   el.faceNote.hidden = !note;
@@ -58,8 +62,15 @@ function renderFrame(result, caption) {
   el.caption.textContent = caption;
 }
 
+// The server's order: the higher level, then the higher PSPI (when the estimator gives one), then the later frame.
+function atLeastAsSevere(point, other) {
+  const byLevel = config.levels.indexOf(point.level) - config.levels.indexOf(other.level);
+  return byLevel === 0 ? (point.pspi ?? 0) >= (other.pspi ?? 0) : byLevel > 0;
+}
+
 function peakCaption(timeline) {
-  const peak = timeline.reduce((best, point) => ((point.pspi ?? -1) > (best?.pspi ?? -1) ? point : best), null);
+  const assessed = timeline.filter((point) => point.level);
+  const peak = assessed.reduce((best, point) => (best === null || atLeastAsSevere(point, best) ? point : best), null);
   return peak ? `Most painful frame, at ${fixed(peak.t_s)} s` : 'Most painful frame';
 }
 
@@ -69,12 +80,19 @@ function paragraph(text) {
   return p;
 }
 
+// A sequence model grades frames by level only: then there is no PSPI to sum up.
+function pspiSummary(summary) {
+  const graded = Object.values(summary.seconds_by_level ?? {}).some((seconds) => seconds > 0);
+  if (!Number.isFinite(summary.max_pspi) && graded) return 'No PSPI: this estimator reports a level, not a PSPI.';
+  return `Maximum PSPI ${fixed(summary.max_pspi)}, mean ${fixed(summary.mean_pspi)}.`;
+}
+
 function renderSummary(summary) {
   const byLevel = config.levels
     .map((level) => `${level} ${fixed(summary.seconds_by_level?.[level])} s`)
     .join(', ');
   el.summary.replaceChildren(
-    paragraph(`Maximum PSPI ${fixed(summary.max_pspi)}, mean ${fixed(summary.mean_pspi)}.`),
+    paragraph(pspiSummary(summary)),
     paragraph(`Time in each level: ${byLevel}.`),
     paragraph(`${fixed(summary.duration_s)} s of video, ${summary.frames_analysed} frames analysed.`),
   );

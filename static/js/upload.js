@@ -1,5 +1,7 @@
-// Upload tab: picks or drops a photo / video, posts it, shows the result and speaks it once.
+// Upload tab: picks or drops a photo / video, posts it with the chosen estimator, shows the
+// result and speaks it once.
 import { postForm } from './api.js';
+import { chosenEstimator, onEstimatorChange } from './estimators.js';
 import { speak } from './speech.js';
 import { hook } from './state.js';
 import { hideResult, showImageResult, showVideoResult } from './upload-view.js';
@@ -9,6 +11,7 @@ const VIDEO_URL = '/api/v1/analyze/video';
 
 const $ = (id) => document.getElementById(id);
 const el = {
+  panel: $('panel-upload'),
   dropZone: $('drop-zone'),
   image: $('image-input'),
   reference: $('reference-input'),
@@ -19,12 +22,20 @@ const el = {
   error: $('upload-error'),
 };
 
-let lastImage = null; // re-analysed when the neutral references change
+let lastImage = null; // re-analysed when the neutral references or the estimator change
 let inFlight = null; // AbortController of the running request; a newer pick replaces it
 
 function showError(message) {
   el.error.textContent = message;
   el.error.hidden = !message;
+}
+
+// No estimator field when the picker has none: the server then uses its default.
+function newForm() {
+  const form = new FormData();
+  const estimator = chosenEstimator();
+  if (estimator) form.append('estimator', estimator);
+  return form;
 }
 
 function setBusy(text) {
@@ -55,7 +66,7 @@ async function submit(url, form, busyText) {
 
 async function analyseImage(file) {
   lastImage = file;
-  const form = new FormData();
+  const form = newForm();
   form.append('image', file);
   for (const reference of el.reference.files) form.append('reference', reference);
   const result = await submit(IMAGE_URL, form, 'Analysing photo…');
@@ -67,7 +78,7 @@ async function analyseImage(file) {
 
 async function analyseVideo(file) {
   lastImage = null;
-  const form = new FormData();
+  const form = newForm();
   form.append('video', file);
   const analysis = await submit(VIDEO_URL, form, 'Analysing video… this can take a while.');
   if (!analysis) return;
@@ -86,6 +97,12 @@ function onReferencesChanged() {
   const count = el.reference.files.length;
   el.referenceSummary.textContent = count ? `${count} neutral photo${count === 1 ? '' : 's'} selected.` : '';
   if (lastImage) analyseImage(lastImage);
+}
+
+// The photo on screen is assessed again with the new estimator; a video (slow) is not,
+// nor is a photo while the Live tab is in front (its result would be spoken unseen).
+function onEstimatorChanged() {
+  if (lastImage && !el.panel.hidden) analyseImage(lastImage);
 }
 
 function setupDropZone() {
@@ -120,4 +137,5 @@ export function setupUpload() {
     if (file) analyseVideo(file);
   });
   el.reference.addEventListener('change', onReferencesChanged);
+  onEstimatorChange(onEstimatorChanged);
 }

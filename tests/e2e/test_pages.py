@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests import synthetic
 from tests.synthetic import camera_frame
@@ -73,10 +74,120 @@ def test_upload_a_photo_with_a_neutral_reference_and_hear_the_result(server_url,
     _wait(driver, lambda d: level.get_attribute("data-level") in PAIN_LEVELS, "the grimace was not read as pain")
     assert driver.find_element(By.ID, "overlay-image").get_attribute("src").startswith("data:image/png")
     assert "calibrated" in driver.find_element(By.ID, "result-calibrated").text.lower()
+    assert driver.find_element(By.ID, "result-estimator").text == "geometry"
     assert len(driver.find_elements(By.CSS_SELECTOR, "#au-bars > *")) >= 6
     spoken = _wait(driver, lambda d: d.execute_script("return window.__spoken"), "nothing was spoken")
     assert spoken[-1] == level.get_attribute("data-level").capitalize() + " pain."
     _save_screenshot(driver, "upload.png")
+
+
+# What a learned or fused estimator answers: no action units, no baseline, maybe no PSPI (an lstm
+# part), a label and parts. No model is installed in the test server, so the page renders this one.
+FUSED_RESULT = {
+    "face": {"found": True, "box": [115, 98, 146, 196], "quality": 1.0, "count": 1},
+    "faces": [{"box": [115, 98, 146, 196], "quality": 1.0}],
+    "pain": {
+        "pspi": None, "level": "moderate", "confidence": 0.6,
+        "probabilities": {"none": 0.05, "mild": 0.2, "moderate": 0.6, "severe": 0.15},
+        "action_units": None, "estimator": "fusion", "baseline": None, "calibrated": None, "model": None,
+        "label": "PAIN", "label_probabilities": {"NO_PAIN": 0.09, "PAIN": 0.91},
+        "parts": [
+            {"estimator": "resnet18", "weight": 0.5, "pspi": 7.9, "level": "moderate", "confidence": 0.5,
+             "model": "resnet18.pt"},
+            {"estimator": "lstm", "weight": 0.5, "pspi": None, "level": "severe", "confidence": 0.7, "model": "lstm.pt"},
+        ],
+    },
+    "vitals": None,
+    "speech": {"text": "Moderate pain."},
+}
+
+
+def _estimator_options(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#estimator-select option')]"
+        ".map((o) => ({name: o.value, disabled: o.disabled, selected: o.selected, title: o.title}))"
+    )
+
+
+def _force_estimator(driver, name):
+    """Choose an estimator the picker shows as unavailable, to see that the page really sends it."""
+    driver.execute_script(
+        "const select = document.getElementById('estimator-select');"
+        "select.querySelector(`option[value='${arguments[0]}']`).disabled = false;"
+        "select.value = arguments[0];",
+        name,
+    )
+
+
+def test_estimator_picker_lists_what_the_server_has_and_its_choice_is_sent(server_url, browser, tmp_path):
+    driver = browser.driver
+    photo = tmp_path / "grimace.jpg"
+    photo.write_bytes(synthetic.encode(synthetic.grimace(1.0)))
+    driver.get(server_url + "/")
+    _wait(driver, lambda d: len(_estimator_options(d)) == 4, "the picker was not filled from /health")
+    options = {option["name"]: option for option in _estimator_options(driver)}
+    assert list(options) == ["geometry", "resnet18", "lstm", "fusion"]
+    assert not options["geometry"]["disabled"] and options["geometry"]["selected"]
+    for name in ("resnet18", "lstm", "fusion"):  # no model is installed in the test server
+        assert options[name]["disabled"], name
+        assert options[name]["title"], f"{name} does not say why it is unavailable"
+    assert driver.find_element(By.ID, "estimator-select").is_enabled()
+
+    _force_estimator(driver, "lstm")
+    driver.find_element(By.ID, "image-input").send_keys(str(photo))
+    error = _wait(driver, EC.visibility_of_element_located((By.ID, "upload-error")), "no error shown")
+    assert "lstm" in error.text
+    Select(driver.find_element(By.ID, "estimator-select")).select_by_value("geometry")  # re-assesses the photo
+    _wait(driver, EC.visibility_of_element_located((By.ID, "upload-result")), "the photo was not assessed again")
+    assert driver.find_element(By.ID, "result-estimator").text == "geometry"
+    assert not driver.find_element(By.ID, "upload-error").is_displayed()
+
+    driver.find_element(By.ID, "tab-live").click()
+    _force_estimator(driver, "resnet18")
+    driver.find_element(By.ID, "live-start").click()
+    error = _wait(driver, EC.visibility_of_element_located((By.ID, "live-error")), "the live start was not refused")
+    assert "resnet18" in error.text
+    _wait(driver, lambda d: d.find_element(By.ID, "live-start").is_enabled(), "a refused start left the camera on")
+
+
+def test_an_estimate_without_pspi_or_action_units_reads_in_words(server_url, browser):
+    """Renders FUSED_RESULT through the page's own upload view: dashes and sentences, never "null"."""
+    driver = browser.driver
+    driver.get(server_url + "/")
+    outcome = driver.execute_async_script(
+        "const [result, done] = arguments;"
+        "import('/static/js/upload-view.js').then((view) => { view.showImageResult(result); done('shown'); },"
+        " (error) => done(String(error)));",
+        FUSED_RESULT,
+    )
+    assert outcome == "shown"
+
+    def text(element_id):
+        return driver.find_element(By.ID, element_id).text
+
+    assert text("result-level") == "moderate"
+    assert text("result-label") == "PAIN 91%"
+    assert text("result-pspi") == "–"
+    assert text("result-estimator") == "fusion"
+    assert "null" not in text("result-calibrated") and text("result-calibrated") != "–"
+    assert driver.find_elements(By.CSS_SELECTOR, "#au-bars > *") == []
+    assert "geometry estimator only" in text("au-note")
+    rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "#result-parts tbody tr")]
+    assert rows == ["resnet18 (resnet18.pt) moderate 7.9 50%", "lstm (lstm.pt) severe – 50%"]
+    assert not re.search(r"\b(null|nan|undefined)\b", text("upload-result"), re.IGNORECASE)
+
+    # Live, an lstm answers pain: null while its window fills although the face is there.
+    driver.find_element(By.ID, "tab-live").click()
+    outcome = driver.execute_async_script(
+        "const [result, done] = arguments;"
+        "import('/static/js/live-view.js').then((view) => {"
+        " view.resetReadings(); view.showResult(result, {width: 640, height: 480}, 0.2); done('shown'); },"
+        " (error) => done(String(error)));",
+        {**FUSED_RESULT, "pain": None},
+    )
+    assert outcome == "shown"
+    assert text("live-status") == "Gathering frames…"
+    assert text("live-level") != "no face"
 
 
 def test_upload_errors_are_shown_not_swallowed(server_url, browser, tmp_path):

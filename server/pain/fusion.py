@@ -1,0 +1,104 @@
+"""The ``fusion`` estimator: a weighted combination of the estimators that are loaded.
+
+Each part gives level probabilities (and, when it has one, a PSPI). The fused
+level probabilities are the weighted mean of the parts' probabilities, the
+fused PSPI the weighted mean of the parts' PSPIs, the fused confidence the
+weighted mean of their confidences. When every part has a PSPI the level is
+that of the fused PSPI (as for a single estimator); otherwise it is the median
+level of the fused probabilities. A part that has nothing to say for this
+frame (a sequence model whose window is still filling, say) is left out and
+the remaining weights are renormalised. The response lists every part with its
+weight, so nobody has to guess where a level came from.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from server.pain import scale
+from server.pain.baseline import NeutralBaseline
+from server.pain.estimate import PainEstimate, estimate_from_levels
+from server.pain.estimator import Observation, PainEstimator
+from server.vision.face import Face
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``"geometry:1,resnet18:1"`` -> ``{"geometry": 1.0, "resnet18": 1.0}`` (weights must be >= 0)."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition(":")
+        weight = float(value)
+        if weight < 0:
+            raise ValueError(f"fusion weight of {name!r} is negative")
+        weights[name.strip()] = weight
+    return weights
+
+
+def fuse(parts: Sequence[tuple[PainEstimate, float]], thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS) -> PainEstimate:
+    """One estimate from (estimate, weight) pairs; at least one with a positive weight."""
+    total = sum(weight for _, weight in parts)
+    if total <= 0:
+        raise ValueError("fusion needs at least one part with a positive weight")
+    probabilities = {
+        level: sum(e.probabilities[level] * w for e, w in parts) / total for level in scale.LEVELS
+    }
+    with_pspi = [(e.pspi, w) for e, w in parts if e.pspi is not None]
+    pspi_weight = sum(w for _, w in with_pspi)
+    pspi = sum(p * w for p, w in with_pspi) / pspi_weight if pspi_weight > 0 else None
+    confidence = sum(e.confidence * w for e, w in parts) / total
+    described = [
+        {
+            "estimator": e.estimator,
+            "weight": round(w / total, 3),
+            "pspi": e.pspi,
+            "level": e.level,
+            "confidence": e.confidence,
+            "model": e.model,
+        }
+        for e, w in parts
+    ]
+    all_pspi = len(with_pspi) == len(parts)
+    level = scale.level_for_pspi(pspi, thresholds) if all_pspi and pspi is not None else None
+    return estimate_from_levels(probabilities, confidence, "fusion", None, pspi=pspi, parts=described, level=level)
+
+
+class FusionTrack:
+    """The tracks of every part."""
+
+    def __init__(self, tracks: Mapping[str, Any]) -> None:
+        self.tracks = dict(tracks)
+
+    def add(self, observation: Observation) -> None:
+        """Every part sees the frame."""
+        for track in self.tracks.values():
+            track.add(observation)
+
+    def evidence(self, observation: Observation) -> dict[str, Any]:
+        """Each part's evidence, by part name."""
+        return {name: track.evidence(observation) for name, track in self.tracks.items()}
+
+
+class FusionEstimator:
+    """Weighted combination of the loaded estimators."""
+
+    name = "fusion"
+    needs_sequence = False  # works on a photo with the parts that can judge one
+
+    def __init__(self, parts: Sequence[tuple[PainEstimator, float]], thresholds: Sequence[float]) -> None:
+        self.parts = [(estimator, weight) for estimator, weight in parts if weight > 0]
+        self.thresholds = tuple(thresholds)
+
+    def track(self) -> FusionTrack:
+        """Per-stream state of every part."""
+        return FusionTrack({estimator.name: estimator.track() for estimator, _ in self.parts})
+
+    def estimate(
+        self, face: Face, baseline: NeutralBaseline, steadiness: float = 1.0, evidence: Any = None
+    ) -> PainEstimate | None:
+        """The fused estimate of the parts that have one for this frame."""
+        evidence = evidence or {}
+        results = []
+        for estimator, weight in self.parts:
+            part = estimator.estimate(face, baseline, steadiness, evidence.get(estimator.name))
+            if part is not None:
+                results.append((part, weight))
+        return fuse(results, self.thresholds) if results else None

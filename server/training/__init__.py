@@ -1,0 +1,1 @@
+"""Offline training tools: dataset readers, manifests, subject-wise splits and metrics."""

@@ -1,0 +1,107 @@
+"""ECG uploads over HTTP: POST /api/v1/analyze/ecg -> heart rate, HRV, quality and arousal."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, Request, current_app, jsonify, request
+
+from server.problems import InputProblem
+from server.services import Services
+from server.vitals.ecg import analyze_ecg
+from server.web.inputs import option
+
+ecg_api = Blueprint("ecg_api", __name__, url_prefix="/api/v1")
+
+# Room in a multipart request for boundaries, part headers and the small form fields
+# next to the ECG and baseline files; 64 KiB is far more than they ever take.
+FORM_OVERHEAD_BYTES = 64 * 1024
+# Body types accepted as a raw ECG upload (CSV and TSV are text; curl sends octet-stream).
+RAW_TYPES = ("text/csv", "text/plain", "text/tab-separated-values", "application/csv", "application/octet-stream")
+
+
+def _services() -> Services:
+    return current_app.extensions["painscope"]
+
+
+@ecg_api.post("/analyze/ecg")
+def analyze_ecg_upload():
+    """Multipart ``file`` (+ ``baseline``) or a raw text/csv body; ``sampling_rate`` and
+    ``baseline_seconds`` from the form or the query string."""
+    services = _services()
+    settings = services.settings
+    data, baseline, options = _read_ecg_upload(request, settings.max_ecg_bytes)
+    sampling_rate = _number(option(request, options, "sampling_rate"), "sampling_rate")
+    baseline_rate = _number(option(request, options, "baseline_sampling_rate"), "baseline_sampling_rate")
+    baseline_seconds = _number(option(request, options, "baseline_seconds"), "baseline_seconds")
+    report = services.offloader.run(
+        analyze_ecg, data, sampling_rate,
+        baseline=baseline,
+        baseline_sampling_rate=baseline_rate,
+        baseline_seconds=settings.ecg_baseline_seconds if baseline_seconds is None else baseline_seconds,
+    )
+    return jsonify(report.to_dict())
+
+
+def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None, dict[str, Any]]:
+    """The ECG bytes, the optional baseline bytes and the form fields.
+
+    The request's size cap is lowered to what an ECG upload can need before any
+    of the body is read, so an oversized body is refused from its Content-Length
+    (413) instead of being received and parsed.
+    """
+    multipart = req.mimetype == "multipart/form-data"
+    cap = 2 * max_bytes + FORM_OVERHEAD_BYTES if multipart else max_bytes
+    app_cap = current_app.config.get("MAX_CONTENT_LENGTH")
+    req.max_content_length = cap if app_cap is None else min(cap, app_cap)
+    if multipart:
+        data = _part(req, "file", max_bytes, "The ECG file")
+        if data is None:
+            sent = ", ".join(sorted(set(req.files) | set(req.form))) or "nothing"
+            raise InputProblem("missing_field", f"Send the ECG as a CSV file in the multipart field 'file' (got: {sent}).")
+        baseline = _part(req, "baseline", max_bytes, "The baseline file")
+        options = {k: v for k, v in req.form.items() if k not in ("file", "baseline")}
+        return data, baseline, options
+    mimetype = req.mimetype or ""
+    if mimetype and mimetype not in RAW_TYPES:
+        raise InputProblem(
+            "unsupported_media_type",
+            f"Send the ECG as multipart/form-data (field 'file') or as a text/csv body, not {mimetype}.",
+        )
+    data = req.get_data(cache=False)
+    if not data:
+        raise InputProblem("empty", "The request has no body. Send the ECG as a CSV file in the multipart field 'file'.")
+    return data, None, {}
+
+
+def _part(req: Request, name: str, max_bytes: int, label: str) -> bytes | None:
+    """A multipart file, or the same name sent as a text field (``curl -F name=<file.csv``)."""
+    upload = req.files.get(name)
+    if upload is not None:
+        return _read_capped(upload.stream, max_bytes, label)
+    if name in req.form:
+        data = req.form[name].encode()
+        if len(data) > max_bytes:
+            raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
+        return data
+    return None
+
+
+def _read_capped(stream: Any, max_bytes: int, label: str) -> bytes:
+    data = stream.read(max_bytes + 1)  # one byte more tells an oversized file without reading all of it
+    if len(data) > max_bytes:
+        raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
+    return data
+
+
+def _number(value: Any, name: str) -> float | None:
+    """A finite number from a form / query field, None when absent or blank."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise InputProblem("bad_parameter", f"'{name}' must be a number, not {str(value)[:40]!r}.") from None
+    if not math.isfinite(number):
+        raise InputProblem("bad_parameter", f"'{name}' must be a finite number.")
+    return number
