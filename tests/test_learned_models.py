@@ -85,6 +85,21 @@ def test_each_sequence_architecture_separates_the_held_out_subject(trained, arch
     assert test["n"] == 8 and test["accuracy"] >= 0.75
 
 
+def test_a_biovid_folder_becomes_a_manifest_and_its_videos_landmarks_are_cached(tmp_path):
+    folder = tiny_datasets.write_biovid(tmp_path / "biovid")
+    manifest, cache = tmp_path / "biovid.csv", tmp_path / "cache"
+    run = _cli("server.training.sequence", "--from-biovid", str(folder), "--manifest", str(manifest),
+               "--out", str(tmp_path / "lstm.pt"), "--arch", "bi_lstm", "--label-set", "binary", "--window-s", "3",
+               "--epochs", "1", "--cache", str(cache))
+    assert run["data"]["samples"] == 6 and run["data"]["subjects"] == 3
+    assert run["data"]["samples_by_label"] == {"NO_PAIN": 3, "PAIN": 3}
+    assert manifest.read_text().splitlines()[0] == "path,label,subject"
+    cached = sorted(cache.glob("landmarks-*.npy"))
+    assert len(cached) == 6
+    landmarks = np.load(cached[0])
+    assert landmarks.shape[1:] == (478, 3) and np.isfinite(landmarks).all()  # every frame had the face
+
+
 def test_evaluation_reports_labels_levels_and_subjects(trained):
     figures = trained["evaluations"]["sta_lstm"]
     assert figures["labels"] == ["NO_PAIN", "PAIN"] and sum(map(sum, figures["confusion"])) == 8

@@ -111,3 +111,19 @@ def write_sequences(root: Path, per_class: int = 4) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return manifest
+
+
+def write_biovid(root: Path, subjects: tuple[str, ...] = ("071309_w_21", "080314_w_25", "081014_w_27")) -> Path:
+    """A BioVid-style folder ``<subject>/<subject>-<BL1|PA4>-<n>.mp4`` of short camera videos; returns the folder."""
+    from tests.media import write_video
+
+    neutral = synthetic.camera_frame(grimace_faces()[0.0])
+    pained = synthetic.camera_frame(grimace_faces()[1.0])
+    half = int(SEQUENCE_FRAMES / 2)
+    for subject in subjects:
+        (root / subject).mkdir(parents=True)
+        clips = {"BL1": [neutral] * SEQUENCE_FRAMES, "PA4": [neutral] * half + [pained] * half}
+        for label, frames in clips.items():
+            (root / subject / f"{subject}-{label}-001.mp4").write_bytes(write_video(frames, SEQUENCE_FPS))
+    (root / subjects[0] / "notes.txt").write_text("not a sample")
+    return root
