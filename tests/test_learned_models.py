@@ -85,13 +85,16 @@ def test_each_sequence_architecture_separates_the_held_out_subject(trained, arch
     assert test["n"] == 8 and test["accuracy"] >= 0.75
 
 
-def test_a_biovid_folder_becomes_a_manifest_and_its_videos_landmarks_are_cached(tmp_path):
+def test_a_biovid_folder_becomes_a_manifest_cached_landmarks_and_one_model_per_fold(tmp_path):
     folder = tiny_datasets.write_biovid(tmp_path / "biovid")
     manifest, cache = tmp_path / "biovid.csv", tmp_path / "cache"
     run = _cli("server.training.sequence", "--from-biovid", str(folder), "--manifest", str(manifest),
                "--out", str(tmp_path / "lstm.pt"), "--arch", "bi_lstm", "--label-set", "binary", "--window-s", "3",
-               "--epochs", "1", "--cache", str(cache))
+               "--epochs", "1", "--cache", str(cache), "--folds", "3")
     assert run["data"]["samples"] == 6 and run["data"]["subjects"] == 3
+    written = sorted(entry["checkpoint"] for entry in run["trained"])
+    assert written == sorted(str(tmp_path / f"lstm.fold{k}of3.pt") for k in (1, 2, 3))
+    assert all(entry["test"]["n"] == 2 for entry in run["trained"])  # each fold holds out one subject
     assert run["data"]["samples_by_label"] == {"NO_PAIN": 3, "PAIN": 3}
     assert manifest.read_text().splitlines()[0] == "path,label,subject"
     cached = sorted(cache.glob("landmarks-*.npy"))

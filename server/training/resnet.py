@@ -169,8 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "data": data,
             "split": split.to_dict(),
             "training": {
-                **{k: v for k, v in record["run"].items() if k != "history"},
-                "history": record["run"]["history"],
+                **record["run"],
                 "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
                 "balanced": args.balanced, "init": args.init.name if args.init else None,
                 "device": args.device, "seed": args.seed,
