@@ -118,6 +118,8 @@ def test_onnx_exports_match_torch(trained):
 @pytest.fixture(scope="module")
 def served(trained):
     (trained["models"] / "broken.pt").write_bytes(b"this is not a checkpoint")
+    # An export that belongs to another checkpoint must not be used for this one.
+    (trained["models"] / "bi_lstm.onnx").write_bytes((trained["models"] / "sta_lstm.onnx").read_bytes())
     app = create_app(Settings(models_dir=str(trained["models"]), lstm_model="sta_lstm.pt"))
     return app
 
@@ -130,6 +132,8 @@ def test_health_lists_every_checkpoint_and_reports_the_broken_one(served):
     resnet = by_file["resnet18.pt"]
     assert resnet["status"] == "loaded" and resnet["metadata"]["input"]["image_size"] == 64
     assert resnet["runtime"]["runtime"] in ("torch", "onnxruntime") and "onnxruntime" in resnet["runtime"]["latency_ms"]
+    assert by_file["bi_lstm.pt"]["runtime"]["runtime"] == "torch" and "another" in by_file["bi_lstm.pt"]["runtime"]["note"]
+    assert by_file["attention_lstm.pt"]["runtime"]["note"] == "no ONNX export; torch"
     available = {e["name"]: e["available"] for e in health["estimators"]}
     assert available == {"geometry": True, "resnet18": True, "lstm": True, "fusion": True}
 

@@ -58,10 +58,10 @@ def build(classify: bool = False, init: Path | None = None) -> PspiResNet:
         state = torch.load(init, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
-        trunk_state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        missing, _ = model.trunk.load_state_dict(trunk_state, strict=False)
-        if len(missing) == len(model.trunk.state_dict()):
+        trunk_state = {k: v for k, v in state.items() if k in model.trunk.state_dict()}
+        if not trunk_state:
             raise ValueError(f"{init} holds no ResNet-18 weights (none of its keys match).")
+        model.trunk.load_state_dict(trunk_state, strict=False)
     return model
 
 
