@@ -33,6 +33,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.offload import eventlet_active
     from server.services import Services
     from server.web.api import api, health
+    from server.web.body_api import body_api
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
     from server.web.pages import pages
@@ -57,6 +58,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(api)
     app.register_blueprint(rppg_api)
     app.register_blueprint(ecg_api)
+    app.register_blueprint(body_api)
     app.register_blueprint(health)
     register_error_handlers(app)
     socketio = SocketIO(

@@ -1,0 +1,62 @@
+"""Body parts over HTTP: POST /api/v1/analyze/body (a photo) and /api/v1/analyze/body/video (movement).
+
+Trackers are created per request, not pooled: a MediaPipe Pose graph costs
+~0.5 s to build against ~0.1 s per photo, but body analysis is an occasional
+upload next to the face pipeline, and a per-request graph needs no shared
+state in ``Services`` and cannot leak stream state between requests. If this
+endpoint becomes busy, a pool like ``TrackerPool`` is the next step.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+from flask import Blueprint, current_app, jsonify, request
+
+from server.analysis import image_limits, png_data_url, video_limits
+from server.services import Services
+from server.vision.body import BODY_VIDEO_FPS, BodyTracker, analyze_body_image, analyze_body_video
+from server.web.inputs import read_image_upload, read_video_upload
+
+T = TypeVar("T")
+
+body_api = Blueprint("body_api", __name__, url_prefix="/api/v1")
+
+
+def _services() -> Services:
+    return current_app.extensions["painscope"]
+
+
+def _with_tracker(fn: Callable[..., T], max_side: int, *args: Any) -> T:
+    """``fn(tracker, *args)`` with a fresh static-mode tracker, closed afterwards.
+
+    Runs inside the offloaded call, so building the graph does not block the event loop either.
+    """
+    with BodyTracker(stream=False, max_side=max_side) as tracker:
+        return fn(tracker, *args)
+
+
+@body_api.post("/analyze/body")
+def analyze_body():
+    """One photo (multipart ``image``, JSON ``{"image"}`` or a raw image body) -> body parts + overlay."""
+    services = _services()
+    settings = services.settings
+    upload = read_image_upload(request)
+    parts, png, timing = services.offloader.run(
+        _with_tracker, analyze_body_image, settings.analysis_max_side, upload.image, image_limits(settings)
+    )
+    body = parts.to_dict()
+    body["overlay_png"] = png_data_url(png) if png is not None else None
+    body["timing_ms"] = timing
+    return jsonify(body)
+
+
+@body_api.post("/analyze/body/video")
+def analyze_body_video_upload():
+    """One video (multipart ``video``) -> per-part centroid tracks and movement index, sampled at 2 fps."""
+    services = _services()
+    settings = services.settings
+    video, _references, _options = read_video_upload(request)
+    report = services.offloader.run(
+        _with_tracker, analyze_body_video, settings.analysis_max_side, video, video_limits(settings), BODY_VIDEO_FPS
+    )
+    return jsonify(report)
