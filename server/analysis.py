@@ -161,7 +161,8 @@ class Analyzer:
         if estimator.needs_sequence:
             raise InputProblem(
                 "estimator_needs_video",
-                f"The {estimator.name!r} estimator reads several seconds of a face: send a video or use the live camera.",
+                f"The {estimator.name!r} estimator reads several seconds of a face: "
+                "send a video or use the live camera.",
             )
         clock = StageClock()
         rgb = decode_image(image, self.image_limits)
@@ -250,7 +251,8 @@ class Analyzer:
         recent: list[float] = []
         for sample in samples:
             result = assess(
-                estimator, sample.faces, sample.patient, baseline, stability(recent), StageClock(), evidence=sample.evidence
+                estimator, sample.faces, sample.patient, baseline, stability(recent), StageClock(),
+                evidence=sample.evidence,
             )
             if result.pain is not None and result.pain.pspi is not None:
                 recent = (recent + [result.pain.pspi])[-VIDEO_STABILITY_SAMPLES:]

@@ -197,3 +197,18 @@ def test_a_live_stream_uses_the_lstm_chosen_at_start(served):
         assert acks[-1]["speech"]["text"].startswith("Moderate pain.")
     finally:
         client.disconnect(namespace="/live")
+
+
+def test_the_real_server_loads_the_models_folder_and_serves_the_resnet(trained):
+    import requests
+
+    from tests.server_process import running_server
+
+    with running_server({"PAINSCOPE_MODELS_DIR": str(trained["models"]), "PAINSCOPE_ESTIMATOR": "resnet18"}) as url:
+        health = requests.get(f"{url}/health", timeout=30).json()
+        assert health["default_estimator"] == "resnet18"
+        assert {m["file"] for m in health["models"] if m["status"] == "loaded"} >= {"resnet18.pt", "sta_lstm.pt"}
+        photo = synthetic.encode(synthetic.grimace(1.0))
+        answer = requests.post(f"{url}/api/v1/analyze/image", data=photo, headers={"Content-Type": "image/jpeg"},
+                               timeout=60).json()
+        assert answer["pain"]["estimator"] == "resnet18" and answer["pain"]["model"] == "resnet18.pt"

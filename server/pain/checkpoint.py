@@ -77,7 +77,8 @@ def build_model(metadata: dict[str, Any]) -> nn.Module:
         return resnet.PspiResNet(classify=bool(metadata.get("classify")))
     spec = sequence.FeatureSpec(**metadata["input"])
     classes = len(sequence.label_names(metadata["label_set"]))
-    return sequence.SequenceClassifier(metadata["architecture"], spec, classes, metadata.get("hidden", sequence.HIDDEN_SIZE))
+    hidden = metadata.get("hidden", sequence.HIDDEN_SIZE)
+    return sequence.SequenceClassifier(metadata["architecture"], spec, classes, hidden)
 
 
 def load(path: Path) -> Checkpoint:

@@ -33,7 +33,9 @@ def parse_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def fuse(parts: Sequence[tuple[PainEstimate, float]], thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS) -> PainEstimate:
+def fuse(
+    parts: Sequence[tuple[PainEstimate, float]], thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS
+) -> PainEstimate:
     """One estimate from (estimate, weight) pairs; at least one with a positive weight."""
     total = sum(weight for _, weight in parts)
     if total <= 0:

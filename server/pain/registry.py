@@ -146,7 +146,10 @@ class EstimatorRegistry:
     def _missing_reason(self, key: str) -> str:
         if key == "fusion":
             return "fusion combines learned models with the geometry, and no learned model is loaded."
-        return f"it needs a trained model, and no {key} checkpoint was loaded from the models directory (see /health, 'models')."
+        return (
+            f"it needs a trained model, and no {key} checkpoint was loaded from the models directory "
+            "(see /health, 'models')."
+        )
 
     def statuses(self) -> list[EstimatorStatus]:
         """Every estimator with whether it can run (and the checkpoint that serves it)."""

@@ -45,7 +45,9 @@ def evaluate_resnet(loaded: checkpoint.Checkpoint, args: argparse.Namespace) -> 
     return figures, figures["levels"]["confusion"], list(scale.LEVELS)
 
 
-def evaluate_sequence(loaded: checkpoint.Checkpoint, args: argparse.Namespace) -> tuple[dict, list[list[int]], list[str]]:
+def evaluate_sequence(
+    loaded: checkpoint.Checkpoint, args: argparse.Namespace
+) -> tuple[dict, list[list[int]], list[str]]:
     """Figures of a sequence classifier on a manifest."""
     label_set = loaded.metadata["label_set"]
     spec = seq.FeatureSpec(**loaded.metadata["input"])
@@ -80,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.manifest:
             raise SystemExit("A sequence checkpoint is evaluated on --manifest FILE.csv.")
         figures, confusion, labels = evaluate_sequence(loaded, args)
-    summary = {"model": args.model.name, "kind": loaded.kind, "architecture": loaded.metadata["architecture"], **figures}
+    architecture = loaded.metadata["architecture"]
+    summary = {"model": args.model.name, "kind": loaded.kind, "architecture": architecture, **figures}
     if args.report_dir:
         args.report_dir.mkdir(parents=True, exist_ok=True)
         png = args.report_dir / "confusion.png"

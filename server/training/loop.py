@@ -70,7 +70,8 @@ def train(
     for epoch in range(1, epochs + 1):
         model.train()
         losses = []
-        for batch in tqdm(list(batches(epoch)), desc=f"{description} epoch {epoch}/{epochs}", unit="batch", leave=False):
+        progress = tqdm(list(batches(epoch)), desc=f"{description} epoch {epoch}/{epochs}", unit="batch", leave=False)
+        for batch in progress:
             optimiser.zero_grad()
             loss = loss_of(model, batch)
             loss.backward()
@@ -79,7 +80,8 @@ def train(
         model.eval()
         with torch.inference_mode():
             score = float(validate(model))
-        run.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "validation": score})
+        train_loss = float(np.mean(losses)) if losses else None
+        run.history.append({"epoch": epoch, "train_loss": train_loss, "validation": score})
         tqdm.write(f"{description} epoch {epoch}: train loss {run.history[-1]['train_loss']}, validation {score:.4f}")
         if score < run.best_score:
             run.best_score, run.best_epoch = score, epoch
