@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from server.problems import InputProblem
-from server.vision.frames import ImageLimits, VideoLimits, decode_image, open_video
+from server.vision.frames import ImageLimits, VideoLimits, decode_image, downscale, open_video
 
 # Class values in the label mask.
 BACKGROUND, HEAD, ARM, TORSO, LEG = 0, 1, 2, 3, 4
@@ -164,7 +164,7 @@ class BodyTracker:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InputProblem("bad_frame", "Expected an RGB image.")
         height, width = rgb.shape[:2]
-        small = _downscale(rgb, self.max_side)
+        small = downscale(rgb, self.max_side)
         with self._lock:
             result = self._pose.process(small)
         if result.pose_landmarks is None or result.segmentation_mask is None:
@@ -284,18 +284,9 @@ def _part_stats(mask: np.ndarray) -> PartStats | None:
     return PartStats((int(x), int(y), int(w), int(h)), (moments["m10"] / area, moments["m01"] / area), area)
 
 
-def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1.0:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
 def overlay_png(rgb: np.ndarray, labels: np.ndarray, max_side: int = OVERLAY_MAX_SIDE) -> bytes:
     """The image with each body part tinted in its ``CLASS_COLOURS`` colour, as PNG bytes."""
-    image = _downscale(rgb, max_side)
+    image = downscale(rgb, max_side)
     if image.shape[:2] != labels.shape:
         labels = cv2.resize(labels, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
     palette = np.zeros((256, 3), np.float32)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from server.problems import InputProblem
+from server.vision.frames import downscale
 
 LANDMARK_COUNT = 478  # Face Mesh 468 + 2 x 5 iris points (refine_landmarks=True)
 
@@ -89,7 +90,7 @@ class FaceTracker:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InputProblem("bad_frame", "Expected an RGB image.")
         height, width = rgb.shape[:2]
-        small = _downscale(rgb, self.max_side)
+        small = downscale(rgb, self.max_side)
         with self._lock:
             result = self._mesh.process(small)
         faces = []
@@ -104,15 +105,6 @@ class FaceTracker:
         """Release the MediaPipe graph."""
         with self._lock:
             self._mesh.close()
-
-
-def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1.0:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _make_face(points: np.ndarray, rgb: np.ndarray) -> Face:

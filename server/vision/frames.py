@@ -145,6 +145,16 @@ def decode_image(data: bytes | str, limits: ImageLimits) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """The image shrunk (area averaging) so its longer side is at most ``max_side``; unchanged if already smaller."""
+    height, width = rgb.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1.0:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
 def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
     if width * height > limits.max_pixels:
         raise InputProblem(
