@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -17,7 +17,9 @@ from server.pain import scale
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
 from server.pain.estimate import PainEstimate, stability
 from server.pain.estimator import Observation, PainEstimator
+from server.pain.fusion import FusionEstimator
 from server.pain.geometry import GeometryEstimator
+from server.pain.physiology import Physiology, VideoHeartRate
 from server.problems import InputProblem
 from server.result import Result, choose_patient
 from server.speech import phrase
@@ -78,9 +80,15 @@ def assess(
     clock: StageClock,
     vitals: dict[str, Any] | None = None,
     evidence: Any = None,
+    physiology: Physiology | None = None,
 ) -> Result:
-    """The Result for a patient face (or none) against a baseline: the one place results are built."""
+    """The Result for a patient face (or none) against a baseline: the one place results are built.
+
+    ``physiology`` (a heart rate against the resting rate) counts only for the fusion estimator.
+    """
     pain = estimator.estimate(patient, baseline, steadiness, evidence) if patient is not None else None
+    if pain is not None and isinstance(estimator, FusionEstimator):
+        pain = estimator.with_physiology(pain, physiology)
     clock.lap("pain")
     return Result(
         face=patient,
@@ -156,8 +164,9 @@ class Analyzer:
         references: Sequence[bytes | str] = (),
         face_index: int | None = None,
         overlay: bool = False,
+        physiology: Physiology | None = None,
     ) -> tuple[Result, bytes | None]:
-        """Result for one photo (and the overlay PNG when asked)."""
+        """Result for one photo (and the overlay PNG when asked); ``physiology`` from an ECG taken with it."""
         if estimator.needs_sequence:
             raise InputProblem(
                 "estimator_needs_video",
@@ -179,7 +188,7 @@ class Analyzer:
             track.add(observation)
             evidence = track.evidence(observation)
             clock.lap("evidence")
-        result = assess(estimator, faces, patient, baseline, 1.0, clock, evidence=evidence)
+        result = assess(estimator, faces, patient, baseline, 1.0, clock, evidence=evidence, physiology=physiology)
         png = draw_overlay(rgb, faces, patient, result.pain) if overlay else None
         return result, png
 
@@ -190,8 +199,13 @@ class Analyzer:
         data: bytes,
         references: Sequence[bytes | str] = (),
         face_index: int | None = None,
+        ecg: Physiology | None = None,
     ) -> VideoReport:
         """PSPI over a video's sampled frames, its heart rate, a summary, and its most painful frame.
+
+        Fusion adds ``ecg`` (an ECG recorded with the video) to every sample when
+        given, else the video's own camera heart rate at each sample's time
+        against the video's resting rate.
 
         One pass: every frame (up to VIDEO_MAX_FPS) is tracked for the skin
         colour and given to the estimator's track; every 1/sample_fps seconds
@@ -228,7 +242,11 @@ class Analyzer:
                     last_t = frame.t_s
                 typical_motion = float(np.median(motion)) if motion else 0.0
                 vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s, typical_motion)
-                report = self._pain_report(estimator, samples, baseline, references, vitals, video)
+                physiology_at: Callable[[float], Physiology | None] = (
+                    VideoHeartRate(vitals, self.settings.resting_heart_rate_seconds).at if ecg is None
+                    else lambda _t: ecg  # one ECG arousal for the whole video
+                )
+                report = self._pain_report(estimator, samples, baseline, references, vitals, video, physiology_at)
                 duration = max(video.info.duration_s, last_t)
         finally:
             stream.close()
@@ -243,6 +261,7 @@ class Analyzer:
         references: Sequence[bytes | str],
         vitals: dict[str, Any] | None,
         video: "VideoSource",
+        physiology_at: Callable[[float], Physiology | None],
     ) -> VideoReport:
         if not references:
             baseline = _video_baseline(self.geometry, samples) or baseline
@@ -252,7 +271,7 @@ class Analyzer:
         for sample in samples:
             result = assess(
                 estimator, sample.faces, sample.patient, baseline, stability(recent), StageClock(),
-                evidence=sample.evidence,
+                evidence=sample.evidence, physiology=physiology_at(sample.t_s),
             )
             if result.pain is not None and result.pain.pspi is not None:
                 recent = (recent + [result.pain.pspi])[-VIDEO_STABILITY_SAMPLES:]
@@ -267,7 +286,10 @@ class Analyzer:
         peak = png = None
         if assessed:
             best = samples[max(assessed)[1]]
-            peak = assess(estimator, best.faces, best.patient, baseline, 1.0, StageClock(), vitals, best.evidence)
+            peak = assess(
+                estimator, best.faces, best.patient, baseline, 1.0, StageClock(), vitals, best.evidence,
+                physiology_at(best.t_s),
+            )
             png = draw_overlay(video.frame_at(best.index), best.faces, best.patient, peak.pain)
         pspis = [r.pain.pspi for r in results if r.pain is not None and r.pain.pspi is not None]
         summary = _summary(pspis, timeline, baseline, self.video_limits.sample_fps)
@@ -282,13 +304,20 @@ def video_vitals(
     if not regions:
         return None
     overall = estimate_recording(regions, method, window_s, motion_per_s=motion_per_s)
-    series = estimate_series(regions, method, window_s) if overall.bpm is not None else []
+    # The series is measured even when the whole recording gives no single rate: a heart
+    # rate that changes (66 then 102 bpm) has no one rate, yet every window has its own.
+    series = estimate_series(regions, method, window_s) if overall.reason != "too much motion" else []
     end = max(r.t_s[-1] for r in regions)
     last = window_spectrum([r.between(end - window_s, end) for r in regions], method)
     waveform = last.waveform if last is not None and overall.bpm is not None else None
     vitals = overall.as_vitals(waveform)
     vitals["series"] = [
-        {"t_s": round(t, 2), "heart_rate_bpm": None if r.bpm is None else round(r.bpm, 1), "quality": r.quality}
+        {
+            "t_s": round(t, 2),
+            "heart_rate_bpm": None if r.bpm is None else round(r.bpm, 1),
+            "quality": r.quality,
+            "snr_db": None if r.snr_db is None else round(r.snr_db, 1),
+        }
         for t, r in series
     ]
     return vitals

@@ -11,6 +11,7 @@ from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBa
 from server.pain.estimate import stability
 from server.pain.estimator import Observation, PainEstimator
 from server.pain.geometry import GeometryEstimator
+from server.pain.physiology import RestingHeartRate, from_camera
 from server.problems import InputProblem
 from server.result import Result
 from server.vision.face import Face, FaceTracker
@@ -50,6 +51,7 @@ class LiveSession:
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
         self._vitals: dict | None = None
         self._vitals_at = float("-inf")
+        self.resting = RestingHeartRate(settings.resting_heart_rate_seconds)
 
     @property
     def baseline(self) -> NeutralBaseline:
@@ -67,18 +69,20 @@ class LiveSession:
         baseline = self.baseline
         t_s = t_ms / 1000.0
         vitals = NO_FACE_VITALS
-        evidence = None
+        evidence = physiology = None
         if patient is not None:
             self._recent_faces.append(patient)
             self.rolling.add(t_s, self.geometry.features(patient))
             vitals = self._heart_rate(rgb, patient, t_s)
+            self.resting.add(t_s, vitals)
+            physiology = from_camera(vitals, self.resting.bpm, self.resting.waiting())
             clock.lap("vitals")
             observation = Observation(patient, rgb, t_s)
             self.track.add(observation)
             evidence = self.track.evidence(observation)
         clock.lap("evidence")
         steadiness = stability(self._recent_pspi)
-        result = assess(self.estimator, faces, patient, baseline, steadiness, clock, vitals, evidence)
+        result = assess(self.estimator, faces, patient, baseline, steadiness, clock, vitals, evidence, physiology)
         if result.pain is not None and result.pain.pspi is not None:
             self._recent_pspi.append(result.pain.pspi)
         self.frames_analysed += 1
@@ -96,10 +100,11 @@ class LiveSession:
         return self._vitals
 
     def calibrate(self) -> NeutralBaseline:
-        """Take the faces of the last few frames as this person's neutral face."""
+        """Take the faces of the last few frames as this person's neutral face, and the heart rate as resting."""
         if not self._recent_faces:
             raise InputProblem("no_face", "No face is visible to calibrate on. Face the camera and try again.")
         self.calibration = baseline_from_faces(list(self._recent_faces), "calibration")
+        self.resting.calibrate(self._vitals)
         self._recent_pspi.clear()
         return self.calibration
 

@@ -17,13 +17,20 @@ _LEVEL_PHRASES = {
     "severe": "Severe pain.",
 }
 NO_FACE_PHRASE = "No face found."
+# Said after the level when the heart rate moved a fused level above the face's own.
+HEART_RATE_RAISED = "heart rate raised"
 
 
 def phrase(pain: PainEstimate | None, face_found: bool, vitals: Mapping[str, Any] | None = None) -> str:
-    """The sentence spoken for a result, e.g. ``"Moderate pain. Heart rate 78."``."""
+    """The sentence spoken for a result, e.g. ``"Moderate pain. Heart rate 78."``.
+
+    When fusion's heart-rate part changed the level: ``"Moderate pain; heart rate raised."``.
+    """
     if not face_found:
         return NO_FACE_PHRASE
     parts = [_LEVEL_PHRASES[pain.level]] if pain else []
+    if pain and pain.face_level is not None and pain.level != pain.face_level:
+        parts = [_LEVEL_PHRASES[pain.level].rstrip(".") + f"; {HEART_RATE_RAISED}."]
     if pain and pain.calibrated is False and pain.level != "none":
         parts.append("Not calibrated.")
     if vitals and vitals.get("heart_rate_bpm") is not None and vitals.get("quality") != "low":

@@ -1,11 +1,19 @@
 """Fusion of estimators: weights, renormalisation when a part is silent, and what the response shows."""
+import numpy as np
 import pytest
 
+from server import create_app
+from server.config import Settings
+from server.pain import scale
 from server.pain.estimate import estimate_from_levels, estimate_from_pspi, make_estimate
-from server.pain.fusion import fuse, parse_weights
+from server.pain.fusion import add_physiology, fuse, parse_weights
+from server.pain.physiology import RestingHeartRate, VideoHeartRate, from_camera, from_ecg
+from tests import synthetic
+from tests.conftest import multipart
 
 NO_AUS = {"AU4": 0, "AU6": 0, "AU7": 0, "AU9": 0, "AU10": 0, "AU43": 0}
 STRONG = {"AU4": 4, "AU6": 3, "AU7": 4, "AU9": 1, "AU10": 3, "AU43": 0}
+MILD_AUS = {"AU4": 1, "AU6": 1, "AU7": 0, "AU9": 0, "AU10": 1, "AU43": 0}
 
 
 def test_equal_weights_average_probabilities_and_pspi():
@@ -27,7 +35,8 @@ def test_a_heavier_part_pulls_the_pspi_and_level_its_way():
     mostly_calm, mostly_pained = fuse([(calm, 3.0), (pained, 1.0)]), fuse([(calm, 1.0), (pained, 3.0)])
     assert mostly_calm.pspi == pytest.approx(11.0 / 4, abs=0.01) and mostly_calm.level == "mild"
     assert mostly_pained.pspi == pytest.approx(11.0 * 3 / 4, abs=0.01) and mostly_pained.level == "moderate"
-    assert fuse([(calm, 1.0)]).level == "none"  # one part alone keeps its own level
+    alone = fuse([(calm, 1.0)])  # one part alone keeps its own level, action units and baseline
+    assert alone.level == "none" and alone.action_units == calm.action_units and alone.baseline == "calibration"
 
 
 def test_a_part_without_pspi_shapes_the_level_but_not_the_pspi():
@@ -45,3 +54,193 @@ def test_weights_are_read_from_the_setting_and_must_not_be_negative():
         parse_weights("geometry:-1")
     with pytest.raises(ValueError):
         fuse([])
+
+
+# ---------------------------------------------------------------- physiology (heart rate) in fusion
+
+def _camera(bpm: float, resting: float | None, quality: str = "high", snr_db: float = 6.0):
+    return from_camera({"heart_rate_bpm": bpm, "quality": quality, "snr_db": snr_db}, resting)
+
+
+@pytest.mark.parametrize("aus", [NO_AUS, MILD_AUS, STRONG])
+def test_with_the_heart_rate_at_rest_the_fused_level_is_the_faces(aus):
+    face = fuse([(make_estimate(aus, 0.9, "geometry", "calibration"), 1.0)])
+    fused = add_physiology(face, _camera(72, 72), 0.2)
+    assert fused.level == face.level and fused.pspi == face.pspi and fused.face_level == face.level
+    assert fused.probabilities == pytest.approx(face.probabilities, abs=1e-4)
+    heart = fused.parts[-1]
+    assert heart["estimator"] == "heart_rate" and heart["weight"] == 0.2 and heart["arousal"] == 0.0
+    assert [p["weight"] for p in fused.parts] == [0.8, 0.2]
+
+
+def test_a_heart_rate_below_the_resting_rate_does_not_lower_the_level():
+    face = fuse([(make_estimate(MILD_AUS, 0.9, "geometry", "calibration"), 1.0)])
+    assert add_physiology(face, _camera(55, 72), 0.2).pspi == face.pspi
+
+
+@pytest.mark.parametrize("weight", [0.1, 0.2, 0.5])
+@pytest.mark.parametrize("bpm", [78, 85, 100, 140])
+def test_a_raised_heart_rate_moves_the_level_up_no_further_than_its_weight_allows(weight, bpm):
+    face = fuse([(make_estimate(MILD_AUS, 0.9, "geometry", "calibration"), 1.0)])
+    fused = add_physiology(face, _camera(bpm, 72), weight)
+    arousal = fused.parts[-1]["arousal"]
+    assert arousal > 0
+    assert face.pspi < fused.pspi <= face.pspi + weight * (16 - face.pspi) + 1e-6
+    assert fused.pspi == pytest.approx(face.pspi + weight * arousal * (16 - face.pspi), abs=0.01)
+    assert scale.LEVELS.index(fused.level) >= scale.LEVELS.index(face.level)
+    assert fused.probabilities["severe"] > face.probabilities["severe"]
+    assert fused.parts[-1]["pspi_shift"] == pytest.approx(fused.pspi - face.pspi, abs=0.01)
+
+
+def test_more_arousal_moves_further():
+    face = fuse([(make_estimate(NO_AUS, 0.9, "geometry", "calibration"), 1.0)])
+    shifts = [add_physiology(face, _camera(bpm, 70), 0.2).pspi for bpm in (70, 77, 80, 84, 88, 120)]
+    assert shifts == sorted(shifts) and shifts[0] == face.pspi and shifts[-1] == pytest.approx(0.2 * 16, abs=0.01)
+
+
+def test_a_sequence_face_without_pspi_is_moved_through_its_level_probabilities():
+    sequence = estimate_from_levels({"none": 0.05, "mild": 0.5, "moderate": 0.4, "severe": 0.05}, 0.9, "lstm", "s.pt")
+    at_rest = add_physiology(sequence, _camera(70, 70), 0.2)
+    raised = add_physiology(sequence, _camera(120, 70), 0.2)
+    assert at_rest.level == sequence.level == "mild" and at_rest.pspi is None
+    assert raised.level == "moderate" and raised.probabilities["severe"] == pytest.approx(0.05 * 0.8 + 0.2, abs=1e-3)
+
+
+@pytest.mark.parametrize("physiology, reason", [
+    (None, "no heart rate"),
+    (_camera(90, None), "resting"),
+    (_camera(90, 70, quality="low"), "low quality"),
+    (from_camera({"heart_rate_bpm": None, "reason": "under 5 s of signal"}, 70), "under 5 s"),
+])
+def test_without_a_usable_heart_rate_the_face_stands_and_the_part_says_why(physiology, reason):
+    face = fuse([(make_estimate(MILD_AUS, 0.9, "geometry", "calibration"), 1.0)])
+    fused = add_physiology(face, physiology, 0.2)
+    assert fused.pspi == face.pspi and fused.level == face.level and fused.confidence == face.confidence
+    heart = fused.parts[-1]
+    assert heart["weight"] == 0.0 and reason in heart["reason"] and fused.parts[0]["weight"] == 1.0
+
+
+def test_an_ecg_report_gives_its_arousal_score_and_quality():
+    from tests.test_ecg import simulated, time_ecg_csv
+    from server.vitals.ecg import analyze_ecg
+
+    calm, fast = simulated(65, seconds=30), simulated(95, seconds=30, seed=2)
+    report = analyze_ecg(time_ecg_csv(np.concatenate([calm, fast])), baseline_seconds=25)
+    physiology = from_ecg(report)
+    assert physiology.source == "ecg" and physiology.arousal == report.arousal.score >= 0.5
+    assert physiology.baseline_bpm == pytest.approx(65, abs=3) and physiology.heart_rate_bpm > 85
+    assert 0.5 < physiology.confidence <= 1.0
+
+
+def test_the_resting_rate_is_the_median_of_the_first_seconds_or_the_calibrated_reading():
+    resting = RestingHeartRate(seconds=20)
+    for t, bpm in [(10, 70), (12, 74), (15, 72), (20, 150), (29, 71), (31, 200), (40, 100)]:
+        resting.add(t, {"heart_rate_bpm": bpm, "quality": "high"})
+        if t < 30:
+            assert resting.bpm is None and "learning" in resting.waiting()
+    assert resting.bpm == 72  # median of 70, 74, 72, 150, 71: one bad reading does not move it
+    resting.add(35, {"heart_rate_bpm": 60, "quality": "low"})
+    resting.calibrate({"heart_rate_bpm": 66, "quality": "medium"})
+    assert resting.bpm == 66
+    resting.calibrate({"heart_rate_bpm": None, "quality": None})  # nothing measured: learn again
+    assert resting.bpm is None
+
+
+def test_a_video_is_judged_against_its_own_first_windows():
+    series = [{"t_s": float(t), "heart_rate_bpm": bpm, "quality": "high", "snr_db": 5.0}
+              for t, bpm in [(10, 70), (11, 70), (12, 71), (13, 95), (14, 96)]]
+    heart = VideoHeartRate({"series": series}, resting_seconds=2)
+    assert heart.at(5.0).arousal is None and "no heart-rate window" in heart.at(5.0).reason
+    assert heart.at(11.0).arousal == 0.0 and heart.at(14.0).arousal > 0.5
+
+
+# ---------------------------------------------------------------- through the API and the live stream
+
+def _post(client, url, **fields):
+    response = client.post(url, data=multipart(**fields), content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _ecg(*stretches: tuple[float, float]) -> bytes:
+    """A ``time,ecg`` CSV of simulated ECG stretches (bpm, seconds) one after another."""
+    from tests.test_ecg import simulated, time_ecg_csv
+
+    return time_ecg_csv(np.concatenate([simulated(bpm, seconds=s, seed=i + 1) for i, (bpm, s) in enumerate(stretches)]))
+
+
+def test_a_photo_with_an_ecg_at_rest_keeps_the_faces_level_and_a_racing_heart_raises_it(client):
+    photo = synthetic.encode(synthetic.astronaut_face())
+    face = _post(client, "/api/v1/analyze/image?estimator=geometry", image=photo)["pain"]
+    calm = _post(client, "/api/v1/analyze/image?estimator=fusion", image=photo, ecg=_ecg((65, 40)),
+                 ecg_baseline_seconds="15")
+    racing = _post(client, "/api/v1/analyze/image?estimator=fusion", image=photo, ecg=_ecg((65, 20), (100, 20)),
+                   ecg_baseline_seconds="15")
+    assert face["level"] == "none"
+    assert calm["pain"]["level"] == face["level"] and calm["pain"]["pspi"] == face["pspi"]
+    assert calm["ecg"]["vitals"]["heart_rate_bpm"] == pytest.approx(65, abs=2)
+    heart = racing["pain"]["parts"][-1]
+    assert heart["source"] == "ecg" and heart["weight"] == 0.2 and heart["arousal"] >= 0.5
+    assert racing["pain"]["parts"][0] == {**racing["pain"]["parts"][0], "estimator": "geometry", "weight": 0.8}
+    assert face["pspi"] < racing["pain"]["pspi"] <= face["pspi"] + 0.2 * 16
+    assert racing["pain"]["level"] == "mild" and racing["pain"]["face_level"] == "none"
+    assert racing["speech"]["text"] == "Mild pain; heart rate raised. Not calibrated."
+    # Another estimator reports the ECG but does not fuse it.
+    plain = _post(client, "/api/v1/analyze/image?estimator=geometry", image=photo, ecg=_ecg((65, 20), (100, 20)))
+    assert plain["pain"]["level"] == "none" and plain["ecg"]["arousal"]["score"] >= 0.5
+
+
+def test_a_bad_ecg_with_a_photo_gets_the_ecg_error_and_nothing_else(client):
+    response = client.post("/api/v1/analyze/image?estimator=fusion", content_type="multipart/form-data",
+                           data=multipart(image=synthetic.encode(synthetic.astronaut_face()), ecg=b"no numbers here\n"))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_ecg_file"
+
+
+def test_a_video_whose_pulse_quickens_is_fused_against_its_own_resting_rate():
+    from tests import media
+    from tests.pulse import pulse_clip
+
+    client = create_app(Settings(resting_heart_rate_seconds=3.0)).test_client()
+    clip = pulse_clip(66, seconds=10, seed=5) + pulse_clip(102, seconds=12, seed=6)
+    body = _post(client, "/api/v1/analyze/video?estimator=fusion", video=media.write_video([f for _, f in clip], fps=30))
+    timeline = body["timeline"]
+    assert {entry["level"] for entry in timeline if entry["t_s"] < 12} == {"none"}
+    assert timeline[-1]["level"] == "mild"
+    heart = body["peak"]["pain"]["parts"][-1]
+    assert heart["source"] == "rppg" and heart["baseline_bpm"] == pytest.approx(66, abs=4)
+    assert heart["heart_rate_bpm"] == pytest.approx(102, abs=4) and heart["arousal"] == 1.0
+    assert body["speech"]["text"].startswith("Mild pain; heart rate raised.")
+
+
+def test_a_live_stream_with_fusion_rises_when_the_pulse_quickens_after_calibration(app):
+    from server import socketio_of
+    from tests.pulse import pulse_clip
+
+    live = socketio_of(app).test_client(app, namespace="/live")
+
+    def call(event, data):
+        return live.emit(event, data, namespace="/live", callback=True)
+
+    try:
+        assert call("start", {"estimator": "fusion"})["ok"] is True
+        acks = []
+        seq = 0
+        for offset, (bpm, seconds, seed) in zip((0.0, 12.0), ((66, 12, 7), (102, 12, 8))):
+            for t_s, frame in pulse_clip(bpm, seconds=seconds, seed=seed)[::2]:  # 15 fps, as the page sends
+                ack = call("frame", {"seq": seq, "t_ms": (offset + t_s) * 1000,
+                                     "jpeg": synthetic.encode(frame, quality=90)})
+                acks.append(ack)
+                seq += 1
+            if offset == 0.0:
+                assert acks[-1]["pain"]["parts"][-1]["weight"] == 0.0  # no resting rate yet: the face alone
+                assert call("calibrate", {})["ok"] is True
+                at_rest = call("frame", {"seq": seq, "t_ms": 12_000, "jpeg": synthetic.encode(frame, quality=90)})
+                seq += 1
+                assert at_rest["pain"]["level"] == "none" and at_rest["pain"]["parts"][-1]["arousal"] == 0.0
+        last = acks[-1]
+        heart = last["pain"]["parts"][-1]
+        assert heart["source"] == "rppg" and heart["baseline_bpm"] == pytest.approx(66, abs=4)
+        assert heart["arousal"] == 1.0 and last["pain"]["level"] == "mild" and last["pain"]["face_level"] == "none"
+        assert last["speech"]["text"].startswith("Mild pain; heart rate raised.")
+    finally:
+        live.disconnect(namespace="/live")

@@ -149,7 +149,8 @@ def test_the_api_answers_with_the_resnet_and_with_fusion(served):
     assert worse.get_json()["pain"]["confidence"] < pain["confidence"]
     fused = client.post("/api/v1/analyze/image?estimator=fusion", data=photo, content_type="image/jpeg").get_json()
     parts = {p["estimator"]: p for p in fused["pain"]["parts"]}
-    assert set(parts) == {"geometry", "resnet18"}  # the LSTM has no say on a single photo
+    assert set(parts) == {"geometry", "resnet18", "heart_rate"}  # the LSTM has no say on a single photo
+    assert parts["heart_rate"]["weight"] == 0.0 and parts["heart_rate"]["reason"]  # no ECG came with the photo
     assert abs(sum(p["weight"] for p in parts.values()) - 1.0) < 1e-6
     assert fused["pain"]["level"] in ("mild", "moderate", "severe")
 

@@ -23,3 +23,16 @@ def test_uncalibrated_pain_says_so():
 
 def test_no_face():
     assert phrase(None, False) == "No face found."
+
+
+def test_when_the_heart_rate_raised_the_fused_level_the_phrase_says_so():
+    from server.pain.fusion import add_physiology, fuse
+    from server.pain.physiology import from_camera
+
+    mild = {"AU4": 2.0, "AU6": 1.0, "AU7": 0.0, "AU9": 0.0, "AU10": 1.0, "AU43": 0.0}
+    face = fuse([(make_estimate(mild, 0.9, "geometry", "reference"), 1.0)])
+    raised = add_physiology(face, from_camera({"heart_rate_bpm": 100, "quality": "high", "snr_db": 5}, 70), 0.2)
+    at_rest = add_physiology(face, from_camera({"heart_rate_bpm": 70, "quality": "high", "snr_db": 5}, 70), 0.2)
+    assert face.level == "mild" and raised.level == "moderate"
+    assert phrase(raised, True) == "Moderate pain; heart rate raised."
+    assert phrase(at_rest, True) == "Mild pain."

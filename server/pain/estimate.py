@@ -35,6 +35,7 @@ class PainEstimate:
     label: str | None = None  # sequence models: the most likely class of their label set
     label_probabilities: dict[str, float] | None = None
     parts: list[dict] | None = None  # fusion: each estimator's contribution and weight
+    face_level: str | None = None  # fusion: the level the face alone gave, before physiology
 
 
 def _clip_confidence(confidence: float) -> float:

@@ -9,15 +9,26 @@ level of the fused probabilities. A part that has nothing to say for this
 frame (a sequence model whose window is still filling, say) is left out and
 the remaining weights are renormalised. The response lists every part with its
 weight, so nobody has to guess where a level came from.
+
+Physiology (a heart rate against the person's resting rate,
+``server/pain/physiology.py``) joins the face with its own weight (default
+0.2 against the face's 0.8, as in the face + ECG seed system). It is not a
+second opinion on the pain but a pull: with arousal ``a`` and weight ``w`` the
+fused reading moves the share ``w * a`` of the way from the face's reading to
+the top of the scale. At the resting rate (``a = 0``) the face's level stands
+unchanged; full arousal moves it at most ``w`` of the way; a heart rate below
+the resting rate does not lower it (a slow pulse is no sign of comfort).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 from server.pain import scale
 from server.pain.baseline import NeutralBaseline
 from server.pain.estimate import PainEstimate, estimate_from_levels
 from server.pain.estimator import Observation, PainEstimator
+from server.pain.physiology import Physiology
 from server.vision.face import Face
 
 
@@ -58,9 +69,51 @@ def fuse(
         }
         for e, w in parts
     ]
+    if len(parts) == 1:  # one part alone keeps everything it measured (action units, baseline)
+        return dataclasses.replace(parts[0][0], estimator="fusion", parts=described)
     all_pspi = len(with_pspi) == len(parts)
     level = scale.level_for_pspi(pspi, thresholds) if all_pspi and pspi is not None else None
     return estimate_from_levels(probabilities, confidence, "fusion", None, pspi=pspi, parts=described, level=level)
+
+
+def add_physiology(
+    face: PainEstimate,
+    physiology: Physiology | None,
+    weight: float,
+    thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS,
+) -> PainEstimate:
+    """The face's fused estimate pulled toward the top of the scale by ``weight`` x arousal.
+
+    Without a usable heart rate the physiology part is listed with weight 0
+    and the reason, and the face's estimate stands.
+    """
+    usable = physiology is not None and physiology.arousal is not None and weight > 0
+    share = weight if usable else 0.0
+    pull = share * physiology.arousal if usable else 0.0
+    pspi = None if face.pspi is None else round(face.pspi + pull * (scale.PSPI_MAX - face.pspi), 2)
+    top = scale.LEVELS[-1]
+    probabilities = {
+        level: round((1.0 - pull) * p + (pull if level == top else 0.0), 4) for level, p in face.probabilities.items()
+    }
+    level = scale.level_for_pspi(pspi, thresholds) if pspi is not None else scale.median_level(probabilities)
+    confidence = (1.0 - share) * face.confidence + (share * physiology.confidence if usable else 0.0)
+    face_parts = face.parts or [{"estimator": face.estimator, "weight": 1.0, "pspi": face.pspi, "level": face.level,
+                                 "confidence": face.confidence, "model": face.model}]
+    parts = [{**part, "weight": round(part["weight"] * (1.0 - share), 3)} for part in face_parts]
+    parts.append({
+        "estimator": "heart_rate",
+        "weight": round(share, 3),
+        "pspi": None,
+        "level": None,
+        "confidence": None if physiology is None else round(physiology.confidence, 3),
+        "model": None,
+        "pspi_shift": None if face.pspi is None or pspi is None else round(pspi - face.pspi, 2),
+        **(physiology.to_dict() if physiology else {"source": None, "reason": "no heart rate was given"}),
+    })
+    return dataclasses.replace(
+        face, pspi=pspi, level=level, probabilities=probabilities, confidence=round(min(max(confidence, 0.0), 1.0), 3),
+        estimator="fusion", parts=parts, face_level=face.level,
+    )
 
 
 class FusionTrack:
@@ -85,9 +138,12 @@ class FusionEstimator:
     name = "fusion"
     needs_sequence = False  # works on a photo with the parts that can judge one
 
-    def __init__(self, parts: Sequence[tuple[PainEstimator, float]], thresholds: Sequence[float]) -> None:
+    def __init__(
+        self, parts: Sequence[tuple[PainEstimator, float]], thresholds: Sequence[float], physiology_weight: float = 0.0
+    ) -> None:
         self.parts = [(estimator, weight) for estimator, weight in parts if weight > 0]
         self.thresholds = tuple(thresholds)
+        self.physiology_weight = physiology_weight
 
     def track(self) -> FusionTrack:
         """Per-stream state of every part."""
@@ -104,3 +160,7 @@ class FusionEstimator:
             if part is not None:
                 results.append((part, weight))
         return fuse(results, self.thresholds) if results else None
+
+    def with_physiology(self, face: PainEstimate, physiology: Physiology | None) -> PainEstimate:
+        """The face's fused estimate with the heart rate's pull added (see the module docstring)."""
+        return add_physiology(face, physiology, self.physiology_weight, self.thresholds)

@@ -122,11 +122,11 @@ class EstimatorRegistry:
             if wanted:
                 wanted[0].active = True
                 self._estimators[kind] = wanted[0].estimator
-        if len(self._estimators) > 1:
-            weights = parse_weights(settings.fusion_weights)
-            parts = [(e, weights.get(name, 0.0)) for name, e in self._estimators.items()]
-            if any(weight > 0 for _, weight in parts):
-                self._estimators["fusion"] = FusionEstimator(parts, self.thresholds)
+        # Fusion is there even with the geometry alone: it adds the heart rate to the face.
+        weights = parse_weights(settings.fusion_weights)
+        parts = [(e, weights.get(name, 0.0)) for name, e in self._estimators.items()]
+        if any(weight > 0 for _, weight in parts):
+            self._estimators["fusion"] = FusionEstimator(parts, self.thresholds, settings.physiology_weight)
 
     def get(self, name: str | None, default: str) -> PainEstimator:
         """The estimator called ``name`` (``default`` when None); unknown or missing is a 422."""
@@ -145,7 +145,7 @@ class EstimatorRegistry:
 
     def _missing_reason(self, key: str) -> str:
         if key == "fusion":
-            return "fusion combines learned models with the geometry, and no learned model is loaded."
+            return "PAINSCOPE_FUSION_WEIGHTS gives no loaded estimator a weight above 0."
         return (
             f"it needs a trained model, and no {key} checkpoint was loaded from the models directory "
             "(see /health, 'models')."
@@ -162,7 +162,9 @@ class EstimatorRegistry:
                 out.append(EstimatorStatus(name, True, "needs no trained weights"))
             elif name == "fusion":
                 parts = ", ".join(f"{e.name} x{w:g}" for e, w in estimator.parts)
-                out.append(EstimatorStatus(name, True, f"weighted combination: {parts}"))
+                share = estimator.physiology_weight
+                heart = f"; heart rate {share:.0%} of the result" if share else ""
+                out.append(EstimatorStatus(name, True, f"weighted combination: {parts}{heart}"))
             else:
                 out.append(EstimatorStatus(name, True, "trained checkpoint", getattr(estimator, "model_name", None)))
         return out

@@ -586,13 +586,21 @@ def arousal_score(baseline: SegmentStats, compared: SegmentStats) -> float | Non
     """The AROUSAL_METHOD score, 0..1, or None when either stretch lacks a heart rate."""
     if baseline.heart_rate_bpm is None or compared.heart_rate_bpm is None:
         return None
-    hr_rise = compared.heart_rate_bpm / baseline.heart_rate_bpm - 1.0
-    hr_part = _ramp(hr_rise, HR_RISE_IGNORED, HR_RISE_FOR_FULL_SCORE)
+    hr_part = heart_rate_rise_score(baseline.heart_rate_bpm, compared.heart_rate_bpm)
     rmssd_part = 0.0
     if baseline.rmssd_ms and compared.rmssd_ms is not None:  # a zero baseline RMSSD cannot fall
         rmssd_fall = 1.0 - compared.rmssd_ms / baseline.rmssd_ms
         rmssd_part = _ramp(rmssd_fall, RMSSD_FALL_IGNORED, RMSSD_FALL_FOR_FULL_SCORE)
     return HR_WEIGHT * hr_part + RMSSD_WEIGHT * rmssd_part
+
+
+def heart_rate_rise_score(baseline_bpm: float, bpm: float) -> float:
+    """The heart-rate part of AROUSAL_METHOD, 0..1: 0 up to a HR_RISE_IGNORED rise, 1 from HR_RISE_FOR_FULL_SCORE.
+
+    Shared with the camera heart rate (rPPG), whose variability is too noisy to use, so both
+    sources judge a rise on the same scale.
+    """
+    return _ramp(bpm / baseline_bpm - 1.0, HR_RISE_IGNORED, HR_RISE_FOR_FULL_SCORE)
 
 
 def _ramp(value: float, zero_at: float, one_at: float) -> float:

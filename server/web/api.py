@@ -7,6 +7,7 @@ from server import __version__
 from server.analysis import png_data_url
 from server.problems import InputProblem
 from server.services import Services
+from server.web.ecg_api import ecg_attachment
 from server.web.errors import error_response
 from server.web.inputs import face_index, flag, option, read_image_upload, read_video_upload
 
@@ -30,6 +31,7 @@ def get_health():
         "default_estimator": settings.estimator,
         "estimators": [vars(s) for s in services.estimators.statuses()],
         "models": [m.to_dict() for m in services.estimators.models],
+        "body_segmenter": services.body_segmenter.to_dict() if services.body_segmenter else None,
         "speech": {"server_tts": speech_ok, "detail": speech_detail},
         "live": {"streams": len(services.live_streams), "analysing": services.offloader.in_progress},
         "limits": {
@@ -43,32 +45,50 @@ def get_health():
 
 @api.post("/analyze/image")
 def analyze_image():
-    """One photo (+ optional neutral references) -> Result, with ``overlay_png`` when ``overlay=1``."""
+    """One photo (+ optional neutral references) -> Result, with ``overlay_png`` when ``overlay=1``.
+
+    An ECG recorded with it (multipart ``ecg``) is analysed too (``ecg`` in the
+    response) and, with ``estimator=fusion``, its arousal joins the face.
+    """
     services = _services()
     upload = read_image_upload(request)
     estimator = services.estimators.get(option(request, upload.options, "estimator"), services.settings.estimator)
     index = face_index(option(request, upload.options, "face"))
     overlay = flag(option(request, upload.options, "overlay"))
+    physiology, ecg = ecg_attachment(request, upload.options)
     with services.trackers.borrow() as tracker:
         result, png = services.offloader.run(
-            services.analyzer.analyze_image, tracker, estimator, upload.image, upload.references, index, overlay
+            services.analyzer.analyze_image, tracker, estimator, upload.image, upload.references, index, overlay,
+            physiology,
         )
     body = result.to_dict()
     if png is not None:
         body["overlay_png"] = png_data_url(png)
+    if ecg is not None:
+        body["ecg"] = ecg
     return jsonify(body)
 
 
 @api.post("/analyze/video")
 def analyze_video():
-    """One video -> sampled PSPI timeline, summary and the most painful frame's Result."""
+    """One video -> sampled PSPI timeline, summary and the most painful frame's Result.
+
+    With ``estimator=fusion`` the heart rate joins the face: an ECG sent with it
+    (multipart ``ecg``, reported under ``ecg``) or else the video's own camera heart rate.
+    """
     services = _services()
     video, references, options = read_video_upload(request)
     estimator = services.estimators.get(option(request, options, "estimator"), services.settings.estimator)
     index = face_index(option(request, options, "face"))
+    physiology, ecg = ecg_attachment(request, options)
     with services.trackers.borrow() as tracker:
-        report = services.offloader.run(services.analyzer.analyze_video, tracker, estimator, video, references, index)
-    return jsonify(report.to_dict())
+        report = services.offloader.run(
+            services.analyzer.analyze_video, tracker, estimator, video, references, index, physiology
+        )
+    body = report.to_dict()
+    if ecg is not None:
+        body["ecg"] = ecg
+    return jsonify(body)
 
 
 @api.get("/speech.wav")

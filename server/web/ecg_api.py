@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Blueprint, Request, current_app, jsonify, request
 
+from server.pain.physiology import Physiology, from_ecg
 from server.problems import InputProblem
 from server.services import Services
 from server.vitals.ecg import analyze_ecg
-from server.web.inputs import option
+from server.web.inputs import option, read_file_field
 
 ecg_api = Blueprint("ecg_api", __name__, url_prefix="/api/v1")
 
@@ -29,18 +30,36 @@ def analyze_ecg_upload():
     """Multipart ``file`` (+ ``baseline``) or a raw text/csv body; ``sampling_rate`` and
     ``baseline_seconds`` from the form or the query string."""
     services = _services()
-    settings = services.settings
-    data, baseline, options = _read_ecg_upload(request, settings.max_ecg_bytes)
-    sampling_rate = _number(option(request, options, "sampling_rate"), "sampling_rate")
-    baseline_rate = _number(option(request, options, "baseline_sampling_rate"), "baseline_sampling_rate")
-    baseline_seconds = _number(option(request, options, "baseline_seconds"), "baseline_seconds")
-    report = services.offloader.run(
-        analyze_ecg, data, sampling_rate,
-        baseline=baseline,
-        baseline_sampling_rate=baseline_rate,
-        baseline_seconds=settings.ecg_baseline_seconds if baseline_seconds is None else baseline_seconds,
-    )
+    data, baseline, options = _read_ecg_upload(request, services.settings.max_ecg_bytes)
+    report = _analyze(services, data, baseline, options, "")
     return jsonify(report.to_dict())
+
+
+def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | None, dict[str, Any] | None]:
+    """An ECG sent with a photo or video (multipart ``ecg`` + optional ``ecg_baseline``, ``ecg_sampling_rate``,
+    ``ecg_baseline_seconds``): its arousal for fusion and its report for the response; (None, None) without one."""
+    services = _services()
+    max_bytes = services.settings.max_ecg_bytes
+    data = read_file_field(req, "ecg", max_bytes, "The ECG file")
+    if data is None:
+        return None, None
+    baseline = read_file_field(req, "ecg_baseline", max_bytes, "The ECG baseline file")
+    report = _analyze(services, data, baseline, options, "ecg_")
+    return from_ecg(report), report.to_dict()
+
+
+def _analyze(services: Services, data: bytes, baseline: bytes | None, options: dict[str, Any], prefix: str) -> Any:
+    """analyze_ecg with the request's numeric options (named with ``prefix``), off the event loop."""
+    def number(name: str) -> float | None:
+        return _number(option(request, options, prefix + name), prefix + name)
+
+    baseline_seconds = number("baseline_seconds")
+    return services.offloader.run(
+        analyze_ecg, data, number("sampling_rate"),
+        baseline=baseline,
+        baseline_sampling_rate=number("baseline_sampling_rate"),
+        baseline_seconds=services.settings.ecg_baseline_seconds if baseline_seconds is None else baseline_seconds,
+    )
 
 
 def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None, dict[str, Any]]:
@@ -55,11 +74,11 @@ def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None,
     app_cap = current_app.config.get("MAX_CONTENT_LENGTH")
     req.max_content_length = cap if app_cap is None else min(cap, app_cap)
     if multipart:
-        data = _part(req, "file", max_bytes, "The ECG file")
+        data = read_file_field(req, "file", max_bytes, "The ECG file")
         if data is None:
             sent = ", ".join(sorted(set(req.files) | set(req.form))) or "nothing"
             raise InputProblem("missing_field", f"Send the ECG as a CSV file in the multipart field 'file' (got: {sent}).")
-        baseline = _part(req, "baseline", max_bytes, "The baseline file")
+        baseline = read_file_field(req, "baseline", max_bytes, "The baseline file")
         options = {k: v for k, v in req.form.items() if k not in ("file", "baseline")}
         return data, baseline, options
     mimetype = req.mimetype or ""
@@ -72,26 +91,6 @@ def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None,
     if not data:
         raise InputProblem("empty", "The request has no body. Send the ECG as a CSV file in the multipart field 'file'.")
     return data, None, {}
-
-
-def _part(req: Request, name: str, max_bytes: int, label: str) -> bytes | None:
-    """A multipart file, or the same name sent as a text field (``curl -F name=<file.csv``)."""
-    upload = req.files.get(name)
-    if upload is not None:
-        return _read_capped(upload.stream, max_bytes, label)
-    if name in req.form:
-        data = req.form[name].encode()
-        if len(data) > max_bytes:
-            raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
-        return data
-    return None
-
-
-def _read_capped(stream: Any, max_bytes: int, label: str) -> bytes:
-    data = stream.read(max_bytes + 1)  # one byte more tells an oversized file without reading all of it
-    if len(data) > max_bytes:
-        raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
-    return data
 
 
 def _number(value: Any, name: str) -> float | None:

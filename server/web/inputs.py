@@ -97,3 +97,23 @@ def face_index(value: Any) -> int | None:
     if index < 0:
         raise InputProblem("bad_parameter", "'face' must be 0 or more.")
     return index
+
+
+def read_file_field(req: Request, name: str, max_bytes: int, label: str) -> bytes | None:
+    """A multipart file, or the same name sent as a text field (``curl -F name=<file.csv``)."""
+    upload = req.files.get(name)
+    if upload is not None:
+        return _read_capped(upload.stream, max_bytes, label)
+    if name in req.form:
+        data = req.form[name].encode()
+        if len(data) > max_bytes:
+            raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
+        return data
+    return None
+
+
+def _read_capped(stream: Any, max_bytes: int, label: str) -> bytes:
+    data = stream.read(max_bytes + 1)  # one byte more tells an oversized file without reading all of it
+    if len(data) > max_bytes:
+        raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
+    return data
