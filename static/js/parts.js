@@ -1,8 +1,13 @@
 // The parts of a fused estimate (fusion), shared by Upload and Live: one table row per
-// estimator with its level, PSPI (a dash when it gives none) and weight in the fusion.
-import { fixed, percent } from './format.js';
+// estimator with its level, PSPI (a dash when it gives none) and weight in the fusion,
+// and one row for the heart rate: what it measured against the resting rate and how
+// far it moved the PSPI (or, with weight 0, why it had no say).
+import { DASH, fixed, percent } from './format.js';
 import { showLevel } from './levels.js';
 import { estimatorText } from './pain.js';
+
+const HEART_RATE = 'heart_rate';
+const SOURCE_NAMES = { ecg: 'ECG', rppg: 'camera' };
 
 function cell(tag, text) {
   const element = document.createElement(tag);
@@ -10,22 +15,49 @@ function cell(tag, text) {
   return element;
 }
 
-function partRow(part) {
-  const row = document.createElement('tr');
-  const name = cell('th', estimatorText(part));
-  name.scope = 'row';
+function partName(part) {
+  if (part.estimator !== HEART_RATE) return estimatorText(part);
+  const source = SOURCE_NAMES[part.source];
+  return source ? `heart rate (${source})` : 'heart rate';
+}
+
+// "102 bpm, resting 66 – arousal 100%", or the reason it could not be judged.
+function heartRateText(part) {
+  if (part.reason) return part.reason;
+  const rate = `${fixed(part.heart_rate_bpm, 0)} bpm, resting ${fixed(part.baseline_bpm, 0)}`;
+  return `${rate} – arousal ${percent(part.arousal)}`;
+}
+
+function signed(value) {
+  if (!Number.isFinite(value)) return DASH;
+  return value > 0 ? `+${fixed(value)}` : fixed(value);
+}
+
+function cells(part) {
+  if (part.estimator === HEART_RATE) {
+    return [cell('td', heartRateText(part)), cell('td', signed(part.pspi_shift)), cell('td', percent(part.weight))];
+  }
   const badge = document.createElement('span');
   badge.className = 'level-badge level-badge-small';
   showLevel(badge, part.level ?? 'unknown');
   const level = document.createElement('td');
   level.append(badge);
-  row.append(name, level, cell('td', fixed(part.pspi)), cell('td', percent(part.weight)));
+  return [level, cell('td', fixed(part.pspi)), cell('td', percent(part.weight))];
+}
+
+function partRow(part) {
+  const row = document.createElement('tr');
+  row.dataset.part = part.estimator;
+  const name = cell('th', partName(part));
+  name.scope = 'row';
+  row.append(name, ...cells(part));
   return row;
 }
 
 // What the table shows, so a live stream rebuilds the rows only when that changes.
 function rowsKey(parts) {
-  return parts.map((part) => [estimatorText(part), part.level, fixed(part.pspi), percent(part.weight)].join('|')).join('\n');
+  return parts.map((part) => [partName(part), part.level, fixed(part.pspi), percent(part.weight),
+    part.estimator === HEART_RATE ? heartRateText(part) + signed(part.pspi_shift) : ''].join('|')).join('\n');
 }
 
 // table: a <table> with one <tbody>; hidden when the estimate has no parts.

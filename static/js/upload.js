@@ -1,6 +1,9 @@
 // Upload tab: picks or drops a photo / video, posts it with the chosen estimator, shows the
-// result and speaks it once.
+// result and speaks it once. Body parts (body.js) and ECG files (ecg.js) run beside it.
 import { postForm } from './api.js';
+import { analyseBody, setupBody } from './body.js';
+import { analyseEcg, appendEcgFields, isEcgFile, setupEcg } from './ecg.js';
+import { renderEcg } from './ecg-view.js';
 import { chosenEstimator, onEstimatorChange } from './estimators.js';
 import { speak } from './speech.js';
 import { hook } from './state.js';
@@ -35,6 +38,7 @@ function newForm() {
   const form = new FormData();
   const estimator = chosenEstimator();
   if (estimator) form.append('estimator', estimator);
+  if (estimator === 'fusion') appendEcgFields(form); // the heart rate joins the face
   return form;
 }
 
@@ -73,6 +77,7 @@ async function analyseImage(file) {
   if (!result) return;
   hook.lastUploadResult = result;
   showImageResult(result);
+  if (result.ecg) renderEcg(result.ecg);
   speak(result.speech?.text);
 }
 
@@ -84,13 +89,26 @@ async function analyseVideo(file) {
   if (!analysis) return;
   hook.lastUploadResult = analysis;
   showVideoResult(analysis);
+  if (analysis.ecg) renderEcg(analysis.ecg);
   speak(analysis.speech?.text);
 }
 
+// A new photo or video (not a re-analysis): the body parts follow it when asked for.
+function pickImage(file) {
+  analyseImage(file);
+  analyseBody('image', file);
+}
+
+function pickVideo(file) {
+  analyseVideo(file);
+  analyseBody('video', file);
+}
+
 function analyseFile(file) {
-  if (file.type.startsWith('image/')) analyseImage(file);
-  else if (file.type.startsWith('video/')) analyseVideo(file);
-  else showError(`“${file.name}” is neither a photo nor a video.`);
+  if (file.type.startsWith('image/')) pickImage(file);
+  else if (file.type.startsWith('video/')) pickVideo(file);
+  else if (isEcgFile(file)) analyseEcg(file);
+  else showError(`“${file.name}” is neither a photo, a video nor an ECG file.`);
 }
 
 function onReferencesChanged() {
@@ -130,12 +148,14 @@ export function setupUpload() {
   setupDropZone();
   el.image.addEventListener('change', () => {
     const [file] = el.image.files;
-    if (file) analyseImage(file);
+    if (file) pickImage(file);
   });
   el.video.addEventListener('change', () => {
     const [file] = el.video.files;
-    if (file) analyseVideo(file);
+    if (file) pickVideo(file);
   });
   el.reference.addEventListener('change', onReferencesChanged);
   onEstimatorChange(onEstimatorChanged);
+  setupBody();
+  setupEcg({ reportError: showError });
 }

@@ -5,13 +5,16 @@ import os
 import re
 import tempfile
 import time
+import warnings
 
+import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from skimage import data as skdata
 
-from tests import synthetic
+from tests import media, synthetic
 from tests.synthetic import camera_frame
 from tests.e2e.browser import Browser, require_browser, write_y4m
 from tests.server_process import running_server
@@ -128,7 +131,8 @@ def test_estimator_picker_lists_what_the_server_has_and_its_choice_is_sent(serve
     options = {option["name"]: option for option in _estimator_options(driver)}
     assert list(options) == ["geometry", "resnet18", "lstm", "fusion"]
     assert not options["geometry"]["disabled"] and options["geometry"]["selected"]
-    for name in ("resnet18", "lstm", "fusion"):  # no model is installed in the test server
+    assert not options["fusion"]["disabled"]  # the geometry with the heart rate
+    for name in ("resnet18", "lstm"):  # no model is installed in the test server
         assert options[name]["disabled"], name
         assert options[name]["title"], f"{name} does not say why it is unavailable"
     assert driver.find_element(By.ID, "estimator-select").is_enabled()
@@ -229,3 +233,229 @@ def test_live_camera_streams_reports_pain_when_the_face_changes_speaks_and_stops
     count = driver.execute_script("return window.painscope.liveResultCount")
     time.sleep(1.0)  # results must not keep arriving after stop
     assert driver.execute_script("return window.painscope.liveResultCount") == count
+
+
+# ---------------------------------------------------------------- ECG and body parts on the Upload tab
+
+# Records what the page's own scripts report as errors (console.error, uncaught errors and
+# rejections); a failed request's network line is the browser's, not the page's, and is not counted.
+CONSOLE_SPY = """
+window.__pageErrors = [];
+const reportError = console.error.bind(console);
+console.error = (...args) => { window.__pageErrors.push(args.map(String).join(' ')); reportError(...args); };
+window.addEventListener('error', (event) => window.__pageErrors.push(String(event.message)));
+window.addEventListener('unhandledrejection', (event) => window.__pageErrors.push(String(event.reason)));
+"""
+ECG_BPM = 80
+NOT_A_NUMBER = re.compile(r"\b(null|nan|undefined)\b", re.IGNORECASE)
+# What /analyze/ecg answers for noise: no heart rate, and a reason instead.
+NO_HEARTBEAT_REPORT = {
+    "ecg": {"format": "time,ecg", "sampling_rate_hz": 250.0, "rate_source": "time column", "duration_s": 30.0,
+            "samples": 7500, "beats": 16, "rejected_intervals": 4, "notes": []},
+    "vitals": {"source": "ecg", "heart_rate_bpm": None, "rmssd_ms": None, "sdnn_ms": None, "quality": "low",
+               "quality_score": None, "quality_method": "template match", "window_s": 30.0,
+               "reason": "no consistent heartbeat", "series": []},
+    "arousal": {"score": None, "baseline": None, "compared": None, "heart_rate_change_pct": None,
+                "rmssd_change_pct": None, "method": "heuristic", "reason": "no consistent heartbeat"},
+}
+
+
+@pytest.fixture(scope="module")
+def ecg_csv(tmp_path_factory):
+    """40 s of simulated ECG at 80 bpm, written as ``time,ecg``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # neurokit2 imports scipy.misc
+        import neurokit2 as nk
+
+    rate = 250
+    signal = nk.ecg_simulate(duration=40, sampling_rate=rate, heart_rate=ECG_BPM, noise=0.02, random_state=1)
+    path = tmp_path_factory.mktemp("ecg") / "ecg.csv"
+    rows = (f"{i / rate:.4f},{value:.6f}" for i, value in enumerate(signal))
+    path.write_text("time,ecg\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _open_upload_tab(driver, url):
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CONSOLE_SPY})
+    driver.get(url + "/")
+
+
+def _page_errors(driver):
+    return driver.execute_script("return window.__pageErrors")
+
+
+def _number(text):
+    match = re.fullmatch(r"\d+(\.\d+)?", text.strip())
+    assert match, f"not a number: {text!r}"
+    return float(text)
+
+
+def _render(driver, module, function, payload):
+    """Calls ``function(payload)`` of one of the page's modules; returns 'shown' or the error."""
+    return driver.execute_async_script(
+        "const [module, name, payload, done] = arguments;"
+        "import(module).then((view) => { view[name](payload); done('shown'); }, (error) => done(String(error)));",
+        f"/static/js/{module}", function, payload,
+    )
+
+
+def _wait_for_ecg(driver):
+    return _wait(driver, EC.visibility_of_element_located((By.ID, "ecg-result")), "no ECG result shown")
+
+
+def test_an_ecg_upload_shows_heart_rate_variability_and_a_chart(server_url, browser, ecg_csv):
+    driver = browser.driver
+    _open_upload_tab(driver, server_url)
+    driver.find_element(By.ID, "ecg-input").send_keys(str(ecg_csv))
+    result = _wait_for_ecg(driver)
+
+    def text(element_id):
+        return driver.find_element(By.ID, element_id).text
+
+    assert abs(_number(text("ecg-hr")) - ECG_BPM) <= 2
+    assert _number(text("ecg-rmssd")) > 0
+    assert _number(text("ecg-sdnn")) > 0
+    assert re.fullmatch(r"(high|medium|low) \(\d\.\d\d\)", text("ecg-quality"))
+    assert 0 <= _number(text("ecg-arousal")) <= 1
+    assert "first 10 s" in text("ecg-arousal-baseline")
+    assert not NOT_A_NUMBER.search(result.text)
+    points = driver.execute_script(
+        "const chart = window.Chart.getChart(document.getElementById('ecg-hr-chart'));"
+        "return chart ? chart.data.datasets[0].data.filter((p) => p.y !== null).map((p) => p.y) : null;"
+    )
+    assert points and len(points) >= 40  # one per beat-to-beat interval: ~52 in 40 s at 80 bpm
+    assert all(abs(bpm - ECG_BPM) < 10 for bpm in points)
+    assert not driver.find_element(By.ID, "upload-error").is_displayed()
+    assert _page_errors(driver) == []
+
+
+def test_an_ecg_file_of_words_shows_the_error_and_the_page_keeps_working(server_url, browser, ecg_csv, tmp_path):
+    driver = browser.driver
+    words = tmp_path / "notes.csv"
+    words.write_text("the patient slept well\nno complaints this morning\n")
+    _open_upload_tab(driver, server_url)
+    driver.find_element(By.ID, "ecg-input").send_keys(str(words))
+    error = _wait(driver, EC.visibility_of_element_located((By.ID, "upload-error")), "no error shown")
+    assert "not a table of numbers" in error.text
+    assert not driver.find_element(By.ID, "ecg-result").is_displayed()
+    assert not driver.find_element(By.ID, "ecg-busy").is_displayed()
+
+    # A recording without a heartbeat: dashes and the reason in words, never "null".
+    assert _render(driver, "ecg-view.js", "renderEcg", NO_HEARTBEAT_REPORT) == "shown"
+    assert driver.find_element(By.ID, "ecg-hr").text == "–"
+    assert driver.find_element(By.ID, "ecg-arousal").text == "–"
+    assert "no consistent heartbeat" in driver.find_element(By.ID, "ecg-note").text
+    assert not driver.find_element(By.ID, "ecg-hr-trend").is_displayed()
+    assert not NOT_A_NUMBER.search(driver.find_element(By.ID, "ecg-result").text)
+
+    driver.find_element(By.ID, "ecg-input").send_keys(str(ecg_csv))
+    _wait(driver, lambda d: d.find_element(By.ID, "ecg-hr").text not in ("", "–"),
+          "a good file was not analysed after a bad one")
+    assert not driver.find_element(By.ID, "upload-error").is_displayed()
+    assert _page_errors(driver) == []
+
+
+def test_body_parts_of_a_photo_beside_its_face_result(server_url, browser, ecg_csv, tmp_path):
+    driver = browser.driver
+    photo = tmp_path / "astronaut.png"
+    photo.write_bytes(synthetic.encode(skdata.astronaut(), "PNG"))  # head and torso of Eileen Collins
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("this is not a photo")
+    _open_upload_tab(driver, server_url)
+    driver.find_element(By.ID, "body-toggle").click()
+    driver.find_element(By.ID, "image-input").send_keys(str(fake))  # each analysis shows its own error
+    _wait(driver, EC.visibility_of_element_located((By.ID, "body-error")), "no body error shown")
+    _wait(driver, EC.visibility_of_element_located((By.ID, "upload-error")), "no face error shown")
+    driver.find_element(By.ID, "image-input").send_keys(str(photo))
+    driver.find_element(By.ID, "ecg-input").send_keys(str(ecg_csv))
+    image = driver.find_element(By.ID, "body-overlay-image")
+    _wait(driver, lambda d: (image.get_attribute("src") or "").startswith("data:image/png"), "no body overlay shown")
+    parts = [row.text.split()[0] for row in driver.find_elements(By.CSS_SELECTOR, "#body-parts tbody tr")]
+    assert "head" in parts and "torso" in parts
+    assert image.get_attribute("alt")
+    assert driver.find_element(By.ID, "body-legend").is_displayed()
+    assert not driver.find_element(By.ID, "body-error").is_displayed()
+    _wait(driver, EC.visibility_of_element_located((By.ID, "upload-result")), "the face was not assessed as well")
+    _wait_for_ecg(driver)
+
+    driver.set_window_size(1280, 1400)  # both cards in one picture
+    driver.execute_script("document.getElementById('body-result').scrollIntoView({block: 'start'})")
+    _save_screenshot(driver, "upload-ecg-body.png")
+    driver.set_window_size(1280, 900)
+
+    # Nobody in the picture: said in words, no table.
+    assert _render(driver, "body-view.js", "renderBodyImage",
+                   {"person_found": False, "person_box": None, "parts": {}, "overlay_png": None}) == "shown"
+    assert driver.find_element(By.ID, "body-none").is_displayed()
+    assert not driver.find_element(By.ID, "body-parts").is_displayed()
+
+    # Unticking removes the body card; the face result stays.
+    driver.find_element(By.ID, "body-toggle").click()
+    assert not driver.find_element(By.ID, "body-result").is_displayed()
+    assert driver.find_element(By.ID, "upload-result").is_displayed()
+    assert _page_errors(driver) == []
+
+
+def test_body_movement_of_a_video_in_body_sizes_per_second(server_url, browser, tmp_path):
+    driver = browser.driver
+    astronaut = skdata.astronaut()
+    fps, seconds, speed_px_per_s = 10, 3, 60
+    frames = []
+    for i in range(fps * seconds):  # the astronaut slides right across a grey stage
+        stage = np.full((512, 720, 3), synthetic.CAMERA_BACKGROUND, np.uint8)
+        x = 20 + round(speed_px_per_s * i / fps)
+        stage[:, x : x + astronaut.shape[1]] = astronaut
+        frames.append(stage)
+    video = tmp_path / "slide.mp4"
+    video.write_bytes(media.write_video(frames, fps=fps))
+    _open_upload_tab(driver, server_url)
+    driver.find_element(By.ID, "video-input").send_keys(str(video))
+    driver.find_element(By.ID, "body-toggle").click()  # ticked after the upload: the same video is analysed
+    _wait(driver, EC.visibility_of_element_located((By.ID, "body-movement")), "no movement table shown")
+    rows = {row.text.split()[0]: row.text.split()[1]
+            for row in driver.find_elements(By.CSS_SELECTOR, "#body-movement tbody tr")}
+    for part in ("head", "torso"):
+        assert _number(rows[part]) > 0, part
+    assert "body sizes per second" in driver.find_element(By.ID, "body-movement").text
+    datasets = driver.execute_script(
+        "const chart = window.Chart.getChart(document.getElementById('body-track-chart'));"
+        "return chart.data.datasets.map((d) => [d.label, d.data.filter((p) => p.y !== null).length]);"
+    )
+    assert dict(datasets)["head"] >= 5  # 2 frames per second over 3 s
+    assert not NOT_A_NUMBER.search(driver.find_element(By.ID, "body-result").text)
+    _wait(driver, EC.visibility_of_element_located((By.ID, "video-result")), "the face video was not analysed too")
+    assert _page_errors(driver) == []
+
+
+def test_fusion_with_an_ecg_raises_the_level_shows_the_heart_rate_part_and_says_why(server_url, browser, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # neurokit2 imports scipy.misc
+        import neurokit2 as nk
+
+    rate = 250
+    calm = nk.ecg_simulate(duration=20, sampling_rate=rate, heart_rate=65, noise=0.02, random_state=1)
+    racing = nk.ecg_simulate(duration=20, sampling_rate=rate, heart_rate=100, noise=0.02, random_state=2)
+    ecg = tmp_path / "racing.csv"
+    ecg.write_text("time,ecg\n" + "\n".join(f"{i / rate:.4f},{v:.6f}" for i, v in enumerate(np.concatenate([calm, racing]))))
+    photo = tmp_path / "neutral.jpg"
+    photo.write_bytes(synthetic.encode(synthetic.astronaut_face()))
+    driver = browser.driver
+    _open_upload_tab(driver, server_url)
+    _wait(driver, lambda d: len(_estimator_options(d)) == 4, "the picker was not filled from /health")
+    Select(driver.find_element(By.ID, "estimator-select")).select_by_value("fusion")
+    driver.find_element(By.ID, "ecg-input").send_keys(str(ecg))
+    _wait_for_ecg(driver)
+    driver.find_element(By.ID, "image-input").send_keys(str(photo))
+    level = _wait(driver, EC.visibility_of_element_located((By.ID, "result-level")), "no upload result shown")
+    _wait(driver, lambda d: level.get_attribute("data-level") == "mild", "the racing heart did not raise the level")
+    assert driver.find_element(By.ID, "result-estimator").text == "fusion"
+    heart = driver.find_element(By.CSS_SELECTOR, '#result-parts tr[data-part="heart_rate"]')
+    cells = [c.text for c in heart.find_elements(By.CSS_SELECTOR, "th, td")]
+    assert cells[0] == "heart rate (ECG)" and "resting 6" in cells[1] and cells[2].startswith("+") and cells[3] == "20%"
+    face = driver.find_element(By.CSS_SELECTOR, '#result-parts tr[data-part="geometry"]')
+    assert face.find_elements(By.CSS_SELECTOR, "td")[-1].text == "80%"
+    spoken = _wait(driver, lambda d: d.execute_script("return window.__spoken"), "nothing was spoken")
+    assert spoken[-1].startswith("Mild pain; heart rate raised.")
+    assert driver.find_element(By.ID, "ecg-result").is_displayed()  # the report that came with the photo
+    _save_screenshot(driver, "upload-fusion.png")
+    assert _page_errors(driver) == []
