@@ -45,17 +45,20 @@ class LiveNamespace(Namespace):
         self._end(request.sid)
 
     def on_start(self, data: Any = None) -> dict:
-        """Open a stream; ``estimator`` picks the pain estimator."""
+        """Open a stream; ``estimator`` picks the pain estimator, ``body`` adds the body-movement index."""
         options = data if isinstance(data, dict) else {}
         try:
             estimator = self.services.estimators.get(options.get("estimator"), self.services.settings.estimator)
         except InputProblem as problem:
             return error_body(problem.code, problem.message)
         self._end(request.sid)
-        session = LiveSession(self.services.settings, estimator, self.services.analyzer.image_limits)
+        body = options.get("body") is True
+        session = self.services.offloader.run(
+            LiveSession, self.services.settings, estimator, self.services.analyzer.image_limits, body
+        )
         self._streams[request.sid] = _Stream(session)
         self.services.live_streams.add(request.sid)
-        return {"ok": True, "session": {"estimator": estimator.name, "baseline": session.baseline.kind}}
+        return {"ok": True, "session": {"estimator": estimator.name, "baseline": session.baseline.kind, "body": body}}
 
     def on_frame(self, data: Any = None) -> dict:
         """Analyse one frame, or drop it when a newer one has arrived meanwhile."""

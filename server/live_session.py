@@ -1,6 +1,7 @@
 """One live camera stream: tracking, the person's baseline, and a Result per frame. No Socket.IO here."""
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
 import numpy as np
@@ -14,6 +15,8 @@ from server.pain.geometry import GeometryEstimator
 from server.pain.physiology import RestingHeartRate, from_camera
 from server.problems import InputProblem
 from server.result import Result
+from server.vision.body import BodyTracker
+from server.vision.body_movement import LiveBodyMovement
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, decode_image
 from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker
@@ -35,7 +38,8 @@ NO_FACE_VITALS = HeartRate(None, None, None, 0.0, "no face").as_vitals()
 class LiveSession:
     """State of one stream. Frames must be given one at a time (the caller serialises)."""
 
-    def __init__(self, settings: Settings, estimator: PainEstimator, limits: ImageLimits) -> None:
+    def __init__(self, settings: Settings, estimator: PainEstimator, limits: ImageLimits, body: bool = False) -> None:
+        """``body``: also measure body movement (MediaPipe Pose a few times a second)."""
         self.estimator = estimator
         self.track = estimator.track()
         # The neutral baseline is always learned from the geometry, whichever
@@ -52,6 +56,7 @@ class LiveSession:
         self._vitals: dict | None = None
         self._vitals_at = float("-inf")
         self.resting = RestingHeartRate(settings.resting_heart_rate_seconds)
+        self.body = LiveBodyMovement(BodyTracker(stream=True, max_side=settings.analysis_max_side)) if body else None
 
     @property
     def baseline(self) -> NeutralBaseline:
@@ -85,6 +90,10 @@ class LiveSession:
         result = assess(self.estimator, faces, patient, baseline, steadiness, clock, vitals, evidence, physiology)
         if result.pain is not None and result.pain.pspi is not None:
             self._recent_pspi.append(result.pain.pspi)
+        if self.body is not None:
+            self.body.add(t_s, rgb)
+            clock.lap("body")
+            result = dataclasses.replace(result, extra={"body": self.body.current()}, timing_ms=clock.total())
         self.frames_analysed += 1
         return result
 
@@ -109,5 +118,7 @@ class LiveSession:
         return self.calibration
 
     def close(self) -> None:
-        """Release the tracker."""
+        """Release the trackers."""
         self.tracker.close()
+        if self.body is not None:
+            self.body.close()

@@ -1,5 +1,7 @@
 """The /live Socket.IO namespace through Flask-SocketIO's test client."""
+import numpy as np
 import pytest
+from skimage import data as skdata
 
 from server import socketio_of
 from tests import synthetic
@@ -90,3 +92,28 @@ def test_heart_rate_appears_in_the_acks_and_in_speech_once_the_window_fills(live
     assert last["heart_rate_bpm"] == pytest.approx(84, abs=3) and last["quality"] in ("high", "medium")
     assert len(last["waveform"]) > 60 and last["waveform_hz"] == 30
     assert f"Heart rate {round(last['heart_rate_bpm'])}." in acks[-1]["speech"]["text"]
+
+
+def test_the_body_movement_index_is_reported_when_asked_for_and_rises_when_the_person_moves(live):
+    started = _call(live, "start", {"body": True})
+    assert started["ok"] is True and started["session"]["body"] is True
+    image = np.full((512, 720, 3), 128, np.uint8)  # a grey stage wider than the astronaut, to slide across
+    image[:, :512] = skdata.astronaut()
+    still, moving = [], []
+    for seq in range(12):  # 6 s at 2 fps: the body is looked at on every one of these frames
+        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 500.0, "jpeg": synthetic.encode(image, quality=90)})
+        still.append(ack["body"])
+    for seq in range(12, 24):  # then she slides right by 15 px a frame (30 px/s)
+        shifted = np.roll(image, 15 * (seq - 11), axis=1)
+        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 500.0, "jpeg": synthetic.encode(shifted, quality=90)})
+        moving.append(ack["body"])
+    assert still[-1]["person_found"] is True and still[-1]["method"] == "pose" and still[-1]["window_s"] == 5.0
+    assert still[0]["movement_index"]["head"] is None  # one look is not movement
+    calm, active = still[-1]["movement_index"], moving[-1]["movement_index"]
+    assert active["head"] > 3 * max(calm["head"], 0.01) and active["torso"] > 3 * max(calm["torso"], 0.01)
+    _call(live, "stop", {})
+
+
+def test_without_the_body_option_no_body_is_measured(live):
+    assert _call(live, "start", {})["session"]["body"] is False
+    assert "body" not in _call(live, "frame", {"seq": 0, "t_ms": 0.0, "jpeg": NEUTRAL})

@@ -32,6 +32,9 @@ export const el = {
   rttMedian: $('live-rtt-p50'),
   auBars: $('live-au-bars'),
   auNote: $('live-au-note'),
+  bodyToggle: $('live-body-toggle'),
+  bodyReading: $('live-body-reading'),
+  body: $('live-body'),
 };
 const STREAMING = 'Streaming';
 const timeline = new LiveTimeline($('live-chart'));
@@ -71,6 +74,7 @@ export function resetReadings() {
   renderAuBars(el.auBars, null);
   renderAuNote(el.auNote, null);
   showVitals(null);
+  showBody(null);
   clearOverlay(el.overlay);
   timeline.reset();
 }
@@ -111,10 +115,30 @@ export function showResult(result, frameSize, tS) {
     showEstimator(pain.estimator, pain.model);
   }
   renderParts(el.parts, pain?.parts);
+  showBody(result.body);
   renderAuBars(el.auBars, pain?.action_units);
   renderAuNote(el.auNote, pain);
   drawOverlay(el.overlay, el.video, result, frameSize);
   timeline.push(tS, pain?.pspi ?? null, pain?.level ?? null);
+}
+
+// Whether the clinician asked for the body-movement index (sent with the next `start`).
+export function bodyWanted() {
+  return el.bodyToggle.checked;
+}
+
+// body: the ack's `body` ({movement_index: {part: number|null}, person_found}), or null when not measured.
+function showBody(body) {
+  el.bodyReading.hidden = !body;
+  if (!body) return;
+  let text;
+  if (!body.person_found) text = 'no person seen';
+  else {
+    text = Object.entries(body.movement_index ?? {})
+      .map(([part, index]) => `${part} ${Number.isFinite(index) ? index.toFixed(2) : DASH}`)
+      .join(' · ');
+  }
+  if (el.body.textContent !== text) el.body.textContent = text;
 }
 
 export function showBaseline(baseline) {

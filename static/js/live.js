@@ -7,6 +7,7 @@ import { config } from './config.js';
 import { chosenEstimator } from './estimators.js';
 import { RateMeter, RoundTrips } from './livestats.js';
 import {
+  bodyWanted,
   el, clearPicture, resetReadings, setPhase, setStatus, setStreaming, showBaseline, showError, showEstimator, showResult,
   showStats,
 } from './live-view.js';
@@ -127,6 +128,7 @@ async function startSession() {
   let reply;
   try {
     const options = session.estimator ? { estimator: session.estimator } : {}; // none: the server's default
+    if (bodyWanted()) options.body = true;
     reply = await session.socket.timeout(CONTROL_ACK_TIMEOUT_MS).emitWithAck('start', options);
   } catch {
     reply = { error: { message: 'The live service did not answer.' } };

@@ -208,8 +208,11 @@ def test_live_camera_streams_reports_pain_when_the_face_changes_speaks_and_stops
     driver = browser.driver
     driver.get(server_url + "/")
     driver.find_element(By.ID, "tab-live").click()
+    driver.find_element(By.ID, "live-body-toggle").click()
     driver.find_element(By.ID, "live-start").click()
     _wait(driver, lambda d: d.execute_script("return window.painscope.liveResultCount") >= 5, "no live results")
+    body = _wait(driver, EC.visibility_of_element_located((By.ID, "live-body")), "no body movement shown")
+    _wait(driver, lambda d: re.search(r"head \d\.\d\d", body.text), "the head's movement index was not shown")
     seen = []
 
     def saw_relief_then_pain(d):
