@@ -8,6 +8,7 @@ from server.config import Settings
 from server.offload import Offloader, TrackerPool
 from server.pain.registry import EstimatorRegistry
 from server.speech import SpeechRenderer
+from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore
 
 
@@ -23,10 +24,16 @@ class Services:
     speech: SpeechRenderer
     rppg_sessions: RppgSessionStore
     live_streams: set[str] = field(default_factory=set)
+    body_segmenter: SegmenterFile | None = None  # models/segmentation.onnx, loaded or broken; None: no file
+
+    @property
+    def segmenter(self) -> LearnedSegmenter | None:
+        """The learned body-part segmenter when one loaded (the body endpoints then use it instead of pose)."""
+        return self.body_segmenter.segmenter if self.body_segmenter is not None else None
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        """Everything from the settings; checkpoints are loaded now, face models when first used."""
+        """Everything from the settings; checkpoints and the segmenter are loaded now, face models when first used."""
         return cls(
             settings=settings,
             analyzer=Analyzer(settings),
@@ -37,4 +44,5 @@ class Services:
             rppg_sessions=RppgSessionStore(
                 settings.rppg_max_sessions, settings.rppg_session_idle_s, settings.rppg_method, settings.rppg_window_s
             ),
+            body_segmenter=load_segmenter(settings.models_dir, settings.segmentation_model, settings.model_threads),
         )

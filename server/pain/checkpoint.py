@@ -90,6 +90,8 @@ def load(path: Path) -> Checkpoint:
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"not a PainScope checkpoint (format is not {FORMAT})")
     metadata = blob["metadata"]
+    if metadata.get("kind") == "segmentation":
+        raise ValueError("a body-segmenter checkpoint, not a pain model (the server uses its ONNX export)")
     if metadata.get("kind") not in KINDS:
         raise ValueError(f"unknown model kind {metadata.get('kind')!r}")
     try:

@@ -96,9 +96,14 @@ def load_model_file(path: Path, settings: Settings) -> ModelFile:
 
 
 def discover_models(settings: Settings) -> list[ModelFile]:
-    """Every checkpoint in the models directory, loaded or reported broken, newest first."""
+    """Every checkpoint in the models directory, loaded or reported broken, newest first.
+
+    The body segmenter's training checkpoint (``segmentation.pt`` beside
+    ``segmentation.onnx``) is not a pain model and is left out.
+    """
     folder = Path(settings.models_dir)
-    paths = sorted(folder.glob("*" + CHECKPOINT_SUFFIX)) if folder.is_dir() else []
+    segmenter = Path(settings.segmentation_model).with_suffix(CHECKPOINT_SUFFIX).name
+    paths = sorted(p for p in folder.glob("*" + CHECKPOINT_SUFFIX) if p.name != segmenter) if folder.is_dir() else []
     if not paths:
         return []
     import torch

@@ -12,6 +12,11 @@ person segmentation mask. Every person pixel is given the class of its nearest
 pose "bone" (segments between visible landmarks): head = face landmarks 0-10,
 arm = shoulder-elbow-wrist-hand, torso = the shoulders-hips quadrilateral,
 leg = hip-knee-ankle-foot. Pure numpy / OpenCV; nothing here knows of Flask.
+
+The label mask can come from elsewhere: :class:`MaskPartFinder` wraps any
+function from an image to a label mask (the learned segmenter of
+``server/vision/segmenter.py``), and everything after the mask (boxes,
+centroids, areas, overlay, tracks, movement index) is the same code.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 import cv2
 import numpy as np
@@ -138,11 +143,21 @@ class BodyParts:
         }
 
 
+class PartFinder(Protocol):
+    """Finds body parts in RGB images: :class:`BodyTracker` (pose) or :class:`MaskPartFinder`."""
+
+    method: str  # how the parts are found, as the API reports it
+
+    def process(self, rgb: np.ndarray) -> BodyParts: ...
+
+
 class BodyTracker:
     """MediaPipe Pose with segmentation, static (photos, sampled video) or stream (live) mode.
 
     One MediaPipe graph is not thread-safe, so calls are serialised by a lock.
     """
+
+    method = "pose"
 
     def __init__(self, stream: bool = False, max_side: int = 1280) -> None:
         import mediapipe as mp  # imported here: loading the graph costs ~0.3 s, only when needed
@@ -161,8 +176,7 @@ class BodyTracker:
 
     def process(self, rgb: np.ndarray) -> BodyParts:
         """The body parts in an RGB uint8 image (``person_found`` false when there is nobody)."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise InputProblem("bad_frame", "Expected an RGB image.")
+        _check_rgb(rgb)
         height, width = rgb.shape[:2]
         small = downscale(rgb, self.max_side)
         with self._lock:
@@ -187,6 +201,27 @@ class BodyTracker:
         self.close()
 
 
+class MaskPartFinder:
+    """Body parts from a label-mask function: ``label_mask(rgb)`` gives H x W uint8 class values 0-4."""
+
+    def __init__(self, label_mask: Callable[[np.ndarray], np.ndarray], method: str) -> None:
+        self.label_mask = label_mask
+        self.method = method
+
+    def process(self, rgb: np.ndarray) -> BodyParts:
+        """The body parts in an RGB uint8 image (``person_found`` false when no pixel is a part)."""
+        _check_rgb(rgb)
+        labels = self.label_mask(rgb)
+        if labels.shape != rgb.shape[:2]:
+            raise ValueError(f"the label mask is {labels.shape}, the image {rgb.shape[:2]}")
+        return parts_from_labels(labels)
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise InputProblem("bad_frame", "Expected an RGB image.")
+
+
 def body_parts(person: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int]) -> BodyParts:
     """Label the ``person`` mask (any size, bool) by nearest bone; stats in an image of ``shape``.
 
@@ -199,7 +234,11 @@ def body_parts(person: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int]
     points = landmarks[:, :2] * (work_w / width, work_h / height)
     visible = landmarks[:, 2] >= VISIBILITY_MIN
     labels_small = _label_by_nearest_bone(person_small, points, visible)
-    labels = cv2.resize(labels_small, (width, height), interpolation=cv2.INTER_NEAREST)
+    return parts_from_labels(cv2.resize(labels_small, (width, height), interpolation=cv2.INTER_NEAREST))
+
+
+def parts_from_labels(labels: np.ndarray) -> BodyParts:
+    """Box, centroid and area of each part in a label mask (H x W uint8 class values), and the person's box."""
     parts: dict[str, PartStats] = {}
     for value, name in PART_NAMES.items():
         stats = _part_stats(labels == value)
@@ -303,7 +342,7 @@ def overlay_png(rgb: np.ndarray, labels: np.ndarray, max_side: int = OVERLAY_MAX
 
 
 def movement_tracks(
-    frames_with_times: Iterable[tuple[float, np.ndarray]], tracker: BodyTracker | None = None
+    frames_with_times: Iterable[tuple[float, np.ndarray]], tracker: PartFinder | None = None
 ) -> dict[str, Any]:
     """Per-part centroid tracks and movement index over frames ``(t_seconds, rgb)``.
 
@@ -320,8 +359,8 @@ def movement_tracks(
     also shifts when a part is partly hidden or uncovered, so the index measures
     visible movement, not muscle activity.
 
-    Uses ``tracker`` when given (static mode suits sampled frames), else a
-    static-mode tracker of its own, closed at the end.
+    Uses ``tracker`` when given (a static-mode BodyTracker suits sampled frames,
+    or a MaskPartFinder), else a static-mode BodyTracker of its own, closed at the end.
     """
     own = tracker is None
     tracker = tracker or BodyTracker(stream=False)
@@ -373,7 +412,7 @@ def _movement_index(observations: list[tuple[float, BodyParts]], name: str, body
 
 
 def analyze_body_image(
-    tracker: BodyTracker, data: bytes | str, limits: ImageLimits, overlay: bool = True
+    tracker: PartFinder, data: bytes | str, limits: ImageLimits, overlay: bool = True
 ) -> tuple[BodyParts, bytes | None, dict[str, float]]:
     """An uploaded photo -> its body parts, the overlay PNG (when asked and a person is seen) and timings (ms)."""
     start = time.perf_counter()
@@ -393,7 +432,7 @@ def analyze_body_image(
 
 
 def analyze_body_video(
-    tracker: BodyTracker, data: bytes, limits: VideoLimits, fps: float = BODY_VIDEO_FPS
+    tracker: PartFinder, data: bytes, limits: VideoLimits, fps: float = BODY_VIDEO_FPS
 ) -> dict[str, Any]:
     """An uploaded video -> :func:`movement_tracks` at ``fps`` (never above the limits' rate) plus timing."""
     start = time.perf_counter()

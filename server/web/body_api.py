@@ -5,6 +5,10 @@ Trackers are created per request, not pooled: a MediaPipe Pose graph costs
 upload next to the face pipeline, and a per-request graph needs no shared
 state in ``Services`` and cannot leak stream state between requests. If this
 endpoint becomes busy, a pool like ``TrackerPool`` is the next step.
+
+When a learned segmenter is loaded (``models/segmentation.onnx``), it labels the
+parts instead and no pose graph is built; ``method`` in every response says
+which of the two was used.
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from server.analysis import image_limits, png_data_url, video_limits
 from server.services import Services
-from server.vision.body import BODY_VIDEO_FPS, BodyTracker, analyze_body_image, analyze_body_video
+from server.vision.body import BODY_VIDEO_FPS, BodyTracker, MaskPartFinder, analyze_body_image, analyze_body_video
+from server.vision.segmenter import LearnedSegmenter
 from server.web.inputs import read_image_upload, read_video_upload
 
 T = TypeVar("T")
@@ -26,13 +31,19 @@ def _services() -> Services:
     return current_app.extensions["painscope"]
 
 
-def _with_tracker(fn: Callable[..., T], max_side: int, *args: Any) -> T:
-    """``fn(tracker, *args)`` with a fresh static-mode tracker, closed afterwards.
+def _with_tracker(fn: Callable[..., T], segmenter: LearnedSegmenter | None, max_side: int, *args: Any) -> T:
+    """``fn(finder, *args)`` with the learned segmenter when loaded, else a fresh static-mode pose tracker.
 
     Runs inside the offloaded call, so building the graph does not block the event loop either.
     """
+    if segmenter is not None:
+        return fn(MaskPartFinder(segmenter.label_mask, segmenter.method), *args)
     with BodyTracker(stream=False, max_side=max_side) as tracker:
         return fn(tracker, *args)
+
+
+def _method(segmenter: LearnedSegmenter | None) -> str:
+    return segmenter.method if segmenter is not None else BodyTracker.method
 
 
 @body_api.post("/analyze/body")
@@ -41,10 +52,11 @@ def analyze_body():
     services = _services()
     settings = services.settings
     upload = read_image_upload(request)
+    segmenter = services.segmenter
     parts, png, timing = services.offloader.run(
-        _with_tracker, analyze_body_image, settings.analysis_max_side, upload.image, image_limits(settings)
+        _with_tracker, analyze_body_image, segmenter, settings.analysis_max_side, upload.image, image_limits(settings)
     )
-    body = parts.to_dict()
+    body = {"method": _method(segmenter), **parts.to_dict()}
     body["overlay_png"] = png_data_url(png) if png is not None else None
     body["timing_ms"] = timing
     return jsonify(body)
@@ -56,7 +68,9 @@ def analyze_body_video_upload():
     services = _services()
     settings = services.settings
     video, _references, _options = read_video_upload(request)
+    segmenter = services.segmenter
     report = services.offloader.run(
-        _with_tracker, analyze_body_video, settings.analysis_max_side, video, video_limits(settings), BODY_VIDEO_FPS
+        _with_tracker, analyze_body_video, segmenter, settings.analysis_max_side, video, video_limits(settings),
+        BODY_VIDEO_FPS,
     )
-    return jsonify(report)
+    return jsonify({"method": _method(segmenter), **report})
