@@ -70,7 +70,7 @@ def upload(session: requests.Session, url: str, jpeg: bytes, name: str) -> tuple
 
 
 def run_uploads(
-    base_url: str, frames: Sequence[bytes], n: int, warmup: int
+    base_url: str, frames: Sequence[bytes], n: int, warmup: int, headers: dict[str, str] | None = None
 ) -> tuple[list[float], list[float], int]:
     """``warmup`` unmeasured then ``n`` measured sequential uploads, cycling through ``frames``.
 
@@ -81,6 +81,7 @@ def run_uploads(
     roundtrip_ms: list[float] = []
     faces_found = 0
     with requests.Session() as session:
+        session.headers.update(headers or {})  # the test account's API token
         log(f"warming up with {warmup} uploads")
         for i in range(warmup):
             upload(session, url, frames[i % len(frames)], f"warmup{i}.jpg")
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames = sample_frames()  # (neutral, painful): alternated
     try:
         with ServerProcess() as server:
-            server_ms, roundtrip_ms, faces_found = run_uploads(server.base_url, frames, args.n, args.warmup)
+            server_ms, roundtrip_ms, faces_found = run_uploads(server.base_url, frames, args.n, args.warmup, server.headers)
     except ServerNotHealthy as problem:
         log(f"FAILED: {problem}")
         return EXIT_UNHEALTHY

@@ -90,8 +90,11 @@ class StreamStats:
 class LiveClient:
     """One simulated browser: a Socket.IO client on ``/live`` sending frames with at most two in flight."""
 
-    def __init__(self, base_url: str, frames: Sequence[bytes], name: str, pace_fps: float | None = None) -> None:
+    def __init__(
+        self, base_url: str, token: str, frames: Sequence[bytes], name: str, pace_fps: float | None = None
+    ) -> None:
         self.base_url = base_url
+        self.token = token
         self.min_interval_s = 1.0 / pace_fps if pace_fps else 0.0
         self.frames = frames
         self.name = name
@@ -106,7 +109,8 @@ class LiveClient:
     def connect_and_start(self) -> None:
         """Connect over WebSocket and open a stream with the geometry estimator."""
         self.client.connect(
-            self.base_url, namespaces=[NAMESPACE], transports=TRANSPORTS, wait_timeout=CONNECT_TIMEOUT_S
+            self.base_url, namespaces=[NAMESPACE], transports=TRANSPORTS, wait_timeout=CONNECT_TIMEOUT_S,
+            auth={"token": self.token},
         )
         reply = self.client.call("start", {"estimator": ESTIMATOR}, namespace=NAMESPACE, timeout=CALL_TIMEOUT_S)
         if not (isinstance(reply, dict) and reply.get("ok")):
@@ -255,11 +259,11 @@ def run_client(client: LiveClient, barrier: threading.Barrier, seconds: float) -
 
 
 def run_streams(
-    base_url: str, frames: Sequence[bytes], streams: int, seconds: float, cpu: CpuMeter,
+    base_url: str, token: str, frames: Sequence[bytes], streams: int, seconds: float, cpu: CpuMeter,
     pace_fps: float | None = None,
 ) -> list[StreamStats]:
     """``streams`` clients in parallel threads, measured together for ``seconds``; ``cpu`` starts with them."""
-    clients = [LiveClient(base_url, frames, f"stream{i}", pace_fps) for i in range(streams)]
+    clients = [LiveClient(base_url, token, frames, f"stream{i}", pace_fps) for i in range(streams)]
     barrier = threading.Barrier(streams, action=cpu.start)
     threads = [
         threading.Thread(target=run_client, args=(c, barrier, seconds), name=c.name, daemon=True) for c in clients
@@ -271,10 +275,10 @@ def run_streams(
     return [c.stats for c in clients]
 
 
-def warm_up_server(base_url: str, frames: Sequence[bytes]) -> None:
+def warm_up_server(base_url: str, token: str, frames: Sequence[bytes]) -> None:
     """One unmeasured stream so MediaPipe is loaded before anything is timed."""
     log(f"warming up the server with one stream of {SERVER_WARMUP_FRAMES} frames")
-    client = LiveClient(base_url, frames, "warmup")
+    client = LiveClient(base_url, token, frames, "warmup")
     try:
         client.connect_and_start()
         client.warm_up(SERVER_WARMUP_FRAMES)
@@ -373,17 +377,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     any_failed = False
     try:
         with ServerProcess() as server:
-            warm_up_server(server.base_url, frames)
+            warm_up_server(server.base_url, server.token, frames)
             for streams in args.streams:
                 log(f"measuring {streams} stream(s) for {args.seconds:g} s")
                 cpu = CpuMeter(server.pid)
-                stats = run_streams(server.base_url, frames, streams, args.seconds, cpu)
+                stats = run_streams(server.base_url, server.token, frames, streams, args.seconds, cpu)
                 line = summary(streams, args.seconds, stats, cpu.read())
                 print(json.dumps(line), flush=True)
                 any_failed = any_failed or "failures" in line
             log(f"measuring 1 stream paced at {args.camera_fps:g} fps for {args.seconds:g} s")
             cpu = CpuMeter(server.pid)
-            stats = run_streams(server.base_url, frames, 1, args.seconds, cpu, args.camera_fps)
+            stats = run_streams(server.base_url, server.token, frames, 1, args.seconds, cpu, args.camera_fps)
             line = summary(1, args.seconds, stats, cpu.read(), args.camera_fps)
             print(json.dumps(line), flush=True)
             any_failed = any_failed or "failures" in line

@@ -23,21 +23,22 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     are ``app.extensions["painscope"]``.
     """
     import os
-    import secrets
 
     from flask import Flask
     from flask_socketio import SocketIO
 
-    from server.config import Settings
+    from server.config import Settings, secret_key
     from server.live import LiveNamespace
     from server.offload import eventlet_active
     from server.services import Services
     from server.web.api import api, health
+    from server.web.auth import init_auth
     from server.web.body_api import body_api
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
     from server.web.pages import pages
     from server.web.rppg_api import rppg_api
+    from server.web.users_api import users_api
 
     settings = settings or Settings.from_env()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,10 +46,10 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         __name__,
         template_folder=os.path.join(root, "templates"),
         static_folder=os.path.join(root, "static"),
-        instance_path=os.path.join(root, "instance"),
+        instance_path=os.path.abspath(settings.instance_dir),
     )
     app.config.update(
-        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SECRET_KEY=secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
     )
     app.json.sort_keys = False  # keep the schema's field order
@@ -59,8 +60,10 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(rppg_api)
     app.register_blueprint(ecg_api)
     app.register_blueprint(body_api)
+    app.register_blueprint(users_api)
     app.register_blueprint(health)
     register_error_handlers(app)
+    init_auth(app)
     socketio = SocketIO(
         app,
         async_mode="eventlet" if eventlet_active() else "threading",

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "PAINSCOPE_"
@@ -19,7 +21,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 5000
-    secret_key: str = ""  # empty: a random key per process (sessions do not survive restarts)
+    secret_key: str = ""  # empty: a random key made once and kept in instance_dir/secret_key (mode 0600)
 
     # --- input limits (bad input gets a 4xx, never a crash) ---
     max_upload_bytes: int = 64 * 1024 * 1024  # whole request; videos are the big ones
@@ -74,9 +76,15 @@ class Settings:
     speech_rate_wpm: int = 160  # espeak-ng default is 175; slower is clearer at a bedside
     max_speech_chars: int = 300
 
-    # --- storage / scale (used by later features) ---
+    # --- records and security ---
+    instance_dir: str = "instance"  # the SQLite file and the secret key live here (never committed)
+    database_url: str = ""  # empty: sqlite in instance_dir; postgresql+psycopg://user:pw@host/db for PostgreSQL
+    secure_cookies: bool = False  # set true behind HTTPS: the session cookie is then never sent over plain HTTP
+    login_max_failures: int = 5  # failed logins allowed per client address within the window...
+    login_failure_window_s: float = 300.0  # ...of five minutes (OWASP: throttle, do not lock accounts out)
+
+    # --- storage / scale ---
     models_dir: str = "models"
-    database_url: str = ""
     message_queue: str = ""
 
     def replace(self, **changes: Any) -> "Settings":
@@ -96,6 +104,30 @@ class Settings:
         if "port" not in values and "PORT" in environ:
             values["port"] = int(environ["PORT"])
         return cls(**values)
+
+
+SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_BYTES = 32
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, else the instance folder's (made on first use, readable by its owner only).
+
+    A key kept across restarts keeps clinicians logged in when the server restarts.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    folder = Path(settings.instance_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SECRET_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        key = secrets.token_hex(SECRET_KEY_BYTES)
+        handle.write(key)
+    return key
 
 
 def _parse(f: dataclasses.Field, raw: str) -> Any:

@@ -15,9 +15,11 @@ from typing import Any
 from flask import request
 from flask_socketio import Namespace
 
+from server.accounts import Account
 from server.live_session import LiveSession
 from server.problems import InputProblem
 from server.services import Services
+from server.web.auth import account_from_socket_auth
 from server.web.errors import error_body
 
 log = logging.getLogger(__name__)
@@ -37,12 +39,19 @@ class LiveNamespace(Namespace):
         super().__init__(namespace)
         self.services = services
         self._streams: dict[str, _Stream] = {}
+        self._accounts: dict[str, Account] = {}  # who is behind each connection
 
     def on_connect(self, auth: Any = None) -> None:
-        log.info("live client connected: %s", request.sid)
+        """Only a logged-in user (session cookie) or a valid token (``auth={"token": ...}``) may connect."""
+        account = account_from_socket_auth(auth)
+        if account is None:
+            raise ConnectionRefusedError("unauthorized: log in, or connect with auth={'token': '<API token>'}")
+        self._accounts[request.sid] = account
+        log.info("live client connected: %s (%s)", request.sid, account.name)
 
     def on_disconnect(self, reason: Any = None) -> None:
         self._end(request.sid)
+        self._accounts.pop(request.sid, None)
 
     def on_start(self, data: Any = None) -> dict:
         """Open a stream; ``estimator`` picks the pain estimator, ``body`` adds the body-movement index."""

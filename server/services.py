@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from server.analysis import Analyzer
 from server.config import Settings
+from server.db import Database, database_url
 from server.offload import Offloader, TrackerPool
 from server.pain.registry import EstimatorRegistry
 from server.speech import SpeechRenderer
@@ -23,6 +24,7 @@ class Services:
     offloader: Offloader
     speech: SpeechRenderer
     rppg_sessions: RppgSessionStore
+    db: Database
     live_streams: set[str] = field(default_factory=set)
     body_segmenter: SegmenterFile | None = None  # models/segmentation.onnx, loaded or broken; None: no file
 
@@ -45,4 +47,12 @@ class Services:
                 settings.rppg_max_sessions, settings.rppg_session_idle_s, settings.rppg_method, settings.rppg_window_s
             ),
             body_segmenter=load_segmenter(settings.models_dir, settings.segmentation_model, settings.model_threads),
+            db=open_database(settings),
         )
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database, its schema upgraded to the newest revision."""
+    db = Database(database_url(settings.database_url, settings.instance_dir))
+    db.upgrade()
+    return db

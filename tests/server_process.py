@@ -1,12 +1,15 @@
 """A real PainScope server (eventlet, ``python -m server run``) in a subprocess, for tests and benchmarks.
 
 Output goes to a temporary log file whose tail is printed to stderr when
-something goes wrong; the log is deleted after a clean run.
+something goes wrong; the log is deleted after a clean run. Each server gets
+its own instance folder (SQLite database, secret key) holding a test account
+``tester`` and an API token (``headers`` sends it), unless one is given.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +28,8 @@ HEALTH_POLL_INTERVAL_S = 0.25
 HEALTH_REQUEST_TIMEOUT_S = 2.0
 STOP_TIMEOUT_S = 10.0  # wait this long after SIGTERM before SIGKILL
 LOG_TAIL_LINES = 40
+TEST_USER = "tester"
+TEST_PASSWORD = "test password for the test server"
 
 
 class ServerNotHealthy(RuntimeError):
@@ -47,10 +52,18 @@ class ServerProcess:
     """Context manager: start the server on a free port, wait for /health, stop it on exit."""
 
     def __init__(
-        self, port: int | None = None, health_timeout_s: float = HEALTH_TIMEOUT_S, env: dict[str, str] | None = None
+        self,
+        port: int | None = None,
+        health_timeout_s: float = HEALTH_TIMEOUT_S,
+        env: dict[str, str] | None = None,
+        instance_dir: str | None = None,
     ) -> None:
         self.port = port or free_port()
         self.extra_env = env or {}
+        self._own_instance = instance_dir is None
+        self.instance_dir = instance_dir or tempfile.mkdtemp(prefix="painscope-instance-")
+        self.user, self.password = TEST_USER, TEST_PASSWORD
+        self.token = _test_account(self.instance_dir, self.extra_env.get("PAINSCOPE_DATABASE_URL", ""))
         self.health_timeout_s = health_timeout_s
         self.base_url = f"http://{LOCALHOST}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -79,6 +92,12 @@ class ServerProcess:
         self.stop()
         if not failed:
             self.remove_log()
+            self.remove_instance()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The test account's API token as an Authorization header."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     @property
     def pid(self) -> int:
@@ -90,7 +109,7 @@ class ServerProcess:
         """Launch ``python -m server run --port P`` with output to a temporary log file."""
         self._log_file = tempfile.NamedTemporaryFile(prefix="painscope-server-", suffix=".log", delete=False)
         self.log_path = self._log_file.name
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PAINSCOPE_INSTANCE_DIR": self.instance_dir, **self.extra_env}
         command = [sys.executable, "-m", "server", "run", "--port", str(self.port)]
         log(f"starting server: {' '.join(command)} (log: {self.log_path})")
         self.process = subprocess.Popen(
@@ -129,6 +148,17 @@ class ServerProcess:
             self._log_file.close()
             self._log_file = None
 
+    def kill(self) -> None:
+        """SIGKILL: the server gets no chance to clean up (tests of what survives a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def remove_instance(self) -> None:
+        """Delete the instance folder this object made (a given one is left alone)."""
+        if self._own_instance:
+            shutil.rmtree(self.instance_dir, ignore_errors=True)
+
     def remove_log(self) -> None:
         """Delete the server log (kept when a run fails, so it can be read)."""
         if self.log_path:
@@ -150,8 +180,25 @@ class ServerProcess:
         log(f"--- last {lines} lines of server log {self.log_path} ---\n{tail}\n--- end of server log ---")
 
 
+def _test_account(instance_dir: str, url: str) -> str:
+    """Create the test user (if missing) in the server's database; a fresh API token for it."""
+    from server.accounts import AccountError, create_token, create_user
+    from server.db import Database, database_url
+
+    db = Database(database_url(url, instance_dir))
+    try:
+        db.upgrade()
+        try:
+            create_user(db, TEST_USER, TEST_PASSWORD, admin=True)
+        except AccountError:  # a reused instance folder already has it
+            pass
+        return create_token(db, TEST_USER, "tests")[1]
+    finally:
+        db.dispose()
+
+
 @contextlib.contextmanager
-def running_server(env: dict[str, str] | None = None) -> Iterator[str]:
-    """Yield the base URL of a freshly started server; stop it afterwards."""
+def running_server(env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """Yield a freshly started server (``base_url``, ``headers``, ``user``/``password``); stop it afterwards."""
     with ServerProcess(env=env) as server:
-        yield server.base_url
+        yield server

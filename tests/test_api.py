@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server import create_app
 from server.config import Settings
 from tests import media, synthetic
-from tests.conftest import multipart
+from tests.conftest import authed_client, create_test_app, multipart
 
 NEUTRAL = synthetic.encode(synthetic.astronaut_face())
 GRIMACE = synthetic.encode(synthetic.grimace(1.0))
@@ -125,8 +124,8 @@ def test_bad_image_input_gets_the_error_shape_and_the_server_keeps_serving(clien
 
 
 def test_an_upload_above_the_request_cap_is_413():
-    app = create_app(Settings(max_upload_bytes=1024))
-    response = app.test_client().post("/api/v1/analyze/image", data=multipart(image=NEUTRAL),
+    app = create_test_app(Settings(max_upload_bytes=1024))
+    response = authed_client(app).post("/api/v1/analyze/image", data=multipart(image=NEUTRAL),
                                       content_type="multipart/form-data")
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "request_entity_too_large"

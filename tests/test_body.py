@@ -13,7 +13,7 @@ from skimage import data as skdata
 from server.vision.body import BodyParts, PartStats, movement_summary
 from server.vision.face import FaceTracker
 from tests import media, synthetic
-from tests.conftest import multipart
+from tests.conftest import authed_client, multipart
 
 ASTRONAUT = skdata.astronaut()  # 512 x 512, head and torso of Eileen Collins (NASA, public domain)
 CANVAS_W, CANVAS_H = 720, 512  # a wider grey stage for the astronaut to slide across
@@ -39,12 +39,12 @@ def _post_video(client, video: bytes):
 
 @pytest.fixture(scope="module")
 def sliding(app):
-    return _post_video(app.test_client(), _video(SLIDE_PX_PER_S))
+    return _post_video(authed_client(app), _video(SLIDE_PX_PER_S))
 
 
 @pytest.fixture(scope="module")
 def still(app):
-    return _post_video(app.test_client(), _video(0.0))
+    return _post_video(authed_client(app), _video(0.0))
 
 
 def _boxes_overlap(a, b) -> bool:

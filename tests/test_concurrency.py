@@ -13,9 +13,9 @@ HEAVY_FRAME = synthetic.encode(cv2.resize(synthetic.grimace(1.0), (3000, 3000)),
 FRAMES = 15
 
 
-def _stream(url: str, acks: list, done: threading.Event) -> None:
+def _stream(url: str, token: str, acks: list, done: threading.Event) -> None:
     client = socketio.Client()
-    client.connect(url, namespaces=["/live"], transports=["websocket"])
+    client.connect(url, namespaces=["/live"], transports=["websocket"], auth={"token": token})
     try:
         client.call("start", {}, namespace="/live", timeout=30)
         for seq in range(FRAMES):
@@ -28,17 +28,18 @@ def _stream(url: str, acks: list, done: threading.Event) -> None:
 
 
 def test_health_and_pages_answer_while_a_stream_is_being_analysed():
-    with running_server() as url:
+    with running_server() as server:
+        url = server.base_url
         acks: list = []
         done = threading.Event()
-        streamer = threading.Thread(target=_stream, args=(url, acks, done), daemon=True)
+        streamer = threading.Thread(target=_stream, args=(url, server.token, acks, done), daemon=True)
         streamer.start()
         seen_analysing = []
         pages_ok = 0
         while not done.is_set():
             health = requests.get(url + "/health", timeout=30).json()
             seen_analysing.append(health["live"]["analysing"])
-            pages_ok += requests.get(url + "/", timeout=30).status_code == 200
+            pages_ok += requests.get(url + "/", headers=server.headers, timeout=30).status_code == 200
         streamer.join(timeout=60)
         assert len(acks) == FRAMES and all(a["face"]["found"] for a in acks)
         # /health was answered *during* an analysis: the loop was not blocked by it.

@@ -6,9 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from server import create_app
 from server.config import Settings
-from tests.conftest import multipart
+from tests.conftest import authed_client, create_test_app, multipart
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # neurokit2 imports scipy.misc, deprecated in SciPy
@@ -137,8 +136,8 @@ def test_the_messages_say_what_is_wrong(client):
 
 
 def test_an_ecg_over_the_size_cap_is_413():
-    app = create_app(Settings(max_ecg_bytes=1024))
-    client = app.test_client()
+    app = create_test_app(Settings(max_ecg_bytes=1024))
+    client = authed_client(app)
     data = time_ecg_csv(simulated(80))
     for response in (post_file(client, data), client.post(URL, data=data, content_type="text/csv")):
         assert response.status_code == 413

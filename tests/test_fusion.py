@@ -2,14 +2,13 @@
 import numpy as np
 import pytest
 
-from server import create_app
 from server.config import Settings
 from server.pain import scale
 from server.pain.estimate import estimate_from_levels, estimate_from_pspi, make_estimate
 from server.pain.fusion import add_physiology, fuse, parse_weights
 from server.pain.physiology import RestingHeartRate, VideoHeartRate, from_camera, from_ecg
 from tests import synthetic
-from tests.conftest import multipart
+from tests.conftest import authed_client, create_test_app, live_client, multipart
 
 NO_AUS = {"AU4": 0, "AU6": 0, "AU7": 0, "AU9": 0, "AU10": 0, "AU43": 0}
 STRONG = {"AU4": 4, "AU6": 3, "AU7": 4, "AU9": 1, "AU10": 3, "AU43": 0}
@@ -200,7 +199,7 @@ def test_a_video_whose_pulse_quickens_is_fused_against_its_own_resting_rate():
     from tests import media
     from tests.pulse import pulse_clip
 
-    client = create_app(Settings(resting_heart_rate_seconds=3.0)).test_client()
+    client = authed_client(create_test_app(Settings(resting_heart_rate_seconds=3.0)))
     clip = pulse_clip(66, seconds=10, seed=5) + pulse_clip(102, seconds=12, seed=6)
     body = _post(client, "/api/v1/analyze/video?estimator=fusion", video=media.write_video([f for _, f in clip], fps=30))
     timeline = body["timeline"]
@@ -213,10 +212,9 @@ def test_a_video_whose_pulse_quickens_is_fused_against_its_own_resting_rate():
 
 
 def test_a_live_stream_with_fusion_rises_when_the_pulse_quickens_after_calibration(app):
-    from server import socketio_of
     from tests.pulse import pulse_clip
 
-    live = socketio_of(app).test_client(app, namespace="/live")
+    live = live_client(app)
 
     def call(event, data):
         return live.emit(event, data, namespace="/live", callback=True)

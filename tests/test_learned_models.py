@@ -14,9 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from server import create_app, socketio_of
 from server.config import Settings
 from tests import synthetic, tiny_datasets
+from tests.conftest import authed_client, create_test_app, live_client
 from tests.media import write_video
 from tests.server_process import REPO_ROOT
 
@@ -120,12 +120,12 @@ def served(trained):
     (trained["models"] / "broken.pt").write_bytes(b"this is not a checkpoint")
     # An export that belongs to another checkpoint must not be used for this one.
     (trained["models"] / "bi_lstm.onnx").write_bytes((trained["models"] / "sta_lstm.onnx").read_bytes())
-    app = create_app(Settings(models_dir=str(trained["models"]), lstm_model="sta_lstm.pt"))
+    app = create_test_app(Settings(models_dir=str(trained["models"]), lstm_model="sta_lstm.pt"))
     return app
 
 
 def test_health_lists_every_checkpoint_and_reports_the_broken_one(served):
-    health = served.test_client().get("/health").get_json()
+    health = authed_client(served).get("/health").get_json()
     by_file = {m["file"]: m for m in health["models"]}
     assert by_file["broken.pt"]["status"] == "broken" and by_file["broken.pt"]["detail"]
     assert by_file["sta_lstm.pt"]["active"] and not by_file["bi_lstm.pt"]["active"]
@@ -139,7 +139,7 @@ def test_health_lists_every_checkpoint_and_reports_the_broken_one(served):
 
 
 def test_the_api_answers_with_the_resnet_and_with_fusion(served):
-    client = served.test_client()
+    client = authed_client(served)
     photo = synthetic.encode(synthetic.grimace(1.0))
     pain = client.post("/api/v1/analyze/image?estimator=resnet18", data=photo, content_type="image/jpeg").get_json()["pain"]
     assert pain["estimator"] == "resnet18" and pain["model"] == "resnet18.pt"
@@ -157,7 +157,7 @@ def test_the_api_answers_with_the_resnet_and_with_fusion(served):
 
 def test_the_sequence_model_needs_a_video_not_a_photo(served):
     photo = synthetic.encode(synthetic.astronaut_face())
-    response = served.test_client().post("/api/v1/analyze/image?estimator=lstm", data=photo, content_type="image/jpeg")
+    response = authed_client(served).post("/api/v1/analyze/image?estimator=lstm", data=photo, content_type="image/jpeg")
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "estimator_needs_video"
 
 
@@ -169,7 +169,7 @@ def _neutral_then_grimace(neutral_s: float, grimace_s: float) -> list[np.ndarray
 
 def test_an_uploaded_video_is_judged_by_the_lstm_over_its_window(served):
     video = write_video(_neutral_then_grimace(3.0, 3.0), VIDEO_FPS)
-    response = served.test_client().post(
+    response = authed_client(served).post(
         "/api/v1/analyze/video", data={"video": (io.BytesIO(video), "clip.mp4"), "estimator": "lstm"},
         content_type="multipart/form-data",
     )
@@ -183,7 +183,7 @@ def test_an_uploaded_video_is_judged_by_the_lstm_over_its_window(served):
 
 
 def test_a_live_stream_uses_the_lstm_chosen_at_start(served):
-    client = socketio_of(served).test_client(served, namespace="/live")
+    client = live_client(served)
     try:
         started = client.emit("start", {"estimator": "lstm"}, namespace="/live", callback=True)
         assert started["session"]["estimator"] == "lstm"
@@ -205,11 +205,13 @@ def test_the_real_server_loads_the_models_folder_and_serves_the_resnet(trained):
 
     from tests.server_process import running_server
 
-    with running_server({"PAINSCOPE_MODELS_DIR": str(trained["models"]), "PAINSCOPE_ESTIMATOR": "resnet18"}) as url:
+    with running_server({"PAINSCOPE_MODELS_DIR": str(trained["models"]), "PAINSCOPE_ESTIMATOR": "resnet18"}) as server:
+        url = server.base_url
         health = requests.get(f"{url}/health", timeout=30).json()
         assert health["default_estimator"] == "resnet18"
         assert {m["file"] for m in health["models"] if m["status"] == "loaded"} >= {"resnet18.pt", "sta_lstm.pt"}
         photo = synthetic.encode(synthetic.grimace(1.0))
-        answer = requests.post(f"{url}/api/v1/analyze/image", data=photo, headers={"Content-Type": "image/jpeg"},
+        answer = requests.post(f"{url}/api/v1/analyze/image", data=photo,
+                               headers={"Content-Type": "image/jpeg", **server.headers},
                                timeout=60).json()
         assert answer["pain"]["estimator"] == "resnet18" and answer["pain"]["model"] == "resnet18.pt"

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from server import socketio_of
 from tests import synthetic
+from tests.conftest import live_client
 
 NEUTRAL = synthetic.encode(synthetic.astronaut_face(), quality=85)
 GRIMACE = synthetic.encode(synthetic.grimace(1.0), quality=85)
@@ -12,7 +12,7 @@ GRIMACE = synthetic.encode(synthetic.grimace(1.0), quality=85)
 
 @pytest.fixture()
 def live(app):
-    client = socketio_of(app).test_client(app, namespace="/live")
+    client = live_client(app)
     yield client
     if client.is_connected(namespace="/live"):
         client.disconnect(namespace="/live")

@@ -3,11 +3,11 @@ import base64
 
 import pytest
 
-from server import create_app
 from server.config import Settings
 from server.problems import InputProblem
 from server.vitals.sessions import RppgSessionStore
 from tests import synthetic
+from tests.conftest import authed_client, create_test_app
 from tests.pulse import pulse_clip, skin_patch_clip
 
 BATCH = 120
@@ -78,7 +78,7 @@ def test_unknown_sessions_and_bad_roi(client):
 
 
 def test_sessions_beyond_the_cap_are_refused_with_429():
-    client = create_app(Settings(rppg_max_sessions=3)).test_client()
+    client = authed_client(create_test_app(Settings(rppg_max_sessions=3)))
     for _ in range(3):
         assert client.post("/api/v1/rppg/sessions").status_code == 201
     refused = client.post("/api/v1/rppg/sessions")

@@ -24,11 +24,11 @@ import pytest
 import torch
 from PIL import Image
 
-from server import create_app
 from server.config import Settings
 from server.training import segment
 from server.vision.body import ARM, HEAD, LEG, TORSO
 from server.vision.segmenter import CLASSES, LearnedSegmenter
+from tests.conftest import authed_client, create_test_app
 from tests import media, synthetic
 from tests.conftest import multipart
 
@@ -142,7 +142,7 @@ def served(trained, tmp_path_factory):
     models = tmp_path_factory.mktemp("segment-models")
     shutil.copy(trained["onnx"], models / "segmentation.onnx")
     shutil.copy(trained["summary"]["checkpoint"], models / "segmentation.pt")  # as the trainer leaves it
-    return create_app(Settings(models_dir=str(models))).test_client()
+    return authed_client(create_test_app(Settings(models_dir=str(models))))
 
 
 def test_training_beats_background_everywhere_on_the_test_split(trained):
@@ -215,7 +215,7 @@ def test_a_sliding_figure_has_rightward_tracks_from_the_learned_masks(served):
 
 def test_a_broken_segmenter_file_is_reported_and_the_pose_method_serves(tmp_path):
     (tmp_path / "segmentation.onnx").write_bytes(np.random.default_rng(0).bytes(4096))
-    client = create_app(Settings(models_dir=str(tmp_path))).test_client()
+    client = authed_client(create_test_app(Settings(models_dir=str(tmp_path))))
     health = client.get("/health").get_json()
     assert health["status"] == "ok"
     entry = health["body_segmenter"]
@@ -226,7 +226,7 @@ def test_a_broken_segmenter_file_is_reported_and_the_pose_method_serves(tmp_path
     assert response.status_code == 200 and response.get_json()["method"] == "pose"
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert create_app(Settings(models_dir=str(empty))).test_client().get("/health").get_json()["body_segmenter"] is None
+    assert authed_client(create_test_app(Settings(models_dir=str(empty)))).get("/health").get_json()["body_segmenter"] is None
 
 
 def test_a_missing_split_file_is_a_clear_error_from_the_real_cli(tmp_path):

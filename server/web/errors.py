@@ -44,6 +44,7 @@ STATUS_BY_CODE = {
     "implausible_sampling_rate": 422,
     "irregular_sampling": 422,
     "sampling_rate_mismatch": 422,
+    "bad_account": 422,
 }
 
 

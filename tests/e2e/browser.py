@@ -15,6 +15,7 @@ from tests.synthetic import CAMERA_SIZE
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CAMERA_FPS = 15
+LOGIN_WAIT_S = 30  # generous on a busy CI machine; nothing asserts a duration
 
 # Records every phrase handed to speechSynthesis.speak (headless Chromium has no voices).
 SPEECH_SPY = """
@@ -68,6 +69,19 @@ class Browser:
             options.add_argument(f"--use-file-for-fake-video-capture={camera_y4m}")
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SPEECH_SPY})
+
+    def log_in(self, base_url: str, name: str, password: str) -> None:
+        """Log in through the login page, as a clinician would; the session cookie stays in this profile."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver.get(base_url + "/login")
+        self.driver.find_element(By.ID, "login-name").send_keys(name)
+        self.driver.find_element(By.ID, "login-password").send_keys(password)
+        self.driver.find_element(By.ID, "login-submit").click()
+        WebDriverWait(self.driver, LOGIN_WAIT_S).until(
+            lambda d: d.find_elements(By.ID, "logout"), "the login did not lead to the page"
+        )
 
     def close(self) -> None:
         """Quit the browser and delete its profile."""

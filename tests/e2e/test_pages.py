@@ -30,10 +30,15 @@ WAIT_S = 90  # generous: CI machines are slow and shared; nothing asserts a dura
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server():
     require_browser()
-    with running_server() as url:
-        yield url
+    with running_server() as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def server_url(server):
+    return server.base_url
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +54,9 @@ def camera_file():
 
 
 @pytest.fixture()
-def browser(camera_file):
+def browser(camera_file, server):
     session = Browser(camera_y4m=camera_file)
+    session.log_in(server.base_url, server.user, server.password)
     yield session
     session.close()
 
@@ -248,6 +254,8 @@ const reportError = console.error.bind(console);
 console.error = (...args) => { window.__pageErrors.push(args.map(String).join(' ')); reportError(...args); };
 window.addEventListener('error', (event) => window.__pageErrors.push(String(event.message)));
 window.addEventListener('unhandledrejection', (event) => window.__pageErrors.push(String(event.reason)));
+document.addEventListener('securitypolicyviolation',
+  (event) => window.__pageErrors.push(`CSP blocked ${event.blockedURI} (${event.violatedDirective})`));
 """
 ECG_BPM = 80
 NOT_A_NUMBER = re.compile(r"\b(null|nan|undefined)\b", re.IGNORECASE)

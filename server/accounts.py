@@ -1,0 +1,146 @@
+"""Users and API tokens: create, check, revoke. Passwords and tokens are stored hashed. No Flask here.
+
+Passwords use Werkzeug's ``generate_password_hash`` (scrypt, salted). A token is
+``ps_`` + 32 random bytes (URL-safe base64); only its SHA-256 is stored, which
+is enough for a secret with 256 bits of entropy (no salt or slow hash needed:
+nobody can guess it to test against the hash).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from server.db import ApiToken, Database, User, utcnow
+
+TOKEN_PREFIX = "ps_"
+TOKEN_BYTES = 32
+GENERATED_PASSWORD_BYTES = 18  # 24 URL-safe characters: printed once for the first admin
+MIN_PASSWORD_LENGTH = 10  # NIST SP 800-63B asks for at least 8; 10 leaves a margin
+MAX_NAME_LENGTH = 80
+# A token's "last used" time is rewritten at most this often: a write per API call would
+# cost a synced commit each, and a minute is precise enough to tell a token in use.
+LAST_USED_RESOLUTION_S = 60.0
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done (message says why)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A logged-in person, detached from any database session."""
+
+    id: int
+    name: str
+    is_admin: bool
+
+
+def _account(user: User) -> Account:
+    return Account(user.id, user.name, user.is_admin)
+
+
+def generate_password() -> str:
+    """A random password for an account made without one."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def create_user(db: Database, name: str, password: str, admin: bool = False) -> Account:
+    """A new user; the name must be free and the password long enough."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise AccountError(f"A user name has 1 to {MAX_NAME_LENGTH} characters.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"A password has at least {MIN_PASSWORD_LENGTH} characters.")
+    with db.session() as session:
+        if session.scalar(select(User).where(User.name == name)) is not None:
+            raise AccountError(f"There is already a user called {name!r}.")
+        user = User(name=name, password_hash=generate_password_hash(password), is_admin=admin)
+        session.add(user)
+        session.flush()
+        return _account(user)
+
+
+def user_count(db: Database) -> int:
+    """How many users exist."""
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def authenticate(db: Database, name: str, password: str) -> Account | None:
+    """The user with this name and password, or None."""
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.name == name.strip()))
+        if user is None:
+            check_password_hash(generate_password_hash("x"), password)  # same work for an unknown name
+            return None
+        return _account(user) if check_password_hash(user.password_hash, password) else None
+
+
+def account_by_id(db: Database, user_id: int) -> Account | None:
+    """The user with this id, or None."""
+    with db.session() as session:
+        user = session.get(User, user_id)
+        return _account(user) if user is not None else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db: Database, user_name: str, label: str = "") -> tuple[int, str]:
+    """A new token for a user: (token id, the token). The token is shown once and stored hashed."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.name == user_name.strip()))
+        if user is None:
+            raise AccountError(f"There is no user called {user_name!r}.")
+        row = ApiToken(user_id=user.id, name=label or user.name, token_hash=_token_hash(token))
+        session.add(row)
+        session.flush()
+        return row.id, token
+
+
+def revoke_token(db: Database, token_id: int) -> None:
+    """Revoke a token by id; it stops working at once."""
+    with db.session() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise AccountError(f"There is no token {token_id}.")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+
+
+def list_tokens(db: Database) -> list[dict[str, object]]:
+    """Every token's id, owner, label and dates (never the token)."""
+    with db.session() as session:
+        rows = session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+        return [
+            {"id": r.id, "user": r.user.name, "label": r.name, "created_at": r.created_at,
+             "revoked_at": r.revoked_at, "last_used_at": r.last_used_at}
+            for r in rows
+        ]
+
+
+def account_for_token(db: Database, token: str) -> Account | None:
+    """The owner of a valid (not revoked) token, or None; notes when it was used."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    with db.session() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+        if row is None or row.revoked_at is not None:
+            return None
+        now = utcnow()
+        last = row.last_used_at
+        if last is None or (now - _aware(last)).total_seconds() >= LAST_USED_RESOLUTION_S:
+            row.last_used_at = now
+        return _account(row.user)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands datetimes back without their zone; they were stored as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,50 @@
+"""Accounts over HTTP: only an admin lists or creates users (``/api/v1/users``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from server.accounts import AccountError, create_user
+from server.db import User
+from server.problems import InputProblem
+from server.web.errors import error_response
+
+users_api = Blueprint("users_api", __name__, url_prefix="/api/v1")
+
+
+def _forbidden_unless_admin() -> Any:
+    if not current_user.is_admin:
+        return error_response("forbidden", "Only an admin may see or create accounts.", 403)
+    return None
+
+
+@users_api.get("/users")
+def list_users() -> Any:
+    """Every account's id, name and role (admins only)."""
+    refused = _forbidden_unless_admin()
+    if refused is not None:
+        return refused
+    with current_app.extensions["painscope"].db.session() as session:
+        users = session.scalars(select(User).order_by(User.id)).all()
+        return jsonify([{"id": u.id, "name": u.name, "admin": u.is_admin} for u in users])
+
+
+@users_api.post("/users")
+def add_user() -> Any:
+    """JSON ``{"name", "password", "admin"?}`` -> the new account (admins only)."""
+    refused = _forbidden_unless_admin()
+    if refused is not None:
+        return refused
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
+        raise InputProblem("missing_field", 'Send JSON {"name": "...", "password": "...", "admin": false}.')
+    try:
+        account = create_user(
+            current_app.extensions["painscope"].db, body["name"], body["password"], bool(body.get("admin", False))
+        )
+    except AccountError as error:
+        raise InputProblem("bad_account", str(error)) from None
+    return jsonify({"id": account.id, "name": account.name, "admin": account.is_admin}), 201
