@@ -13,7 +13,8 @@ PORT ?= 5000
 export PORT
 
 RUN_DEBS := espeak-ng ffmpeg
-TEST_DEBS := chromium chromium-driver
+# postgresql: the storage tests start a server of their own on loopback (tests/postgres_server.py)
+TEST_DEBS := chromium chromium-driver postgresql
 VENDOR := static/vendor
 VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
                 node_modules/chart.js/dist/chart.umd.min.js

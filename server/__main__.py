@@ -11,8 +11,6 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
-FIRST_ADMIN = "admin"
-
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
@@ -56,15 +54,13 @@ def _run(settings: Any) -> int:
 
 
 def _first_admin(db: Any) -> None:
-    """With no user at all, make ``admin`` with a random password and print it once."""
-    from server.accounts import create_user, generate_password, user_count
+    """With no user at all, make the first admin and print its password once."""
+    from server.accounts import FIRST_ADMIN, ensure_first_admin
 
-    if user_count(db) > 0:
-        return
-    password = generate_password()
-    create_user(db, FIRST_ADMIN, password, admin=True)
-    print(f"Created the first account: name '{FIRST_ADMIN}', password '{password}'. "
-          "It is shown only now; change it by creating your own admin account.", flush=True)
+    password = ensure_first_admin(db)
+    if password is not None:
+        print(f"Created the first account: name '{FIRST_ADMIN}', password '{password}'. "
+              "It is shown only now; change it by creating your own admin account.", flush=True)
 
 
 def _accounts(settings: Any, args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ TOKEN_BYTES = 32
 GENERATED_PASSWORD_BYTES = 18  # 24 URL-safe characters: printed once for the first admin
 MIN_PASSWORD_LENGTH = 10  # NIST SP 800-63B asks for at least 8; 10 leaves a margin
 MAX_NAME_LENGTH = 80
+FIRST_ADMIN = "admin"  # made on the first `make run` when there is no user at all
 # A token's "last used" time is rewritten at most this often: a write per API call would
 # cost a synced commit each, and a minute is precise enough to tell a token in use.
 LAST_USED_RESOLUTION_S = 60.0
@@ -63,6 +64,15 @@ def create_user(db: Database, name: str, password: str, admin: bool = False) -> 
         session.add(user)
         session.flush()
         return _account(user)
+
+
+def ensure_first_admin(db: Database) -> str | None:
+    """With no user at all, create ``admin`` with a random password and return it (else None)."""
+    if user_count(db) > 0:
+        return None
+    password = generate_password()
+    create_user(db, FIRST_ADMIN, password, admin=True)
+    return password
 
 
 def user_count(db: Database) -> int:

@@ -87,3 +87,25 @@ def test_a_video_that_is_really_an_image_is_refused():
     with pytest.raises(InputProblem) as raised:
         read_video(synthetic.encode(synthetic.astronaut_face()), VIDEO_LIMITS)
     assert raised.value.code == "unsupported_media_type"
+
+
+def test_an_uploaded_video_is_decoded_from_memory_and_leaves_no_file(monkeypatch):
+    import os
+    import tempfile as tempfile_module
+
+    from server.vision import frames
+
+    made = []
+    real_mkstemp = tempfile_module.mkstemp
+
+    def spy(*args, **kwargs):
+        fd, path = real_mkstemp(*args, **kwargs)
+        made.append(path)
+        return fd, path
+
+    video = media.write_video([synthetic.astronaut_face()] * 10, fps=10)
+    monkeypatch.setattr(frames.tempfile, "mkstemp", spy)
+    with frames.open_video(video, frames.VideoLimits(10**8, 60, 5, 10**8)) as source:
+        assert source.info.duration_s > 0
+    assert made and all(path.startswith("/dev/shm/") for path in made)  # RAM, never a disk
+    assert not any(os.path.exists(path) for path in made)

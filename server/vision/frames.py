@@ -175,12 +175,23 @@ def read_video(data: bytes, limits: VideoLimits) -> tuple[VideoInfo, list[VideoF
         return video.info, list(video.frames(limits.sample_fps))
 
 
+# A RAM-backed filesystem on Linux; where it is missing the system's temporary folder is used.
+MEMORY_DIR = "/dev/shm"
+
+
+def scratch_dir() -> str | None:
+    """Where an upload may be put for a decoder that needs a path: memory if possible (None: the default)."""
+    return MEMORY_DIR if os.path.isdir(MEMORY_DIR) and os.access(MEMORY_DIR, os.W_OK) else None
+
+
 @contextlib.contextmanager
 def open_video(data: bytes, limits: VideoLimits) -> Iterator["VideoSource"]:
     """Validate a video and open it for streaming its frames.
 
     The bytes go to a private temporary file only while OpenCV reads them (its
-    FFmpeg backend needs a path); the file is removed when the block ends.
+    FFmpeg backend needs a path); the file is removed when the block ends. It
+    is made in memory (``/dev/shm``) where the system has that, so an upload
+    never reaches a disk (DESIGN.md: uploads are not stored unless asked).
     """
     if not data:
         raise InputProblem("empty", "The video is empty (0 bytes).")
@@ -189,7 +200,7 @@ def open_video(data: bytes, limits: VideoLimits) -> Iterator["VideoSource"]:
     container = sniff_video_format(data)
     if container is None:
         raise InputProblem("unsupported_media_type", "This is not an MP4, MOV, AVI or WebM video.")
-    fd, path = tempfile.mkstemp(suffix="." + container)
+    fd, path = tempfile.mkstemp(suffix="." + container, dir=scratch_dir())
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

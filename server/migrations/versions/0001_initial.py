@@ -1,7 +1,7 @@
 """users, tokens, patients, assessments, readings, audit
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-21
 """
 from __future__ import annotations
