@@ -36,7 +36,9 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.body_api import body_api
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
+    from server.web.history_pages import history_pages
     from server.web.pages import pages
+    from server.web.records_api import records_api
     from server.web.rppg_api import rppg_api
     from server.web.users_api import users_api
 
@@ -61,6 +63,8 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(ecg_api)
     app.register_blueprint(body_api)
     app.register_blueprint(users_api)
+    app.register_blueprint(records_api)
+    app.register_blueprint(history_pages)
     app.register_blueprint(health)
     register_error_handlers(app)
     init_auth(app)

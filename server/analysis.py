@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -109,6 +109,8 @@ class VideoReport:
     peak: Result | None
     peak_overlay_png: bytes | None
     vitals: dict[str, Any] | None = None
+    # Every sampled frame's (time, Result), for the patient record (server/per_second.py); not in to_dict.
+    samples: list[tuple[float, Result]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -293,7 +295,10 @@ class Analyzer:
             png = draw_overlay(video.frame_at(best.index), best.faces, best.patient, peak.pain)
         pspis = [r.pain.pspi for r in results if r.pain is not None and r.pain.pspi is not None]
         summary = _summary(pspis, timeline, baseline, self.video_limits.sample_fps)
-        return VideoReport(timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png, vitals=vitals)
+        return VideoReport(
+            timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png, vitals=vitals,
+            samples=[(sample.t_s, result) for sample, result in zip(samples, results)],
+        )
 
 
 def video_vitals(

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_FILE = "painscope.db"
@@ -120,6 +121,8 @@ class Reading(Base):
     heart_rate_quality: Mapped[str | None] = mapped_column(String(16), default=None)
     face_found: Mapped[bool] = mapped_column(Boolean, default=True)
     frames: Mapped[int] = mapped_column(Integer, default=1)  # frames summarised in this reading
+    # Share of those frames in which a face was found (0-1); None for rows older than revision 0002.
+    face_share: Mapped[float | None] = mapped_column(Float, default=None)
     assessment: Mapped[Assessment] = relationship(back_populates="readings")
 
 
@@ -131,7 +134,9 @@ class AuditEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     action: Mapped[str] = mapped_column(String(32))  # view | export | create | change | record
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"), default=None)
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="SET NULL"), default=None, index=True
+    )
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -154,12 +159,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """An engine, a session factory and the schema upgrade for one database URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pooled: bool = True) -> None:
+        """``pooled=False``: a new connection per session, no connection pool (see :meth:`unpooled`)."""
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        if pooled:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        else:
+            self.engine = create_engine(url, poolclass=NullPool)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Made now, not on first use: first use may be on an OS thread, racing another.
+        self._unpooled: Database = Database(url, pooled=False) if pooled else self
+
+    def unpooled(self) -> "Database":
+        """The same database without a connection pool, for work on a real OS thread (``server.offload``).
+
+        Under eventlet the pool's locks are green locks, and a green lock that an
+        OS thread (eventlet.tpool) and the event loop contend for hangs both. A
+        session of this twin opens its own connection and closes it at the end:
+        no lock is shared. It costs a connect per session (SQLite: a file open;
+        PostgreSQL: a login), so use it for a write per second, not per frame.
+        """
+        return self._unpooled
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (keeps the data)."""
@@ -186,6 +208,8 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._unpooled is not self:
+            self._unpooled.dispose()
 
 
 def alembic_config(url: str) -> Any:

@@ -1,9 +1,15 @@
 """Socket.IO namespace /live: translates events to a LiveSession per connection and back.
 
-Protocol (DESIGN.md): ``start`` {estimator?}; ``frame`` {seq, t_ms, jpeg} acked
-with the Result plus ``seq``; ``calibrate`` {}; ``stop`` {}. The client keeps at
-most two frames in flight; here a frame that waited while a newer one arrived
-is acked ``{"seq", "dropped": true}`` instead of being analysed late.
+Protocol (DESIGN.md): ``start`` {estimator?, body?, patient_id?}; ``frame``
+{seq, t_ms, jpeg} acked with the Result plus ``seq``; ``calibrate`` {}; ``stop`` {}.
+The client keeps at most two frames in flight; here a frame that waited while a
+newer one arrived is acked ``{"seq", "dropped": true}`` instead of being analysed late.
+
+With ``patient_id`` the stream is recorded (server/live_recorder.py): a live
+assessment of that patient, one reading per second committed before the ack
+of the first frame of the next second, and every frame's ack carries
+``record`` {assessment_id, readings_committed, committed_through_s}. ``stop``
+and a disconnect commit the partial last second and end the assessment.
 """
 from __future__ import annotations
 
@@ -14,10 +20,14 @@ from typing import Any
 
 from flask import request
 from flask_socketio import Namespace
+from sqlalchemy.exc import SQLAlchemyError
 
+from server import records
 from server.accounts import Account
+from server.live_recorder import LiveRecorder
 from server.live_session import LiveSession
 from server.problems import InputProblem
+from server.result import Result
 from server.services import Services
 from server.web.auth import account_from_socket_auth
 from server.web.errors import error_body
@@ -28,8 +38,24 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Stream:
     session: LiveSession
+    recorder: LiveRecorder | None = None  # when the stream is recorded for a patient
     lock: threading.Lock = field(default_factory=threading.Lock)
     newest_seq: int = -1
+
+    def process(self, jpeg: bytes | str, t_ms: float) -> Result:
+        """Analyse a frame and record it (a finished second is committed here, before the ack)."""
+        result = self.session.process(jpeg, t_ms)
+        if self.recorder is not None:
+            self.recorder.add(t_ms, result)
+        return result
+
+    def close(self) -> None:
+        """Release the trackers; commit the last second and end the recorded assessment."""
+        try:
+            if self.recorder is not None:
+                self.recorder.close()
+        finally:
+            self.session.close()
 
 
 class LiveNamespace(Namespace):
@@ -54,10 +80,15 @@ class LiveNamespace(Namespace):
         self._accounts.pop(request.sid, None)
 
     def on_start(self, data: Any = None) -> dict:
-        """Open a stream; ``estimator`` picks the pain estimator, ``body`` adds the body-movement index."""
+        """Open a stream; ``estimator`` picks the pain estimator, ``body`` adds the body-movement index,
+        ``patient_id`` records it for that patient."""
         options = data if isinstance(data, dict) else {}
+        db = self.services.db.unpooled()  # used on an OS thread (see Database.unpooled)
         try:
             estimator = self.services.estimators.get(options.get("estimator"), self.services.settings.estimator)
+            patient_id = records.patient_id_option(options.get("patient_id"))
+            if patient_id is not None:
+                self.services.offloader.run(records.get_patient, db, patient_id)
         except InputProblem as problem:
             return error_body(problem.code, problem.message)
         self._end(request.sid)
@@ -65,9 +96,26 @@ class LiveNamespace(Namespace):
         session = self.services.offloader.run(
             LiveSession, self.services.settings, estimator, self.services.analyzer.image_limits, body
         )
-        self._streams[request.sid] = _Stream(session)
+        stream = _Stream(session)
+        if patient_id is not None:
+            account = self._accounts.get(request.sid)
+            modalities = ["face", "rppg"] + (["body"] if body else [])
+            try:
+                stream.recorder = self.services.offloader.run(
+                    LiveRecorder.start, db, patient_id, account.id if account else None, estimator.name, modalities
+                )
+            except (InputProblem, SQLAlchemyError) as problem:
+                session.close()
+                if isinstance(problem, InputProblem):
+                    return error_body(problem.code, problem.message)
+                log.exception("live assessment not started")
+                return error_body("record_failed", "The assessment could not be saved; the stream was not started.")
+        self._streams[request.sid] = stream
         self.services.live_streams.add(request.sid)
-        return {"ok": True, "session": {"estimator": estimator.name, "baseline": session.baseline.kind, "body": body}}
+        record = {"assessment_id": stream.recorder.assessment_id, "patient_id": patient_id} if stream.recorder else None
+        return {"ok": True, "session": {
+            "estimator": estimator.name, "baseline": session.baseline.kind, "body": body, "record": record,
+        }}
 
     def on_frame(self, data: Any = None) -> dict:
         """Analyse one frame, or drop it when a newer one has arrived meanwhile."""
@@ -75,7 +123,8 @@ class LiveNamespace(Namespace):
             return error_body("bad_frame", "A frame is an object {seq, t_ms, jpeg}.")
         seq, t_ms, jpeg = data.get("seq"), data.get("t_ms"), data.get("jpeg")
         if not isinstance(seq, int) or not isinstance(t_ms, (int, float)) or not isinstance(jpeg, (bytes, str)):
-            return {"seq": seq, **error_body("bad_frame", "A frame needs an integer seq, a number t_ms and jpeg bytes.")}
+            message = "A frame needs an integer seq, a number t_ms and jpeg bytes."
+            return {"seq": seq, **error_body("bad_frame", message)}
         stream = self._streams.get(request.sid)
         if stream is None:
             return {"seq": seq, **error_body("no_session", "Send 'start' before frames.")}
@@ -84,10 +133,13 @@ class LiveNamespace(Namespace):
             if seq < stream.newest_seq:
                 return {"seq": seq, "dropped": True}
             try:
-                result = self.services.offloader.run(stream.session.process, jpeg, float(t_ms))
+                result = self.services.offloader.run(stream.process, jpeg, float(t_ms))
             except InputProblem as problem:
                 return {"seq": seq, **error_body(problem.code, problem.message)}
-        return {"seq": seq, **result.to_dict()}
+            ack = {"seq": seq, **result.to_dict()}
+            if stream.recorder is not None:
+                ack["record"] = stream.recorder.status()
+        return ack
 
     def on_calibrate(self, data: Any = None) -> dict:
         """Take the face of the last few frames as this person's neutral face."""
@@ -101,15 +153,18 @@ class LiveNamespace(Namespace):
         return {"ok": True, "baseline": baseline.kind}
 
     def on_stop(self, data: Any = None) -> dict:
-        """End the stream (the client disconnects afterwards)."""
+        """End the stream (the client disconnects afterwards); a recorded one says what was committed."""
         stream = self._streams.get(request.sid)
         frames = stream.session.frames_analysed if stream else 0
         self._end(request.sid)
-        return {"ok": True, "frames_analysed": frames}
+        reply: dict[str, Any] = {"ok": True, "frames_analysed": frames}
+        if stream is not None and stream.recorder is not None:
+            reply["record"] = stream.recorder.status()
+        return reply
 
     def _end(self, sid: str) -> None:
         stream = self._streams.pop(sid, None)
         self.services.live_streams.discard(sid)
         if stream is not None:
             with stream.lock:
-                stream.session.close()
+                self.services.offloader.run(stream.close)

@@ -1,22 +1,49 @@
 """The JSON API under /api/v1, and /health."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+import logging
+from typing import Any, Callable
 
-from server import __version__
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from server import __version__, records
 from server.analysis import png_data_url
+from server.db import utcnow
 from server.problems import InputProblem
 from server.services import Services
+from server.upload_records import record_photo, record_video
 from server.web.ecg_api import ecg_attachment
 from server.web.errors import error_response
 from server.web.inputs import face_index, flag, option, read_image_upload, read_video_upload
 
+log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
 
 
 def _services() -> Services:
     return current_app.extensions["painscope"]
+
+
+def _patient_to_record(options: dict[str, Any]) -> int | None:
+    """The ``patient_id`` an upload is recorded for (form field, JSON field or query), checked to exist."""
+    patient_id = records.patient_id_option(option(request, options, "patient_id"))
+    if patient_id is not None:
+        records.get_patient(_services().db, patient_id)  # patient_not_found before any analysis
+    return patient_id
+
+
+def _store(recorder: Callable[..., dict[str, int]], patient_id: int, *args: Any) -> dict[str, int]:
+    """Run ``record_photo`` / ``record_video`` off the event loop (hence the unpooled database); a failed
+    write is a 503 ``record_failed``, never a result that looks recorded."""
+    services = _services()
+    try:
+        return services.offloader.run(recorder, services.db.unpooled(), patient_id, current_user.id, *args)
+    except SQLAlchemyError:
+        log.exception("upload not recorded for patient %s", patient_id)
+        raise InputProblem("record_failed", "The analysis could not be saved to the patient's record.") from None
 
 
 @health.get("/health")
@@ -48,13 +75,16 @@ def analyze_image():
     """One photo (+ optional neutral references) -> Result, with ``overlay_png`` when ``overlay=1``.
 
     An ECG recorded with it (multipart ``ecg``) is analysed too (``ecg`` in the
-    response) and, with ``estimator=fusion``, its arousal joins the face.
+    response) and, with ``estimator=fusion``, its arousal joins the face. With
+    ``patient_id`` the photo is stored as that patient's assessment (``record`` in the response).
     """
     services = _services()
     upload = read_image_upload(request)
     estimator = services.estimators.get(option(request, upload.options, "estimator"), services.settings.estimator)
     index = face_index(option(request, upload.options, "face"))
     overlay = flag(option(request, upload.options, "overlay"))
+    patient_id = _patient_to_record(upload.options)
+    received_at = utcnow()
     physiology, ecg = ecg_attachment(request, upload.options)
     with services.trackers.borrow() as tracker:
         result, png = services.offloader.run(
@@ -66,6 +96,8 @@ def analyze_image():
         body["overlay_png"] = png_data_url(png)
     if ecg is not None:
         body["ecg"] = ecg
+    if patient_id is not None:
+        body["record"] = _store(record_photo, patient_id, estimator.name, result, ecg, received_at)
     return jsonify(body)
 
 
@@ -75,11 +107,14 @@ def analyze_video():
 
     With ``estimator=fusion`` the heart rate joins the face: an ECG sent with it
     (multipart ``ecg``, reported under ``ecg``) or else the video's own camera heart rate.
+    With ``patient_id`` it is stored as that patient's assessment, a reading per second (``record``).
     """
     services = _services()
     video, references, options = read_video_upload(request)
     estimator = services.estimators.get(option(request, options, "estimator"), services.settings.estimator)
     index = face_index(option(request, options, "face"))
+    patient_id = _patient_to_record(options)
+    received_at = utcnow()
     physiology, ecg = ecg_attachment(request, options)
     with services.trackers.borrow() as tracker:
         report = services.offloader.run(
@@ -88,6 +123,8 @@ def analyze_video():
     body = report.to_dict()
     if ecg is not None:
         body["ecg"] = ecg
+    if patient_id is not None:
+        body["record"] = _store(record_video, patient_id, estimator.name, report, ecg, received_at)
     return jsonify(body)
 
 

@@ -10,8 +10,9 @@ from server.problems import InputProblem
 
 log = logging.getLogger(__name__)
 
-# InputProblem code -> HTTP status (DESIGN.md: 400 malformed, 413 too large,
-# 415 not an image/video, 422 understood but unusable).
+# InputProblem code -> HTTP status (DESIGN.md: 400 malformed, 404 no such record,
+# 409 conflicts with a record, 413 too large, 415 not an image/video,
+# 422 understood but unusable, 503 the database failed).
 STATUS_BY_CODE = {
     "empty": 400,
     "bad_base64": 400,
@@ -45,6 +46,12 @@ STATUS_BY_CODE = {
     "irregular_sampling": 422,
     "sampling_rate_mismatch": 422,
     "bad_account": 422,
+    # patient records (server/records.py)
+    "patient_not_found": 404,
+    "assessment_not_found": 404,
+    "patient_exists": 409,
+    "bad_patient": 422,
+    "record_failed": 503,  # the database did not take the write; the client may retry
 }
 
 

@@ -1,5 +1,6 @@
 // Entry point: wires the header mute switch and estimator picker, the tabs and the two panels.
 import { setupEstimatorPicker } from './estimators.js';
+import { setupPatientPicker } from './patients.js';
 import { isMuted, setMuted } from './speech.js';
 import { setupLive } from './live.js';
 import { setupTabs } from './tabs.js';
@@ -10,6 +11,7 @@ mute.checked = isMuted();
 mute.addEventListener('change', () => setMuted(mute.checked));
 
 setupEstimatorPicker();
+setupPatientPicker();
 setupTabs(document.querySelector('[role="tablist"]'));
 setupUpload();
 setupLive();

@@ -5,6 +5,7 @@ import { io } from '../vendor/socket.io.esm.min.js';
 import { closeCamera, FrameGrabber, openCamera } from './camera.js';
 import { config } from './config.js';
 import { chosenEstimator } from './estimators.js';
+import { chosenPatient, chosenPatientLabel, showLiveRecord } from './patients.js';
 import { RateMeter, RoundTrips } from './livestats.js';
 import {
   bodyWanted,
@@ -31,6 +32,7 @@ const session = {
   stream: null,
   socket: null,
   estimator: null, // read from the picker at Start; a change applies from the next Start
+  patient: null, // { id, label } recorded for, read at Start like the estimator; null: not recorded
   streaming: false, // the server accepted `start` on the current connection
   seq: 0,
   inFlight: new Map(), // seq -> { sentAt, frameSize }; a slot is taken from capture until ack
@@ -107,6 +109,7 @@ function onResult(seq, slot, tMs, result) {
   results.add();
   hook.lastLiveResult = result;
   hook.liveResultCount += 1;
+  if (result.record) showLiveRecord(result.record, session.patient?.label);
   showResult(result, slot.frameSize, (tMs - session.startedAt) / 1000);
   announcer.offer(levelOf(result), result.speech?.text);
   refreshStats();
@@ -129,6 +132,7 @@ async function startSession() {
   try {
     const options = session.estimator ? { estimator: session.estimator } : {}; // none: the server's default
     if (bodyWanted()) options.body = true;
+    if (session.patient) options.patient_id = Number(session.patient.id); // a reconnection starts a new assessment
     reply = await session.socket.timeout(CONTROL_ACK_TIMEOUT_MS).emitWithAck('start', options);
   } catch {
     reply = { error: { message: 'The live service did not answer.' } };
@@ -179,6 +183,8 @@ function connect() {
 
 async function start() {
   session.estimator = chosenEstimator(); // kept for reconnections; a later change waits for the next Start
+  session.patient = chosenPatient() ? { id: chosenPatient(), label: chosenPatientLabel() } : null;
+  showLiveRecord(null);
   setPhase('starting');
   showError('');
   setStatus('Starting camera…');
@@ -215,7 +221,8 @@ async function stop({ status = 'Camera off', error = '' } = {}) {
   session.streaming = false;
   if (socket?.connected) {
     try {
-      await socket.timeout(CONTROL_ACK_TIMEOUT_MS).emitWithAck('stop', {});
+      const reply = await socket.timeout(CONTROL_ACK_TIMEOUT_MS).emitWithAck('stop', {});
+      if (reply?.record) showLiveRecord(reply.record, session.patient?.label); // the last second, saved at stop
     } catch {
       // No answer: disconnecting below ends the session on the server anyway.
     }

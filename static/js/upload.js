@@ -5,6 +5,7 @@ import { analyseBody, setupBody } from './body.js';
 import { analyseEcg, appendEcgFields, isEcgFile, setupEcg } from './ecg.js';
 import { renderEcg } from './ecg-view.js';
 import { chosenEstimator, onEstimatorChange } from './estimators.js';
+import { chosenPatient, chosenPatientLabel, showUploadRecord } from './patients.js';
 import { speak } from './speech.js';
 import { hook } from './state.js';
 import { hideResult, showImageResult, showVideoResult } from './upload-view.js';
@@ -39,6 +40,8 @@ function newForm() {
   const estimator = chosenEstimator();
   if (estimator) form.append('estimator', estimator);
   if (estimator === 'fusion') appendEcgFields(form); // the heart rate joins the face
+  const patient = chosenPatient();
+  if (patient) form.append('patient_id', patient); // saved to the patient's record
   return form;
 }
 
@@ -53,6 +56,7 @@ async function submit(url, form, busyText) {
   const controller = new AbortController();
   inFlight = controller;
   hideResult(); // never leave an older result looking like the answer to this one
+  showUploadRecord(null);
   showError('');
   setBusy(busyText);
   try {
@@ -71,12 +75,14 @@ async function submit(url, form, busyText) {
 async function analyseImage(file) {
   lastImage = file;
   const form = newForm();
+  const patient = chosenPatientLabel();
   form.append('image', file);
   for (const reference of el.reference.files) form.append('reference', reference);
   const result = await submit(IMAGE_URL, form, 'Analysing photo…');
   if (!result) return;
   hook.lastUploadResult = result;
   showImageResult(result);
+  showUploadRecord(result.record, patient);
   if (result.ecg) renderEcg(result.ecg);
   speak(result.speech?.text);
 }
@@ -84,11 +90,13 @@ async function analyseImage(file) {
 async function analyseVideo(file) {
   lastImage = null;
   const form = newForm();
+  const patient = chosenPatientLabel();
   form.append('video', file);
   const analysis = await submit(VIDEO_URL, form, 'Analysing video… this can take a while.');
   if (!analysis) return;
   hook.lastUploadResult = analysis;
   showVideoResult(analysis);
+  showUploadRecord(analysis.record, patient);
   if (analysis.ecg) renderEcg(analysis.ecg);
   speak(analysis.speech?.text);
 }

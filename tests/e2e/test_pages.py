@@ -470,3 +470,102 @@ def test_fusion_with_an_ecg_raises_the_level_shows_the_heart_rate_part_and_says_
     assert driver.find_element(By.ID, "ecg-result").is_displayed()  # the report that came with the photo
     _save_screenshot(driver, "upload-fusion.png")
     assert _page_errors(driver) == []
+
+
+# ---------------------------------------------------------------- patient records
+
+# The CSV export's first line (server/records.py CSV_HEADER).
+CSV_HEADER = ("time,assessment_id,kind,estimator,offset_s,pspi,level,confidence,"
+              "AU4,AU6,AU7,AU9,AU10,AU43,heart_rate_bpm,heart_rate_quality")
+
+
+def _chart_values(driver, canvas_id):
+    return driver.execute_script(
+        "const canvas = document.getElementById(arguments[0]);"
+        "const chart = window.Chart && window.Chart.getChart(canvas);"
+        "return chart ? chart.data.datasets[0].data.filter((p) => p.y !== null).map((p) => p.y) : null;",
+        canvas_id,
+    )
+
+
+def test_a_patient_record_from_the_patients_page_to_the_printable_history(server_url, browser, tmp_path):
+    driver = browser.driver
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CONSOLE_SPY})
+    identifier = f"E2E-{time.time_ns()}"  # the module's server is shared: a new patient every run
+    driver.get(server_url + "/patients")
+    driver.find_element(By.ID, "new-patient-identifier").send_keys(identifier)
+    driver.find_element(By.ID, "new-patient-name").send_keys("Eileen Example")
+    driver.find_element(By.ID, "new-patient-notes").send_keys("Prefers the left side.")
+    driver.find_element(By.ID, "new-patient-submit").click()
+    _wait(driver, lambda d: re.search(r"/patients/\d+$", d.current_url), "the new patient's history did not open")
+    history_url = driver.current_url
+    patient_id = history_url.rsplit("/", 1)[1]
+    assert driver.find_element(By.ID, "assessment-none").is_displayed()
+
+    # Choose the patient on the assessment page and upload a photo: it is saved to the record.
+    reference, photo = tmp_path / "neutral.jpg", tmp_path / "grimace.jpg"
+    reference.write_bytes(synthetic.encode(synthetic.astronaut_face()))
+    photo.write_bytes(synthetic.encode(synthetic.grimace(1.0)))
+    driver.find_element(By.ID, "nav-assess").click()
+    picker = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f'#patient-select option[value="{patient_id}"]'),
+                   "the patient picker was not filled from /api/v1/patients")
+    assert picker[0].text == f"{identifier} – Eileen Example"
+    Select(driver.find_element(By.ID, "patient-select")).select_by_value(patient_id)
+    driver.find_element(By.ID, "reference-input").send_keys(str(reference))
+    driver.find_element(By.ID, "image-input").send_keys(str(photo))
+    saved = _wait(driver, EC.visibility_of_element_located((By.ID, "upload-record")), "the upload was not saved")
+    assert identifier in saved.text and "1 reading" in saved.text
+    pspi = driver.execute_script("return window.painscope.lastUploadResult.pain.pspi")
+
+    # A camera session for the same patient: a reading a second, counted on the Live tab.
+    driver.find_element(By.ID, "tab-live").click()
+    driver.find_element(By.ID, "live-start").click()
+    recording = driver.find_element(By.ID, "live-record")
+    _wait(driver, lambda d: re.search(r"\): [2-9]\d* seconds saved", recording.text), "no live seconds were saved")
+    assert identifier in recording.text
+    driver.find_element(By.ID, "live-stop").click()
+    _wait(driver, lambda d: d.find_element(By.ID, "live-start").is_enabled(), "stop did not end the stream")
+    saved_at_stop = int(re.search(r"\): (\d+) seconds? saved", recording.text).group(1))  # with the last, partial one
+
+    # The history: both in the table, their PSPI on the chart, the CSV, the print layout.
+    driver.get(history_url)
+    rows = driver.find_elements(By.CSS_SELECTOR, "#assessment-table tbody tr")
+    assert [row.get_attribute("data-kind") for row in rows] == ["live", "photo"]  # newest first
+    assert "geometry" in rows[1].text and "face" in rows[1].text and "face, rppg" in rows[0].text
+    live_readings = int(rows[0].find_elements(By.CSS_SELECTOR, "td")[5].text)
+    assert live_readings == saved_at_stop >= 3  # the seconds saved while streaming, and the partial one at Stop
+    points = _wait(driver, lambda d: _chart_values(d, "history-pspi-chart"), "no PSPI chart")
+    assert points[0] == pspi and 2 <= len(points) <= 1 + live_readings  # a second without a face has no PSPI
+
+    link = driver.find_element(By.ID, "history-csv")
+    assert link.get_attribute("download") is not None
+    download = driver.execute_async_script(
+        "const [url, done] = arguments;"
+        "fetch(url).then(async (r) => done({disposition: r.headers.get('Content-Disposition'), text: await r.text()}),"
+        " (error) => done({error: String(error)}));",
+        link.get_attribute("href"),
+    )
+    assert download["disposition"].startswith("attachment;")
+    lines = download["text"].splitlines()
+    assert lines[0] == CSV_HEADER and len(lines) == 2 + live_readings
+    assert [line.split(",")[2] for line in lines[1:]] == ["photo"] + ["live"] * live_readings
+
+    assert driver.execute_script(
+        "return [...document.styleSheets].some((sheet) => [...sheet.cssRules].some("
+        "(rule) => rule instanceof CSSMediaRule && rule.media.mediaText === 'print'));"
+    ), "no @media print rules"
+    driver.execute_script("window.print = () => { window.__printed = (window.__printed ?? 0) + 1; };")
+    driver.find_element(By.ID, "history-print").click()
+    assert driver.execute_script("return window.__printed") == 1
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:  # on paper: the record, not the controls
+        for hidden in ("history-print", "history-csv", "patient-edit-form", "nav-patients", "patient-search-form"):
+            for element in driver.find_elements(By.ID, hidden):
+                assert not element.is_displayed(), hidden
+        assert driver.find_element(By.ID, "patient-notes-text").text == "Prefers the left side."
+        assert driver.find_element(By.ID, "assessment-table").is_displayed()
+        assert driver.find_element(By.ID, "history-pspi-chart").is_displayed()
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    _save_screenshot(driver, "patient-history.png")
+    assert _page_errors(driver) == []

@@ -1,0 +1,147 @@
+"""Patient records over HTTP (``/api/v1/patients``): list, create, read, change, readings, CSV, audit.
+
+Reading a patient's record is audited ("view"), exporting it too ("export"),
+and so is every change ("create", "change", in the same transaction as the
+change). The audit log itself is for admins only.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
+
+from server import records
+from server.db import Database
+from server.problems import InputProblem
+from server.web.errors import error_response
+
+records_api = Blueprint("records_api", __name__, url_prefix="/api/v1")
+
+# A ward identifier in a download's file name: anything but these becomes "_".
+UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+PATIENT_FIELDS = ("identifier", "display_name", "notes")
+
+
+def _db() -> Database:
+    return current_app.extensions["painscope"].db
+
+
+def _fields() -> dict[str, Any]:
+    """The request's fields: a JSON object, or form fields."""
+    mimetype = request.mimetype or ""
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        body = request.get_json(silent=True)
+        if body is None:
+            raise InputProblem("invalid_json", "The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            raise InputProblem("bad_json_type", 'Send a JSON object like {"identifier": "MRN-1042"}.')
+        return body
+    return request.form.to_dict()
+
+
+def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(fields) - set(allowed) - {"csrf_token"})
+    if unknown:
+        raise InputProblem("bad_parameter", f"Unknown field(s): {', '.join(unknown)}; expected {', '.join(allowed)}.")
+
+
+def _summary(patient: records.PatientInfo) -> dict[str, Any]:
+    """A patient in a list (no notes: they are read on the patient's own record, which is audited)."""
+    out = patient.to_dict()
+    out.pop("notes")
+    return out
+
+
+def _assessment_id() -> int | None:
+    value = request.args.get("assessment_id")
+    if value in (None, ""):
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise InputProblem("bad_parameter", "'assessment_id' must be a whole number.")
+    return int(value)
+
+
+@records_api.get("/patients")
+def list_patients() -> Any:
+    """``{"patients": [...]}`` by identifier; ``?q=`` keeps those whose identifier or name contains it."""
+    query = request.args.get("q", "")
+    return jsonify({"patients": [_summary(p) for p in records.list_patients(_db(), query)]})
+
+
+@records_api.post("/patients")
+def create_patient() -> Any:
+    """JSON or form ``{identifier, display_name?, notes?}`` -> 201 and the patient; 409 ``patient_exists``."""
+    fields = _fields()
+    _unknown_fields(fields, PATIENT_FIELDS)
+    patient = records.create_patient(
+        _db(), fields.get("identifier"), fields.get("display_name", ""), fields.get("notes", ""), current_user.id
+    )
+    response = jsonify(patient.to_dict())
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/patients/{patient.id}"
+    return response
+
+
+@records_api.get("/patients/<int:patient_id>")
+def get_patient(patient_id: int) -> Any:
+    """The patient with its assessments (newest first); audited as a view."""
+    db = _db()
+    patient = records.get_patient(db, patient_id)
+    assessments = records.list_assessments(db, patient_id)
+    records.record(db, current_user.id, "view", patient_id, "record (API)")
+    return jsonify({**patient.to_dict(), "assessments": [a.to_dict() for a in assessments]})
+
+
+@records_api.patch("/patients/<int:patient_id>")
+def change_patient(patient_id: int) -> Any:
+    """JSON or form ``{display_name?, notes?}`` -> the patient plus ``changed`` (field names); audited."""
+    fields = _fields()
+    _unknown_fields(fields, ("display_name", "notes"))
+    if "display_name" not in fields and "notes" not in fields:
+        raise InputProblem("missing_field", "Send 'display_name' and/or 'notes' (the identifier cannot change).")
+    patient, changed = records.update_patient(
+        _db(), patient_id, current_user.id, fields.get("display_name"), fields.get("notes")
+    )
+    return jsonify({**patient.to_dict(), "changed": changed})
+
+
+@records_api.get("/patients/<int:patient_id>/readings")
+def get_readings(patient_id: int) -> Any:
+    """``{"patient", "assessments", "readings"}``, readings in time order (``?assessment_id=`` for one); audited."""
+    db = _db()
+    assessment_id = _assessment_id()
+    patient = records.get_patient(db, patient_id)
+    assessments = records.list_assessments(db, patient_id)
+    readings = records.list_readings(db, patient_id, assessment_id)
+    records.record(db, current_user.id, "view", patient_id, "readings (JSON)")
+    return jsonify({
+        "patient": {"id": patient.id, "identifier": patient.identifier, "display_name": patient.display_name},
+        "assessments": [a.to_dict() for a in assessments if assessment_id in (None, a.id)],
+        "readings": [r.to_dict() for r in readings],
+    })
+
+
+@records_api.get("/patients/<int:patient_id>/readings.csv")
+def get_readings_csv(patient_id: int) -> Any:
+    """The readings as a CSV download (header row first; see records.CSV_HEADER); audited as an export."""
+    db = _db()
+    assessment_id = _assessment_id()
+    patient = records.get_patient(db, patient_id)
+    text = records.readings_csv(records.list_readings(db, patient_id, assessment_id))
+    records.record(db, current_user.id, "export", patient_id, "readings (CSV)")
+    name = UNSAFE_FILENAME_CHARS.sub("_", patient.identifier).strip("._") or str(patient.id)
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="patient-{name}-readings.csv"'},
+    )
+
+
+@records_api.get("/patients/<int:patient_id>/audit")
+def get_audit(patient_id: int) -> Any:
+    """``{"events": [...]}``, newest first: who viewed, exported, created, changed or recorded (admins only)."""
+    if not current_user.is_admin:
+        return error_response("forbidden", "Only an admin may read the audit log.", 403)
+    return jsonify({"events": [e.to_dict() for e in records.list_audit(_db(), patient_id)]})

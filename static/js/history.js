@@ -1,0 +1,50 @@
+// A patient's history page: charts of PSPI and heart rate from GET /api/v1/patients/<id>/readings,
+// times shown in the browser's time zone, and the "Print report" button (the print layout is
+// the @media print part of app.css).
+import { getJson } from './api.js';
+import { heartRateChart, pspiChart, resizeForPrint } from './history-charts.js';
+
+const $ = (id) => document.getElementById(id);
+const patientId = document.body.dataset.patientId;
+const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+// The server writes UTC; the people reading the page (or its printout) think in local time.
+function showLocalTimes() {
+  for (const element of document.querySelectorAll('time[data-local]')) {
+    const moment = new Date(element.getAttribute('datetime'));
+    if (!Number.isNaN(moment.getTime())) element.textContent = localTime.format(moment);
+  }
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  $('history-timezone').textContent = `Times are local (${zone ?? 'this computer’s time zone'}).`;
+}
+
+function describe(readings, assessments) {
+  if (readings.length === 0) return 'No readings yet.';
+  const measured = readings.filter((r) => Number.isFinite(r.pspi)).length;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return `${plural(readings.length, 'reading')} from ${plural(assessments.length, 'assessment')}; `
+    + `${measured} with a PSPI (the others had no face or no PSPI).`;
+}
+
+async function showCharts() {
+  const status = $('history-status');
+  let body;
+  try {
+    body = await getJson(`/api/v1/patients/${encodeURIComponent(patientId)}/readings`);
+  } catch (error) {
+    status.textContent = `The readings could not be loaded: ${error.message}`;
+    return;
+  }
+  const readings = Array.isArray(body.readings) ? body.readings : [];
+  status.textContent = describe(readings, body.assessments ?? []);
+  const charts = [pspiChart($('history-pspi-chart'), readings)];
+  const withHeartRate = readings.some((r) => Number.isFinite(r.heart_rate_bpm));
+  $('history-hr-none').hidden = withHeartRate;
+  $('history-hr-box').hidden = !withHeartRate;
+  if (withHeartRate) charts.push(heartRateChart($('history-hr-chart'), readings));
+  resizeForPrint(charts);
+}
+
+showLocalTimes();
+$('history-print').addEventListener('click', () => window.print());
+showCharts();
