@@ -3,7 +3,7 @@
 Every page, every API call and every Socket.IO connection needs a logged-in
 user (session cookie) or an API token (``Authorization: Bearer ps_...``);
 only ``GET /health``, the login page and the static files are open. A stranger
-gets 401 JSON from the API and a redirect to the login page from pages.
+gets 401 JSON from the API (and from ``/metrics``) and a redirect to the login page from pages.
 
 CSRF: a form or a cookie-authenticated API call that changes something must
 carry the session's CSRF token (the page sends it as ``X-CSRFToken``); a
@@ -30,6 +30,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 PUBLIC_ENDPOINTS = frozenset({"health.get_health", "auth.login", "static"})
+# Outside /api/ but for machines (a Prometheus scraper cannot follow a login page): 401, never a redirect.
+MACHINE_ENDPOINTS = frozenset({"metrics.get_metrics"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BEARER = "bearer "
 # No inline script or style, nothing from elsewhere: scripts, styles, fonts and
@@ -167,7 +169,11 @@ def account_from_socket_auth(auth_data: Any) -> Account | None:
 
 def wants_json() -> bool:
     """API paths answer JSON; pages answer HTML (a redirect to login)."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/")
+        or request.endpoint in MACHINE_ENDPOINTS
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def _require_login() -> Any:
@@ -232,7 +238,12 @@ def login() -> Any:
     except Exception:  # flask_wtf raises ValidationError for a missing, stale or forged token
         message = "The form has expired. Please log in again."
         return render_template("login.html", next=next_page, error=message), 400
-    account = authenticate(_db(), request.form.get("name", ""), request.form.get("password", ""))
+    # scrypt takes ~0.1-0.2 s of CPU: off the event loop, so live streams keep flowing meanwhile
+    # (on an OS thread, hence the pool-less twin of the database; see Database.unpooled).
+    services = current_app.extensions["painscope"]
+    account = services.offloader.run(
+        authenticate, services.db.unpooled(), request.form.get("name", ""), request.form.get("password", "")
+    )
     if account is None:
         throttle.failed(_client())
         return render_template("login.html", next=next_page, error="Wrong name or password."), 401
