@@ -17,7 +17,9 @@ RUN_DEBS := espeak-ng ffmpeg
 TEST_DEBS := chromium chromium-driver postgresql
 VENDOR := static/vendor
 VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
-                node_modules/chart.js/dist/chart.umd.min.js
+                node_modules/chart.js/dist/chart.umd.min.js \
+                node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+                node_modules/swagger-ui-dist/swagger-ui.css
 
 .PHONY: setup setup-test run test screenshots bench clean debs-run debs-test
 

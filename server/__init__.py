@@ -34,9 +34,12 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.api import api, health
     from server.web.auth import init_auth
     from server.web.body_api import body_api
+    from server.web.compat_api import compat
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
     from server.web.history_pages import history_pages
+    from server.web.metrics import init_metrics
+    from server.web.openapi import docs
     from server.web.pages import pages
     from server.web.records_api import records_api
     from server.web.rppg_api import rppg_api
@@ -66,8 +69,11 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(records_api)
     app.register_blueprint(history_pages)
     app.register_blueprint(health)
+    app.register_blueprint(docs)  # /openapi.json and /docs (Swagger UI)
+    app.register_blueprint(compat)  # seed-compatible routes (/upload-video, /create-session, ...)
     register_error_handlers(app)
     init_auth(app)
+    init_metrics(app)
     socketio = SocketIO(
         app,
         async_mode="eventlet" if eventlet_active() else "threading",

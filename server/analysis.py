@@ -111,6 +111,7 @@ class VideoReport:
     vitals: dict[str, Any] | None = None
     # Every sampled frame's (time, Result), for the patient record (server/per_second.py); not in to_dict.
     samples: list[tuple[float, Result]] = field(default_factory=list)
+    peak_t_s: float | None = None  # time of the most painful frame in the video (not in to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -285,9 +286,10 @@ class Analyzer:
                 "level": result.pain.level if result.pain else None,
             })
         assessed = [(_severity(r.pain), i) for i, r in enumerate(results) if r.pain is not None]
-        peak = png = None
+        peak = png = peak_t_s = None
         if assessed:
             best = samples[max(assessed)[1]]
+            peak_t_s = round(best.t_s, 3)
             peak = assess(
                 estimator, best.faces, best.patient, baseline, 1.0, StageClock(), vitals, best.evidence,
                 physiology_at(best.t_s),
@@ -297,7 +299,7 @@ class Analyzer:
         summary = _summary(pspis, timeline, baseline, self.video_limits.sample_fps)
         return VideoReport(
             timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png, vitals=vitals,
-            samples=[(sample.t_s, result) for sample, result in zip(samples, results)],
+            samples=[(sample.t_s, result) for sample, result in zip(samples, results)], peak_t_s=peak_t_s,
         )
 
 

@@ -118,7 +118,21 @@ class LiveNamespace(Namespace):
         }}
 
     def on_frame(self, data: Any = None) -> dict:
-        """Analyse one frame, or drop it when a newer one has arrived meanwhile."""
+        """Analyse one frame, or drop it when a newer one has arrived meanwhile; counted for /metrics."""
+        try:
+            ack = self._frame(data)
+        except Exception:
+            self._count_frame("error")
+            raise
+        outcome = "error" if "error" in ack else "dropped" if ack.get("dropped") else "analysed"
+        self._count_frame(outcome, ack.get("timing_ms"))
+        return ack
+
+    def _count_frame(self, outcome: str, timing_ms: dict | None = None) -> None:
+        if self.services.metrics is not None:
+            self.services.metrics.live_frame(outcome, timing_ms)
+
+    def _frame(self, data: Any) -> dict:
         if not isinstance(data, dict):
             return error_body("bad_frame", "A frame is an object {seq, t_ms, jpeg}.")
         seq, t_ms, jpeg = data.get("seq"), data.get("t_ms"), data.get("jpeg")

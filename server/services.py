@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from server.analysis import Analyzer
 from server.config import Settings
@@ -11,6 +12,9 @@ from server.pain.registry import EstimatorRegistry
 from server.speech import SpeechRenderer
 from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore
+
+if TYPE_CHECKING:
+    from server.web.metrics import Metrics
 
 
 @dataclass
@@ -27,6 +31,7 @@ class Services:
     db: Database
     live_streams: set[str] = field(default_factory=set)
     body_segmenter: SegmenterFile | None = None  # models/segmentation.onnx, loaded or broken; None: no file
+    metrics: Metrics | None = None  # Prometheus metrics, set by server.web.metrics.init_metrics
 
     @property
     def segmenter(self) -> LearnedSegmenter | None:

@@ -13,6 +13,7 @@ from werkzeug.routing import Rule
 from server import socketio_of
 from server.accounts import create_token, create_user, revoke_token
 from server.config import Settings, secret_key
+from server.web.auth import MACHINE_BLUEPRINTS, MACHINE_ENDPOINTS
 from tests import synthetic
 from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app
 from tests.server_process import REPO_ROOT
@@ -45,7 +46,8 @@ def test_every_route_refuses_a_stranger(app):
     for method, url, rule in _routes(app):
         response = client.open(url, method=method)
         walked.add(rule.rule)
-        if url.startswith("/api/"):
+        machine = rule.endpoint in MACHINE_ENDPOINTS or rule.endpoint.split(".")[0] in MACHINE_BLUEPRINTS
+        if url.startswith("/api/") or machine:
             assert response.status_code == 401, (method, url)
             assert response.get_json()["error"]["code"] == "unauthorized", (method, url)
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -53,7 +55,8 @@ def test_every_route_refuses_a_stranger(app):
             assert response.status_code == 302 and "/login" in response.headers["Location"], (method, url)
     # the walk covers the pages and every kind of API, not a handful
     assert {"/", "/logout", "/api/v1/analyze/image", "/api/v1/analyze/video", "/api/v1/analyze/ecg",
-            "/api/v1/analyze/body", "/api/v1/rppg/sessions", "/api/v1/speech.wav", "/api/v1/users"} <= walked
+            "/api/v1/analyze/body", "/api/v1/rppg/sessions", "/api/v1/speech.wav", "/api/v1/users",
+            "/metrics", "/upload-video", "/create-session", "/session/<session_id>"} <= walked
 
 
 def test_a_stranger_cannot_open_the_live_namespace(app):

@@ -182,6 +182,26 @@ def test_an_uploaded_video_is_judged_by_the_lstm_over_its_window(served):
     assert body["peak"]["pain"]["estimator"] == "lstm" and body["peak"]["pain"]["label"] == "PAIN"
 
 
+def test_the_seed_upload_answers_with_the_sequence_models_labels(served, monkeypatch):
+    client = authed_client(served)
+    video = write_video(_neutral_then_grimace(3.0, 3.0), VIDEO_FPS)
+    response = client.post("/upload-video", data={"video": (io.BytesIO(video), "recording.mp4"), "estimator": "lstm"},
+                           content_type="multipart/form-data")
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["painLevel"] == "PAIN" and set(body["probabilities"]) == {"NO_PAIN", "PAIN"}
+    assert body["probabilities"]["PAIN"] > 0.5
+    assert body["description"].startswith("Pain detected: PAIN (moderate) at ")
+    short = write_video(_neutral_then_grimace(0.5, 0.0), VIDEO_FPS)  # less than the window's minimum fill
+    response = client.post("/upload-video", data={"video": (io.BytesIO(short), "recording.mp4"), "estimator": "lstm"},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "video_too_short"
+    services = served.extensions["painscope"]
+    monkeypatch.setattr(services, "settings", services.settings.replace(estimator="lstm"))
+    index = client.get("/", headers={"Accept": "application/json"}).get_json()
+    assert index["model_type"] == "lstm" and index["num_classes"] == 2  # its label set is binary
+
+
 def test_a_live_stream_uses_the_lstm_chosen_at_start(served):
     client = live_client(served)
     try:

@@ -51,3 +51,9 @@ def test_sequence_model_labels_map_to_levels(label_set, label, level):
 def test_unknown_label_is_an_error():
     with pytest.raises(ValueError):
         scale.level_for_label("binary", "MAYBE")
+
+
+def test_a_relaxed_face_at_pspi_zero_reads_mostly_none_and_the_top_mostly_severe():
+    for sigma in (0.75, 1.25, 2.0):
+        assert scale.level_probabilities(0.0, sigma)["none"] > 0.5
+        assert scale.level_probabilities(16.0, sigma)["severe"] > 0.5

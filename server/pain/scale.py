@@ -78,16 +78,17 @@ def level_probabilities(
 ) -> dict[str, float]:
     """Probability of each level if the true PSPI is normal around ``pspi`` with std ``sigma``.
 
-    The distribution is truncated to the scale's range [0, 16], so the four
-    probabilities sum to 1.
+    The scale is censored at its ends, not truncated: an estimate that could
+    lie below 0 reads as "none" and one above 16 as "severe", as a face cannot
+    show less than no pain or more than the maximum. (Truncating instead would
+    renormalise the mass above 0, so a relaxed face at PSPI 0 would read mostly
+    "mild".) The four probabilities sum to 1.
     """
-    edges = [0.0, *thresholds, PSPI_MAX]
-    cdf = [_normal_cdf(edge, pspi, sigma) for edge in edges]
-    total = cdf[-1] - cdf[0]
-    if total <= 0:
+    if sigma <= 0:
         level = level_for_pspi(pspi, thresholds)
         return {name: float(name == level) for name in LEVELS}
-    return {name: round((cdf[i + 1] - cdf[i]) / total, 4) for i, name in enumerate(LEVELS)}
+    cdf = [0.0, *(_normal_cdf(edge, pspi, sigma) for edge in thresholds), 1.0]
+    return {name: round(cdf[i + 1] - cdf[i], 4) for i, name in enumerate(LEVELS)}
 
 
 def _normal_cdf(x: float, mean: float, sigma: float) -> float:

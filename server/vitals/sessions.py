@@ -32,7 +32,14 @@ class RppgSession:
     started: float  # store clock at creation: origin of server-side timestamps
     frames_received: int = 0
     faces_found: int = 0
+    first_frame_s: float | None = None  # capture times (s) of the first and latest frames received
+    last_frame_s: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def last_seen_unix(self) -> float:
+        """Wall-clock time of the latest post (``last_seen`` is on the store's monotonic clock)."""
+        return self.created_unix + (self.last_seen - self.started)
 
 
 class RppgSessionStore:
@@ -90,19 +97,44 @@ class RppgSessionStore:
             self._expire()
             return list(self._sessions.values())
 
+    def count(self) -> int:
+        """How many sessions are open (expired ones no longer count)."""
+        with self._lock:
+            self._expire()
+            return len(self._sessions)
+
     def add_samples(
-        self, session: RppgSession, samples: list[tuple[float | None, Mapping[str, np.ndarray], tuple | None]]
+        self,
+        session: RppgSession,
+        samples: list[tuple[float | None, Mapping[str, np.ndarray], tuple | None]],
+        frame_interval_s: float | None = None,
     ) -> None:
-        """Frames' skin colour: (timestamp s or None for "now", region means, face box or None)."""
+        """Frames' skin colour: (timestamp s or None for "now", region means, face box or None).
+
+        A frame without a timestamp was captured when it arrived. With
+        ``frame_interval_s`` (a batch from a device that sends no times), the
+        post's untimed frames are instead spaced by that interval, the last
+        one arriving now, yet never before the session's previous frame.
+        """
         with session.lock:
             now = self._clock()
             session.last_seen = now
-            for timestamp, means, box in samples:
+            arrived = now - session.started
+            if frame_interval_s:
+                first = arrived - (len(samples) - 1) * frame_interval_s
+                if session.last_frame_s is not None:
+                    first = max(first, session.last_frame_s + frame_interval_s)
+            for number, (timestamp, means, box) in enumerate(samples):
                 session.frames_received += 1
+                if timestamp is not None:
+                    t_s = timestamp
+                else:
+                    t_s = first + number * frame_interval_s if frame_interval_s else arrived
+                session.first_frame_s = t_s if session.first_frame_s is None else session.first_frame_s
+                session.last_frame_s = t_s
                 if not means:
                     continue
                 session.faces_found += box is not None
-                t_s = timestamp if timestamp is not None else now - session.started
                 session.tracker.add(t_s, means, box)
 
     def status(self, session: RppgSession) -> dict:

@@ -9,14 +9,16 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import __version__, records
-from server.analysis import png_data_url
+from server.analysis import VideoReport, png_data_url
 from server.db import utcnow
+from server.pain.estimator import PainEstimator
 from server.problems import InputProblem
 from server.services import Services
 from server.upload_records import record_photo, record_video
 from server.web.ecg_api import ecg_attachment
 from server.web.errors import error_response
 from server.web.inputs import face_index, flag, option, read_image_upload, read_video_upload
+from server.web.metrics import record_analysis, timed_analysis
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -91,6 +93,7 @@ def analyze_image():
             services.analyzer.analyze_image, tracker, estimator, upload.image, upload.references, index, overlay,
             physiology,
         )
+    record_analysis("image", result.timing_ms)
     body = result.to_dict()
     if png is not None:
         body["overlay_png"] = png_data_url(png)
@@ -109,6 +112,13 @@ def analyze_video():
     (multipart ``ecg``, reported under ``ecg``) or else the video's own camera heart rate.
     With ``patient_id`` it is stored as that patient's assessment, a reading per second (``record``).
     """
+    _, report, extras = run_video_analysis()
+    return jsonify({**report.to_dict(), **extras})
+
+
+def run_video_analysis() -> tuple[PainEstimator, VideoReport, dict[str, Any]]:
+    """The work of POST /analyze/video for the current request: the estimator, the report, and the
+    response's extras (``ecg``, ``record``). The seed-compatible ``/upload-video`` shares it."""
     services = _services()
     video, references, options = read_video_upload(request)
     estimator = services.estimators.get(option(request, options, "estimator"), services.settings.estimator)
@@ -116,16 +126,16 @@ def analyze_video():
     patient_id = _patient_to_record(options)
     received_at = utcnow()
     physiology, ecg = ecg_attachment(request, options)
-    with services.trackers.borrow() as tracker:
+    with services.trackers.borrow() as tracker, timed_analysis("video"):
         report = services.offloader.run(
             services.analyzer.analyze_video, tracker, estimator, video, references, index, physiology
         )
-    body = report.to_dict()
+    extras: dict[str, Any] = {}
     if ecg is not None:
-        body["ecg"] = ecg
+        extras["ecg"] = ecg
     if patient_id is not None:
-        body["record"] = _store(record_video, patient_id, estimator.name, report, ecg, received_at)
-    return jsonify(body)
+        extras["record"] = _store(record_video, patient_id, estimator.name, report, ecg, received_at)
+    return estimator, report, extras
 
 
 @api.get("/speech.wav")

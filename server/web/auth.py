@@ -31,7 +31,9 @@ csrf = CSRFProtect()
 
 PUBLIC_ENDPOINTS = frozenset({"health.get_health", "auth.login", "static"})
 # Outside /api/ but for machines (a Prometheus scraper cannot follow a login page): 401, never a redirect.
-MACHINE_ENDPOINTS = frozenset({"metrics.get_metrics"})
+MACHINE_ENDPOINTS = frozenset({"metrics.get_metrics", "docs.openapi_json"})
+# The seed-compatible routes (/upload-video, /create-session, ...) serve apps, never a browser: 401 too.
+MACHINE_BLUEPRINTS = frozenset({"compat"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BEARER = "bearer "
 # No inline script or style, nothing from elsewhere: scripts, styles, fonts and
@@ -172,6 +174,7 @@ def wants_json() -> bool:
     return (
         request.path.startswith("/api/")
         or request.endpoint in MACHINE_ENDPOINTS
+        or request.blueprint in MACHINE_BLUEPRINTS
         or request.accept_mimetypes.best == "application/json"
     )
 

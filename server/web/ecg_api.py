@@ -10,7 +10,7 @@ from server.pain.physiology import Physiology, from_ecg
 from server.problems import InputProblem
 from server.services import Services
 from server.vitals.ecg import analyze_ecg
-from server.web.inputs import option, read_file_field
+from server.web.inputs import option, read_file_field, sent_fields
 
 ecg_api = Blueprint("ecg_api", __name__, url_prefix="/api/v1")
 
@@ -76,8 +76,9 @@ def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None,
     if multipart:
         data = read_file_field(req, "file", max_bytes, "The ECG file")
         if data is None:
-            sent = ", ".join(sorted(set(req.files) | set(req.form))) or "nothing"
-            raise InputProblem("missing_field", f"Send the ECG as a CSV file in the multipart field 'file' (got: {sent}).")
+            raise InputProblem(
+                "missing_field", f"Send the ECG as a CSV file in the multipart field 'file' (got: {sent_fields(req)})."
+            )
         baseline = read_file_field(req, "baseline", max_bytes, "The baseline file")
         options = {k: v for k, v in req.form.items() if k not in ("file", "baseline")}
         return data, baseline, options

@@ -35,6 +35,7 @@ STATUS_BY_CODE = {
     "estimator_needs_video": 422,
     "unknown_estimator": 422,
     "no_face": 422,
+    "video_too_short": 422,  # a face, but too little of it for a sequence estimator's window
     "no_session": 422,
     "session_not_found": 404,
     "too_many_sessions": 429,

@@ -26,8 +26,9 @@ def read_image_upload(request: Request) -> ImageUpload:
     if mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is None:
-            sent = ", ".join(sorted(set(request.files) | set(request.form))) or "nothing"
-            raise InputProblem("missing_field", f"Send the photo in the multipart field 'image' (got: {sent}).")
+            raise InputProblem(
+                "missing_field", f"Send the photo in the multipart field 'image' (got: {sent_fields(request)})."
+            )
         refs = [f.read() for f in request.files.getlist("reference")]
         return ImageUpload(upload.read(), refs, dict(request.form))
     if mimetype == "application/json" or mimetype.endswith("+json"):
@@ -66,10 +67,21 @@ def read_video_upload(request: Request) -> tuple[bytes, list[bytes], dict[str, A
         raise InputProblem("unsupported_media_type", "Send the video as multipart/form-data in the field 'video'.")
     upload = request.files.get("video")
     if upload is None:
-        sent = ", ".join(sorted(set(request.files) | set(request.form))) or "nothing"
-        raise InputProblem("missing_field", f"Send the video in the multipart field 'video' (got: {sent}).")
+        raise InputProblem(
+            "missing_field", f"Send the video in the multipart field 'video' (got: {sent_fields(request)})."
+        )
     refs = [f.read() for f in request.files.getlist("reference")]
     return upload.read(), refs, dict(request.form)
+
+
+def field_name(name: str | None) -> str:
+    """A form field's name for a message: a multipart part without a name has the name None."""
+    return name or "(unnamed)"
+
+
+def sent_fields(request: Request) -> str:
+    """The names of the form fields and files a request sent, for a refusal that says what arrived."""
+    return ", ".join(sorted({field_name(name) for name in (*request.files, *request.form)})) or "nothing"
 
 
 def option(request: Request, options: dict[str, Any], name: str) -> Any:

@@ -16,6 +16,7 @@ from server import records
 from server.db import Database
 from server.problems import InputProblem
 from server.web.errors import error_response
+from server.web.inputs import field_name
 
 records_api = Blueprint("records_api", __name__, url_prefix="/api/v1")
 
@@ -42,7 +43,7 @@ def _fields() -> dict[str, Any]:
 
 
 def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(fields) - set(allowed) - {"csrf_token"})
+    unknown = sorted(field_name(name) for name in set(fields) - set(allowed) - {"csrf_token"})
     if unknown:
         raise InputProblem("bad_parameter", f"Unknown field(s): {', '.join(unknown)}; expected {', '.join(allowed)}.")
 

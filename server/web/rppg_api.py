@@ -9,6 +9,7 @@ from server.problems import InputProblem
 from server.services import Services
 from server.vision.face import FaceTracker
 from server.vision.frames import ImageLimits, decode_image
+from server.vitals.sessions import RppgSession
 from server.vitals.skin import full_frame_patches, region_means
 
 rppg_api = Blueprint("rppg_api", __name__, url_prefix="/api/v1/rppg")
@@ -22,12 +23,17 @@ def _services() -> Services:
 @rppg_api.post("/sessions")
 def create_session():
     """Open a session; JSON ``{"roi": "face" | "full"}`` is optional."""
+    store = _services().rppg_sessions
+    session = store.create(requested_roi())
+    return jsonify(store.status(session)), 201
+
+
+def requested_roi() -> str:
+    """The optional ``roi`` of a request that opens a session (``face`` when there is no body)."""
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         raise InputProblem("bad_json_type", 'The body must be a JSON object such as {"roi": "face"}.')
-    store = _services().rppg_sessions
-    session = store.create(body.get("roi", "face"))
-    return jsonify(store.status(session)), 201
+    return body.get("roi", "face")
 
 
 @rppg_api.get("/sessions")
@@ -58,17 +64,30 @@ def post_frames(session_id: str):
     store = services.rppg_sessions
     session = store.get(session_id)
     frames = _frames_from(request.get_json(silent=True))
+    samples = feed_session(services, session, frames)
+    status = store.status(session)
+    status["accepted"] = len(samples)
+    status["faces_in_post"] = sum(box is not None for _, _, box in samples)
+    return jsonify(status)
+
+
+def feed_session(
+    services: Services, session: RppgSession, frames: list[tuple[str, float | None]],
+    frame_interval_s: float | None = None,
+) -> list[tuple[float | None, dict, tuple | None]]:
+    """Decode base64 frames, measure their skin colour off the event loop and add it to ``session``.
+
+    Also used by the seed-compatible heart-rate API (``server/web/compat_api.py``).
+    Returns the samples: (timestamp or None, region means, face box or None) per frame.
+    """
     limits = services.analyzer.image_limits
     if session.roi == "full":
         samples = services.offloader.run(_skin_samples, None, frames, limits)
     else:
         with services.trackers.borrow() as tracker:
             samples = services.offloader.run(_skin_samples, tracker, frames, limits)
-    store.add_samples(session, samples)
-    status = store.status(session)
-    status["accepted"] = len(samples)
-    status["faces_in_post"] = sum(box is not None for _, _, box in samples)
-    return jsonify(status)
+    services.rppg_sessions.add_samples(session, samples, frame_interval_s)
+    return samples
 
 
 def _frames_from(body: Any) -> list[tuple[str, float | None]]:
@@ -85,11 +104,17 @@ def _frames_from(body: Any) -> list[tuple[str, float | None]]:
     for number, item in enumerate(items):
         if not isinstance(item, dict) or "image" not in item:
             raise InputProblem("missing_field", f"Frame {number} needs an 'image' (base64 or data URL).")
-        timestamp = item.get("timestamp")
-        if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, (int, float))):
-            raise InputProblem("bad_field_type", f"Frame {number}: 'timestamp' must be a number of seconds.")
-        frames.append((item["image"], None if timestamp is None else float(timestamp)))
+        frames.append((item["image"], seconds(item.get("timestamp"), f"Frame {number}: 'timestamp'")))
     return frames
+
+
+def seconds(value: Any, what: str) -> float | None:
+    """A capture time in seconds (None when absent); ``what`` names the field in the refusal."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputProblem("bad_field_type", f"{what} must be a number of seconds.")
+    return float(value)
 
 
 def _skin_samples(
