@@ -107,6 +107,8 @@ class Settings:
 
 
 SECRET_KEY_FILE = "secret_key"
+# The instance folder holds health data (the SQLite file) and the secret key: its owner only.
+INSTANCE_DIR_MODE = 0o700
 SECRET_KEY_BYTES = 32
 
 
@@ -118,7 +120,7 @@ def secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     folder = Path(settings.instance_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=INSTANCE_DIR_MODE, parents=True, exist_ok=True)
     path = folder / SECRET_KEY_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -34,6 +34,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from server.config import INSTANCE_DIR_MODE
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_FILE = "painscope.db"
 # SQLite: WAL lets the page read while a live stream writes; synchronous=FULL makes
@@ -145,7 +147,7 @@ def database_url(setting: str, instance_dir: str) -> str:
     if setting:
         return setting
     folder = Path(instance_dir).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=INSTANCE_DIR_MODE, parents=True, exist_ok=True)
     return f"sqlite:///{folder / SQLITE_FILE}"
 
 

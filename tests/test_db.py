@@ -91,3 +91,12 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     db.dispose()
     assert sqlite3.connect(tmp_path / "painscope.db").execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_new_instance_folder_is_readable_by_its_owner_only(tmp_path):
+    import os
+    import stat
+
+    folder = tmp_path / "instance"
+    Database(database_url("", str(folder))).upgrade()
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700  # the database holds health data
