@@ -55,6 +55,20 @@ def live_client(app):
     return socketio_of(app).test_client(app, namespace="/live", auth={"token": app.config["TEST_API_TOKEN"]})
 
 
+def live_call(client, event, data):
+    """Emit ``event`` on /live and return the server's ack."""
+    return client.emit(event, data, namespace="/live", callback=True)
+
+
+@pytest.fixture()
+def live(app):
+    """A /live test client of the session app, disconnected afterwards."""
+    client = live_client(app)
+    yield client
+    if client.is_connected(namespace="/live"):
+        client.disconnect(namespace="/live")
+
+
 @pytest.fixture(scope="session")
 def app():
     """One app for the session (trackers are costly to create)."""

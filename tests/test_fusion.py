@@ -6,9 +6,14 @@ from server.config import Settings
 from server.pain import scale
 from server.pain.estimate import estimate_from_levels, estimate_from_pspi, make_estimate
 from server.pain.fusion import add_physiology, fuse, parse_weights
-from server.pain.physiology import RestingHeartRate, VideoHeartRate, from_camera, from_ecg
+from server.pain.physiology import (
+    RestingHeartRate,
+    VideoHeartRate,
+    from_camera,
+    from_ecg,
+)
 from tests import synthetic
-from tests.conftest import authed_client, create_test_app, live_client, multipart
+from tests.conftest import authed_client, create_test_app, live_call, multipart
 
 NO_AUS = {"AU4": 0, "AU6": 0, "AU7": 0, "AU9": 0, "AU10": 0, "AU43": 0}
 STRONG = {"AU4": 4, "AU6": 3, "AU7": 4, "AU9": 1, "AU10": 3, "AU43": 0}
@@ -120,8 +125,8 @@ def test_without_a_usable_heart_rate_the_face_stands_and_the_part_says_why(physi
 
 
 def test_an_ecg_report_gives_its_arousal_score_and_quality():
-    from tests.test_ecg import simulated, time_ecg_csv
     from server.vitals.ecg import analyze_ecg
+    from tests.test_ecg import simulated, time_ecg_csv
 
     calm, fast = simulated(65, seconds=30), simulated(95, seconds=30, seed=2)
     report = analyze_ecg(time_ecg_csv(np.concatenate([calm, fast])), baseline_seconds=25)
@@ -211,34 +216,27 @@ def test_a_video_whose_pulse_quickens_is_fused_against_its_own_resting_rate():
     assert body["speech"]["text"].startswith("Mild pain; heart rate raised.")
 
 
-def test_a_live_stream_with_fusion_rises_when_the_pulse_quickens_after_calibration(app):
+def test_a_live_stream_with_fusion_rises_when_the_pulse_quickens_after_calibration(live):
     from tests.pulse import pulse_clip
 
-    live = live_client(app)
-
-    def call(event, data):
-        return live.emit(event, data, namespace="/live", callback=True)
-
-    try:
-        assert call("start", {"estimator": "fusion"})["ok"] is True
-        acks = []
-        seq = 0
-        for offset, (bpm, seconds, seed) in zip((0.0, 12.0), ((66, 12, 7), (102, 12, 8))):
-            for t_s, frame in pulse_clip(bpm, seconds=seconds, seed=seed)[::2]:  # 15 fps, as the page sends
-                ack = call("frame", {"seq": seq, "t_ms": (offset + t_s) * 1000,
-                                     "jpeg": synthetic.encode(frame, quality=90)})
-                acks.append(ack)
-                seq += 1
-            if offset == 0.0:
-                assert acks[-1]["pain"]["parts"][-1]["weight"] == 0.0  # no resting rate yet: the face alone
-                assert call("calibrate", {})["ok"] is True
-                at_rest = call("frame", {"seq": seq, "t_ms": 12_000, "jpeg": synthetic.encode(frame, quality=90)})
-                seq += 1
-                assert at_rest["pain"]["level"] == "none" and at_rest["pain"]["parts"][-1]["arousal"] == 0.0
-        last = acks[-1]
-        heart = last["pain"]["parts"][-1]
-        assert heart["source"] == "rppg" and heart["baseline_bpm"] == pytest.approx(66, abs=4)
-        assert heart["arousal"] == 1.0 and last["pain"]["level"] == "mild" and last["pain"]["face_level"] == "none"
-        assert last["speech"]["text"].startswith("Mild pain; heart rate raised.")
-    finally:
-        live.disconnect(namespace="/live")
+    assert live_call(live, "start", {"estimator": "fusion"})["ok"] is True
+    acks = []
+    seq = 0
+    for offset, (bpm, seconds, seed) in zip((0.0, 12.0), ((66, 12, 7), (102, 12, 8))):
+        for t_s, frame in pulse_clip(bpm, seconds=seconds, seed=seed)[::2]:  # 15 fps, as the page sends
+            ack = live_call(live, "frame", {"seq": seq, "t_ms": (offset + t_s) * 1000,
+                                            "jpeg": synthetic.encode(frame, quality=90)})
+            acks.append(ack)
+            seq += 1
+        if offset == 0.0:
+            assert acks[-1]["pain"]["parts"][-1]["weight"] == 0.0  # no resting rate yet: the face alone
+            assert live_call(live, "calibrate", {})["ok"] is True
+            rested = {"seq": seq, "t_ms": 12_000, "jpeg": synthetic.encode(frame, quality=90)}
+            at_rest = live_call(live, "frame", rested)
+            seq += 1
+            assert at_rest["pain"]["level"] == "none" and at_rest["pain"]["parts"][-1]["arousal"] == 0.0
+    last = acks[-1]
+    heart = last["pain"]["parts"][-1]
+    assert heart["source"] == "rppg" and heart["baseline_bpm"] == pytest.approx(66, abs=4)
+    assert heart["arousal"] == 1.0 and last["pain"]["level"] == "mild" and last["pain"]["face_level"] == "none"
+    assert last["speech"]["text"].startswith("Mild pain; heart rate raised.")

@@ -4,89 +4,77 @@ import pytest
 from skimage import data as skdata
 
 from tests import synthetic
-from tests.conftest import live_client
+from tests.conftest import live_call
 
 NEUTRAL = synthetic.encode(synthetic.astronaut_face(), quality=85)
 GRIMACE = synthetic.encode(synthetic.grimace(1.0), quality=85)
 
 
-@pytest.fixture()
-def live(app):
-    client = live_client(app)
-    yield client
-    if client.is_connected(namespace="/live"):
-        client.disconnect(namespace="/live")
-
-
-def _call(client, event, data):
-    return client.emit(event, data, namespace="/live", callback=True)
-
-
 def test_a_stream_calibrated_on_a_neutral_face_reports_pain_when_the_face_changes(live):
-    started = _call(live, "start", {"estimator": "geometry"})
+    started = live_call(live, "start", {"estimator": "geometry"})
     assert started["ok"] is True and started["session"]["baseline"] == "population"
     for seq in range(5):
-        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 66.0, "jpeg": NEUTRAL})
+        ack = live_call(live, "frame", {"seq": seq, "t_ms": seq * 66.0, "jpeg": NEUTRAL})
         assert ack["seq"] == seq and ack["face"]["found"] is True
-    assert _call(live, "calibrate", {}) == {"ok": True, "baseline": "calibration"}
-    calm = _call(live, "frame", {"seq": 5, "t_ms": 400.0, "jpeg": NEUTRAL})
+    assert live_call(live, "calibrate", {}) == {"ok": True, "baseline": "calibration"}
+    calm = live_call(live, "frame", {"seq": 5, "t_ms": 400.0, "jpeg": NEUTRAL})
     assert calm["pain"]["level"] == "none" and calm["pain"]["baseline"] == "calibration"
-    pained = _call(live, "frame", {"seq": 6, "t_ms": 466.0, "jpeg": GRIMACE})
+    pained = live_call(live, "frame", {"seq": 6, "t_ms": 466.0, "jpeg": GRIMACE})
     assert pained["pain"]["level"] in ("moderate", "severe")
     assert pained["speech"]["text"] == pained["pain"]["level"].capitalize() + " pain."
-    stopped = _call(live, "stop", {})
+    stopped = live_call(live, "stop", {})
     assert stopped == {"ok": True, "frames_analysed": 7}
 
 
 def test_without_calibration_a_rolling_baseline_is_learned(live):
-    _call(live, "start", {})
+    live_call(live, "start", {})
     ack = None
     for seq in range(40):  # ~4 s at 10 fps
-        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 100.0, "jpeg": NEUTRAL})
+        ack = live_call(live, "frame", {"seq": seq, "t_ms": seq * 100.0, "jpeg": NEUTRAL})
     assert ack["pain"]["baseline"] == "rolling"
-    pained = _call(live, "frame", {"seq": 40, "t_ms": 4000.0, "jpeg": GRIMACE})
+    pained = live_call(live, "frame", {"seq": 40, "t_ms": 4000.0, "jpeg": GRIMACE})
     assert pained["pain"]["level"] in ("moderate", "severe")
 
 
 def test_frames_before_start_and_bad_frames_get_errors_not_disconnects(live):
-    assert _call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "no_session"
-    _call(live, "start", {})
-    assert _call(live, "frame", "not an object")["error"]["code"] == "bad_frame"
-    assert _call(live, "frame", {"seq": "x", "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "bad_frame"
-    corrupt = _call(live, "frame", {"seq": 1, "t_ms": 0, "jpeg": b"\xff\xd8\xff\xe0 broken"})
+    assert live_call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "no_session"
+    live_call(live, "start", {})
+    assert live_call(live, "frame", "not an object")["error"]["code"] == "bad_frame"
+    assert live_call(live, "frame", {"seq": "x", "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "bad_frame"
+    corrupt = live_call(live, "frame", {"seq": 1, "t_ms": 0, "jpeg": b"\xff\xd8\xff\xe0 broken"})
     assert corrupt["seq"] == 1 and corrupt["error"]["code"] == "corrupt_image"
-    assert _call(live, "frame", {"seq": 2, "t_ms": 66, "jpeg": NEUTRAL})["face"]["found"] is True
+    assert live_call(live, "frame", {"seq": 2, "t_ms": 66, "jpeg": NEUTRAL})["face"]["found"] is True
     assert live.is_connected(namespace="/live")
 
 
 def test_calibrating_without_a_face_is_refused(live):
-    _call(live, "start", {})
+    live_call(live, "start", {})
     blank = synthetic.encode(synthetic.blurred(synthetic.astronaut_face(), 1) * 0)
-    no_face = _call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": blank})
+    no_face = live_call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": blank})
     assert no_face["face"]["found"] is False
     assert no_face["vitals"]["heart_rate_bpm"] is None and no_face["vitals"]["reason"] == "no face"
-    assert _call(live, "calibrate", {})["error"]["code"] == "no_face"
+    assert live_call(live, "calibrate", {})["error"]["code"] == "no_face"
 
 
 def test_asking_for_a_missing_model_is_refused_at_start(live):
-    assert _call(live, "start", {"estimator": "lstm"})["error"]["code"] == "estimator_unavailable"
+    assert live_call(live, "start", {"estimator": "lstm"})["error"]["code"] == "estimator_unavailable"
 
 
 def test_an_older_frame_that_waited_behind_a_newer_one_is_dropped(app, live):
-    _call(live, "start", {})
+    live_call(live, "start", {})
     namespace = app.extensions["socketio"].server.namespace_handlers["/live"]
     stream = next(iter(namespace._streams.values()))
     stream.newest_seq = 10  # frame 10 arrived while frame 9 was waiting
-    assert _call(live, "frame", {"seq": 9, "t_ms": 0, "jpeg": NEUTRAL}) == {"seq": 9, "dropped": True}
+    assert live_call(live, "frame", {"seq": 9, "t_ms": 0, "jpeg": NEUTRAL}) == {"seq": 9, "dropped": True}
 
 
 def test_heart_rate_appears_in_the_acks_and_in_speech_once_the_window_fills(live):
     from tests.pulse import pulse_clip
 
-    _call(live, "start", {})
+    live_call(live, "start", {})
     acks = []
     for seq, (t_s, frame) in enumerate(pulse_clip(84, seconds=12, seed=4)):
-        acks.append(_call(live, "frame", {"seq": seq, "t_ms": t_s * 1000, "jpeg": synthetic.encode(frame, quality=90)}))
+        acks.append(live_call(live, "frame", {"seq": seq, "t_ms": t_s * 1000, "jpeg": synthetic.encode(frame, quality=90)}))
     early, last = acks[30]["vitals"], acks[-1]["vitals"]
     assert early["heart_rate_bpm"] is None and "5 s" in early["reason"]  # 1 s in: not a guess
     assert last["heart_rate_bpm"] == pytest.approx(84, abs=3) and last["quality"] in ("high", "medium")
@@ -95,25 +83,25 @@ def test_heart_rate_appears_in_the_acks_and_in_speech_once_the_window_fills(live
 
 
 def test_the_body_movement_index_is_reported_when_asked_for_and_rises_when_the_person_moves(live):
-    started = _call(live, "start", {"body": True})
+    started = live_call(live, "start", {"body": True})
     assert started["ok"] is True and started["session"]["body"] is True
     image = np.full((512, 720, 3), 128, np.uint8)  # a grey stage wider than the astronaut, to slide across
     image[:, :512] = skdata.astronaut()
     still, moving = [], []
     for seq in range(12):  # 6 s at 2 fps: the body is looked at on every one of these frames
-        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 500.0, "jpeg": synthetic.encode(image, quality=90)})
+        ack = live_call(live, "frame", {"seq": seq, "t_ms": seq * 500.0, "jpeg": synthetic.encode(image, quality=90)})
         still.append(ack["body"])
     for seq in range(12, 24):  # then she slides right by 15 px a frame (30 px/s)
         shifted = np.roll(image, 15 * (seq - 11), axis=1)
-        ack = _call(live, "frame", {"seq": seq, "t_ms": seq * 500.0, "jpeg": synthetic.encode(shifted, quality=90)})
+        ack = live_call(live, "frame", {"seq": seq, "t_ms": seq * 500.0, "jpeg": synthetic.encode(shifted, quality=90)})
         moving.append(ack["body"])
     assert still[-1]["person_found"] is True and still[-1]["method"] == "pose" and still[-1]["window_s"] == 5.0
     assert still[0]["movement_index"]["head"] is None  # one look is not movement
     calm, active = still[-1]["movement_index"], moving[-1]["movement_index"]
     assert active["head"] > 3 * max(calm["head"], 0.01) and active["torso"] > 3 * max(calm["torso"], 0.01)
-    _call(live, "stop", {})
+    live_call(live, "stop", {})
 
 
 def test_without_the_body_option_no_body_is_measured(live):
-    assert _call(live, "start", {})["session"]["body"] is False
-    assert "body" not in _call(live, "frame", {"seq": 0, "t_ms": 0.0, "jpeg": NEUTRAL})
+    assert live_call(live, "start", {})["session"]["body"] is False
+    assert "body" not in live_call(live, "frame", {"seq": 0, "t_ms": 0.0, "jpeg": NEUTRAL})

@@ -20,7 +20,7 @@ from server.pain.estimate import make_estimate
 from server.per_second import SecondSummary, summarise_seconds
 from server.result import Result
 from tests import media, synthetic
-from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app, live_client, multipart
+from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app, live_call, live_client, multipart
 from tests.postgres_server import postgres_server
 
 NEUTRAL = synthetic.encode(synthetic.astronaut_face(), quality=85)
@@ -308,28 +308,16 @@ def test_the_csv_of_one_assessment(client):
 # ---------------------------------------------------------------- live streams saved for a patient
 
 
-@pytest.fixture()
-def live(app):
-    client = live_client(app)
-    yield client
-    if client.is_connected(namespace="/live"):
-        client.disconnect(namespace="/live")
-
-
-def _call(client, event, data):
-    return client.emit(event, data, namespace="/live", callback=True)
-
-
 def test_a_live_stream_commits_a_reading_per_second_before_acking_the_next(app, client, live):
     patient = _new_patient(client)
-    started = _call(live, "start", {"patient_id": patient["id"]})
+    started = live_call(live, "start", {"patient_id": patient["id"]})
     assert started["ok"] is True
     assessment_id = started["session"]["record"]["assessment_id"]
     t0_ms = 123_456.0  # a browser's performance.now(): seconds count from the first frame
     frames = int(LIVE_SECONDS * LIVE_FPS)
     for seq in range(frames):
         t_ms = t0_ms + seq * 1000.0 / LIVE_FPS
-        ack = _call(live, "frame", {"seq": seq, "t_ms": t_ms, "jpeg": GRIMACE if seq % 7 == 0 else NEUTRAL})
+        ack = live_call(live, "frame", {"seq": seq, "t_ms": t_ms, "jpeg": GRIMACE if seq % 7 == 0 else NEUTRAL})
         record = ack["record"]
         stored = _readings_in_db(app, assessment_id)
         assert record["assessment_id"] == assessment_id and "error" not in record
@@ -341,7 +329,7 @@ def test_a_live_stream_commits_a_reading_per_second_before_acking_the_next(app, 
     assert [r.offset_s for r in _readings_in_db(app, assessment_id)] == [0.0, 1.0, 2.0]
     assert record["committed_through_s"] == 3.0
 
-    stopped = _call(live, "stop", {})
+    stopped = live_call(live, "stop", {})
     assert stopped["frames_analysed"] == frames
     assert stopped["record"]["readings_committed"] == 4  # the partial second too
     assert stopped["record"]["committed_through_s"] == pytest.approx(LIVE_SECONDS - 1 / LIVE_FPS)
@@ -360,10 +348,10 @@ def test_a_live_stream_commits_a_reading_per_second_before_acking_the_next(app, 
 def test_a_disconnect_commits_the_partial_second_and_ends_the_assessment(app, client):
     patient = _new_patient(client)
     stream = live_client(app)
-    started = _call(stream, "start", {"patient_id": str(patient["id"]), "body": True})
+    started = live_call(stream, "start", {"patient_id": str(patient["id"]), "body": True})
     assessment_id = started["session"]["record"]["assessment_id"]
     for seq in range(3):
-        _call(stream, "frame", {"seq": seq, "t_ms": seq * 100.0, "jpeg": NEUTRAL})
+        live_call(stream, "frame", {"seq": seq, "t_ms": seq * 100.0, "jpeg": NEUTRAL})
     assert _readings_in_db(app, assessment_id) == []
     stream.disconnect(namespace="/live")
     [reading] = _readings_in_db(app, assessment_id)
@@ -374,11 +362,11 @@ def test_a_disconnect_commits_the_partial_second_and_ends_the_assessment(app, cl
 
 
 def test_a_stream_without_a_patient_is_not_recorded(live):
-    started = _call(live, "start", {})
+    started = live_call(live, "start", {})
     assert started["session"]["record"] is None
-    ack = _call(live, "frame", {"seq": 0, "t_ms": 0.0, "jpeg": NEUTRAL})
+    ack = live_call(live, "frame", {"seq": 0, "t_ms": 0.0, "jpeg": NEUTRAL})
     assert "record" not in ack
-    assert "record" not in _call(live, "stop", {})
+    assert "record" not in live_call(live, "stop", {})
 
 
 @pytest.mark.parametrize("value, code", [
@@ -386,9 +374,9 @@ def test_a_stream_without_a_patient_is_not_recorded(live):
     (1.5, "bad_parameter"), ([1], "bad_parameter"),
 ])
 def test_a_live_start_for_an_unknown_or_malformed_patient_is_refused(live, value, code):
-    reply = _call(live, "start", {"patient_id": value})
+    reply = live_call(live, "start", {"patient_id": value})
     assert set(reply) == {"error"} and reply["error"]["code"] == code
-    assert _call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "no_session"
+    assert live_call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "no_session"
 
 
 # ---------------------------------------------------------------- the recorder and the per-second summary

@@ -27,6 +27,25 @@ if (window.speechSynthesis) {
 """
 
 
+# Records what the page's own scripts report as errors (console.error, uncaught errors and
+# rejections) and every Content-Security-Policy violation; a failed request's network line is
+# the browser's, not the page's, and is not counted. Read with page_errors().
+PAGE_ERROR_SPY = """
+window.__pageErrors = [];
+const reportError = console.error.bind(console);
+console.error = (...args) => { window.__pageErrors.push(args.map(String).join(' ')); reportError(...args); };
+window.addEventListener('error', (event) => window.__pageErrors.push(String(event.message)));
+window.addEventListener('unhandledrejection', (event) => window.__pageErrors.push(String(event.reason)));
+document.addEventListener('securitypolicyviolation',
+  (event) => window.__pageErrors.push(`CSP blocked ${event.blockedURI} (${event.violatedDirective})`));
+"""
+
+
+def page_errors(driver) -> list[str]:
+    """What PAGE_ERROR_SPY recorded on the current page."""
+    return driver.execute_script("return window.__pageErrors")
+
+
 def require_browser() -> None:
     """Skip without a browser, except in CI, where a missing browser is a failure."""
     if os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER):
@@ -68,7 +87,8 @@ class Browser:
         if camera_y4m:
             options.add_argument(f"--use-file-for-fake-video-capture={camera_y4m}")
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SPEECH_SPY})
+        for spy in (SPEECH_SPY, PAGE_ERROR_SPY):
+            self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": spy})
 
     def log_in(self, base_url: str, name: str, password: str) -> None:
         """Log in through the login page, as a clinician would; the session cookie stays in this profile."""

@@ -6,20 +6,10 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.browser import Browser, require_browser
+from tests.e2e.browser import Browser, page_errors, require_browser
 from tests.server_process import running_server
 
 WAIT_S = 60  # generous: CI machines are slow and shared; nothing asserts a duration
-# What the page's own scripts report as errors, and every Content-Security-Policy violation.
-ERROR_SPY = """
-window.__pageErrors = [];
-const reportError = console.error.bind(console);
-console.error = (...args) => { window.__pageErrors.push(args.map(String).join(' ')); reportError(...args); };
-window.addEventListener('error', (event) => window.__pageErrors.push(String(event.message)));
-window.addEventListener('unhandledrejection', (event) => window.__pageErrors.push(String(event.reason)));
-document.addEventListener('securitypolicyviolation',
-  (event) => window.__pageErrors.push(`CSP blocked ${event.blockedURI} (${event.violatedDirective})`));
-"""
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +22,6 @@ def server():
 @pytest.fixture()
 def browser(server):
     session = Browser()
-    session.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ERROR_SPY})
     session.log_in(server.base_url, server.user, server.password)
     yield session
     session.close()
@@ -59,7 +48,7 @@ def test_swagger_ui_lists_every_operation_without_a_csp_violation(server, browse
     assert driver.find_element(By.CSS_SELECTOR, "#swagger-ui .info .title").text.startswith("PainScope API")
     loaded = driver.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name)")
     assert loaded and all(url.startswith(server.base_url + "/") for url in loaded), loaded  # nothing from elsewhere
-    assert driver.execute_script("return window.__pageErrors") == []
+    assert page_errors(driver) == []
 
 
 def _try_it_out(driver, tag, operation_id):
@@ -84,4 +73,4 @@ def test_try_it_out_calls_the_api_with_the_login_and_its_csrf_token(server, brow
     assert _try_it_out(driver, "heart-rate sessions", "rppg_api_create_session") == "201"
     sessions = requests.get(server.base_url + "/api/v1/rppg/sessions", headers=server.headers, timeout=30).json()
     assert len(sessions["sessions"]) == 1
-    assert driver.execute_script("return window.__pageErrors") == []
+    assert page_errors(driver) == []

@@ -16,7 +16,7 @@ from skimage import data as skdata
 
 from tests import media, synthetic
 from tests.synthetic import camera_frame
-from tests.e2e.browser import Browser, require_browser, write_y4m
+from tests.e2e.browser import Browser, page_errors, require_browser, write_y4m
 from tests.server_process import running_server
 
 # Screenshots go to tests/artifacts/ (ignored by git); `make screenshots` points
@@ -246,17 +246,6 @@ def test_live_camera_streams_reports_pain_when_the_face_changes_speaks_and_stops
 
 # ---------------------------------------------------------------- ECG and body parts on the Upload tab
 
-# Records what the page's own scripts report as errors (console.error, uncaught errors and
-# rejections); a failed request's network line is the browser's, not the page's, and is not counted.
-CONSOLE_SPY = """
-window.__pageErrors = [];
-const reportError = console.error.bind(console);
-console.error = (...args) => { window.__pageErrors.push(args.map(String).join(' ')); reportError(...args); };
-window.addEventListener('error', (event) => window.__pageErrors.push(String(event.message)));
-window.addEventListener('unhandledrejection', (event) => window.__pageErrors.push(String(event.reason)));
-document.addEventListener('securitypolicyviolation',
-  (event) => window.__pageErrors.push(`CSP blocked ${event.blockedURI} (${event.violatedDirective})`));
-"""
 ECG_BPM = 80
 NOT_A_NUMBER = re.compile(r"\b(null|nan|undefined)\b", re.IGNORECASE)
 # What /analyze/ecg answers for noise: no heart rate, and a reason instead.
@@ -286,15 +275,6 @@ def ecg_csv(tmp_path_factory):
     return path
 
 
-def _open_upload_tab(driver, url):
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CONSOLE_SPY})
-    driver.get(url + "/")
-
-
-def _page_errors(driver):
-    return driver.execute_script("return window.__pageErrors")
-
-
 def _number(text):
     match = re.fullmatch(r"\d+(\.\d+)?", text.strip())
     assert match, f"not a number: {text!r}"
@@ -316,7 +296,7 @@ def _wait_for_ecg(driver):
 
 def test_an_ecg_upload_shows_heart_rate_variability_and_a_chart(server_url, browser, ecg_csv):
     driver = browser.driver
-    _open_upload_tab(driver, server_url)
+    driver.get(server_url + "/")
     driver.find_element(By.ID, "ecg-input").send_keys(str(ecg_csv))
     result = _wait_for_ecg(driver)
 
@@ -337,14 +317,14 @@ def test_an_ecg_upload_shows_heart_rate_variability_and_a_chart(server_url, brow
     assert points and len(points) >= 40  # one per beat-to-beat interval: ~52 in 40 s at 80 bpm
     assert all(abs(bpm - ECG_BPM) < 10 for bpm in points)
     assert not driver.find_element(By.ID, "upload-error").is_displayed()
-    assert _page_errors(driver) == []
+    assert page_errors(driver) == []
 
 
 def test_an_ecg_file_of_words_shows_the_error_and_the_page_keeps_working(server_url, browser, ecg_csv, tmp_path):
     driver = browser.driver
     words = tmp_path / "notes.csv"
     words.write_text("the patient slept well\nno complaints this morning\n")
-    _open_upload_tab(driver, server_url)
+    driver.get(server_url + "/")
     driver.find_element(By.ID, "ecg-input").send_keys(str(words))
     error = _wait(driver, EC.visibility_of_element_located((By.ID, "upload-error")), "no error shown")
     assert "not a table of numbers" in error.text
@@ -363,7 +343,7 @@ def test_an_ecg_file_of_words_shows_the_error_and_the_page_keeps_working(server_
     _wait(driver, lambda d: d.find_element(By.ID, "ecg-hr").text not in ("", "–"),
           "a good file was not analysed after a bad one")
     assert not driver.find_element(By.ID, "upload-error").is_displayed()
-    assert _page_errors(driver) == []
+    assert page_errors(driver) == []
 
 
 def test_body_parts_of_a_photo_beside_its_face_result(server_url, browser, ecg_csv, tmp_path):
@@ -372,7 +352,7 @@ def test_body_parts_of_a_photo_beside_its_face_result(server_url, browser, ecg_c
     photo.write_bytes(synthetic.encode(skdata.astronaut(), "PNG"))  # head and torso of Eileen Collins
     fake = tmp_path / "notes.jpg"
     fake.write_text("this is not a photo")
-    _open_upload_tab(driver, server_url)
+    driver.get(server_url + "/")
     driver.find_element(By.ID, "body-toggle").click()
     driver.find_element(By.ID, "image-input").send_keys(str(fake))  # each analysis shows its own error
     _wait(driver, EC.visibility_of_element_located((By.ID, "body-error")), "no body error shown")
@@ -404,7 +384,7 @@ def test_body_parts_of_a_photo_beside_its_face_result(server_url, browser, ecg_c
     driver.find_element(By.ID, "body-toggle").click()
     assert not driver.find_element(By.ID, "body-result").is_displayed()
     assert driver.find_element(By.ID, "upload-result").is_displayed()
-    assert _page_errors(driver) == []
+    assert page_errors(driver) == []
 
 
 def test_body_movement_of_a_video_in_body_sizes_per_second(server_url, browser, tmp_path):
@@ -419,7 +399,7 @@ def test_body_movement_of_a_video_in_body_sizes_per_second(server_url, browser, 
         frames.append(stage)
     video = tmp_path / "slide.mp4"
     video.write_bytes(media.write_video(frames, fps=fps))
-    _open_upload_tab(driver, server_url)
+    driver.get(server_url + "/")
     driver.find_element(By.ID, "video-input").send_keys(str(video))
     driver.find_element(By.ID, "body-toggle").click()  # ticked after the upload: the same video is analysed
     _wait(driver, EC.visibility_of_element_located((By.ID, "body-movement")), "no movement table shown")
@@ -435,7 +415,7 @@ def test_body_movement_of_a_video_in_body_sizes_per_second(server_url, browser, 
     assert dict(datasets)["head"] >= 5  # 2 frames per second over 3 s
     assert not NOT_A_NUMBER.search(driver.find_element(By.ID, "body-result").text)
     _wait(driver, EC.visibility_of_element_located((By.ID, "video-result")), "the face video was not analysed too")
-    assert _page_errors(driver) == []
+    assert page_errors(driver) == []
 
 
 def test_fusion_with_an_ecg_raises_the_level_shows_the_heart_rate_part_and_says_why(server_url, browser, tmp_path):
@@ -451,7 +431,7 @@ def test_fusion_with_an_ecg_raises_the_level_shows_the_heart_rate_part_and_says_
     photo = tmp_path / "neutral.jpg"
     photo.write_bytes(synthetic.encode(synthetic.astronaut_face()))
     driver = browser.driver
-    _open_upload_tab(driver, server_url)
+    driver.get(server_url + "/")
     _wait(driver, lambda d: len(_estimator_options(d)) == 4, "the picker was not filled from /health")
     Select(driver.find_element(By.ID, "estimator-select")).select_by_value("fusion")
     driver.find_element(By.ID, "ecg-input").send_keys(str(ecg))
@@ -469,7 +449,7 @@ def test_fusion_with_an_ecg_raises_the_level_shows_the_heart_rate_part_and_says_
     assert spoken[-1].startswith("Mild pain; heart rate raised.")
     assert driver.find_element(By.ID, "ecg-result").is_displayed()  # the report that came with the photo
     _save_screenshot(driver, "upload-fusion.png")
-    assert _page_errors(driver) == []
+    assert page_errors(driver) == []
 
 
 # ---------------------------------------------------------------- patient records
@@ -490,7 +470,6 @@ def _chart_values(driver, canvas_id):
 
 def test_a_patient_record_from_the_patients_page_to_the_printable_history(server_url, browser, tmp_path):
     driver = browser.driver
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CONSOLE_SPY})
     identifier = f"E2E-{time.time_ns()}"  # the module's server is shared: a new patient every run
     driver.get(server_url + "/patients")
     driver.find_element(By.ID, "new-patient-identifier").send_keys(identifier)
@@ -568,4 +547,4 @@ def test_a_patient_record_from_the_patients_page_to_the_printable_history(server
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     _save_screenshot(driver, "patient-history.png")
-    assert _page_errors(driver) == []
+    assert page_errors(driver) == []
