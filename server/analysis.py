@@ -15,11 +15,13 @@ import numpy as np
 from server.config import Settings
 from server.pain import scale
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
+from server.pain.blendshapes import vector as blendshape_vector
 from server.pain.estimate import PainEstimate, stability
 from server.pain.estimator import Observation, PainEstimator
 from server.pain.fusion import FusionEstimator
 from server.pain.geometry import GeometryEstimator
 from server.pain.physiology import Physiology, VideoHeartRate
+from server.pain.verdict import Reading, clip_verdict
 from server.problems import InputProblem
 from server.result import Result, choose_patient
 from server.speech import phrase
@@ -112,13 +114,14 @@ class VideoReport:
     # Every sampled frame's (time, Result), for the patient record (server/per_second.py); not in to_dict.
     samples: list[tuple[float, Result]] = field(default_factory=list)
     peak_t_s: float | None = None  # time of the most painful frame in the video (not in to_dict)
+    speech_text: str = "No face found in the video."  # said for the clip: its sustained verdict
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         peak = self.peak.to_dict() if self.peak else None
         if peak is not None and self.peak_overlay_png is not None:
             peak["overlay_png"] = png_data_url(self.peak_overlay_png)
-        speech = self.peak.speech_text if self.peak else "No face found in the video."
+        speech = self.speech_text
         return {
             "timeline": self.timeline,
             "summary": self.summary,
@@ -229,7 +232,7 @@ class Analyzer:
                 next_sample = 0.0
                 last_t = 0.0
                 for frame in video.frames(VIDEO_MAX_FPS):
-                    faces = stream.process(frame.rgb)
+                    faces = stream.process(frame.rgb, frame.t_s)
                     patient = _pick(faces, face_index, strict=False)
                     observation = None
                     if patient is not None:
@@ -296,10 +299,19 @@ class Analyzer:
             )
             png = draw_overlay(video.frame_at(best.index), best.faces, best.patient, peak.pain)
         pspis = [r.pain.pspi for r in results if r.pain is not None and r.pain.pspi is not None]
-        summary = _summary(pspis, timeline, baseline, self.video_limits.sample_fps)
+        verdict = clip_verdict([
+            Reading(sample.t_s, r.pain.level, r.pain.pspi) for sample, r in zip(samples, results) if r.pain is not None
+        ])
+        summary = {
+            **_summary(pspis, timeline, baseline, self.video_limits.sample_fps),
+            "level": verdict.level, "sustained_pspi": verdict.to_dict()["pspi"], "sustain_s": verdict.to_dict()["sustain_s"],
+            "context": sorted({c for r in results if r.pain is not None for c in (r.pain.context or ())}),
+        }
+        speech = phrase(peak.pain, True, vitals, level=verdict.level) if peak is not None else VideoReport.speech_text
         return VideoReport(
             timeline=timeline, summary=summary, peak=peak, peak_overlay_png=png, vitals=vitals,
             samples=[(sample.t_s, result) for sample, result in zip(samples, results)], peak_t_s=peak_t_s,
+            speech_text=speech,
         )
 
 
@@ -361,7 +373,7 @@ def _video_baseline(estimator: GeometryEstimator, samples: Sequence[_Sample]) ->
     rolling = RollingBaseline(window_s=float("inf"))
     for sample in samples:
         if sample.patient is not None:
-            rolling.add(sample.t_s, estimator.features(sample.patient))
+            rolling.add(sample.t_s, estimator.features(sample.patient), blendshape_vector(sample.patient.blendshapes))
     return rolling.current()
 
 

@@ -9,10 +9,13 @@ import numpy as np
 from server.analysis import StageClock, assess
 from server.config import Settings
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
+from server.pain.blendshapes import vector as blendshape_vector
 from server.pain.estimate import stability
 from server.pain.estimator import Observation, PainEstimator
 from server.pain.geometry import GeometryEstimator
 from server.pain.physiology import RestingHeartRate, from_camera
+from server.pain.verdict import Reading, SustainedLevel
+from server.speech import phrase
 from server.problems import InputProblem
 from server.result import Result
 from server.vision.body import BodyTracker
@@ -51,6 +54,7 @@ class LiveSession:
         self.calibration: NeutralBaseline | None = None
         self._recent_faces: deque[Face] = deque(maxlen=CALIBRATION_FRAMES)
         self._recent_pspi: deque[float] = deque(maxlen=STABILITY_FRAMES)
+        self.sustained = SustainedLevel()  # what speech announces: the level held for the last second
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
         self._vitals: dict | None = None
@@ -68,7 +72,7 @@ class LiveSession:
         clock = StageClock()
         rgb = decode_image(jpeg, self.limits)
         clock.lap("decode")
-        faces = self.tracker.process(rgb)
+        faces = self.tracker.process(rgb, t_ms / 1000.0)
         clock.lap("face")
         patient = faces[0] if faces else None
         baseline = self.baseline
@@ -77,7 +81,7 @@ class LiveSession:
         evidence = physiology = None
         if patient is not None:
             self._recent_faces.append(patient)
-            self.rolling.add(t_s, self.geometry.features(patient))
+            self.rolling.add(t_s, self.geometry.features(patient), blendshape_vector(patient.blendshapes))
             vitals = self._heart_rate(rgb, patient, t_s)
             self.resting.add(t_s, vitals)
             physiology = from_camera(vitals, self.resting.bpm, self.resting.waiting())
@@ -90,6 +94,13 @@ class LiveSession:
         result = assess(self.estimator, faces, patient, baseline, steadiness, clock, vitals, evidence, physiology)
         if result.pain is not None and result.pain.pspi is not None:
             self._recent_pspi.append(result.pain.pspi)
+        if result.pain is not None:
+            held = self.sustained.add(Reading(t_s, result.pain.level, result.pain.pspi)).level
+            result = dataclasses.replace(
+                result, speech_level=held, speech_text=phrase(result.pain, True, vitals, level=held)
+            )
+        elif patient is None:
+            self.sustained.clear()
         if self.body is not None:
             self.body.add(t_s, rgb)
             clock.lap("body")
@@ -115,6 +126,7 @@ class LiveSession:
         self.calibration = baseline_from_faces(list(self._recent_faces), "calibration")
         self.resting.calibrate(self._vitals)
         self._recent_pspi.clear()
+        self.sustained.clear()
         return self.calibration
 
     def close(self) -> None:

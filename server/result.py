@@ -20,6 +20,8 @@ class Result:
     timing_ms: dict[str, float]
     vitals: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Live streams: the level the sentence announces (held for a second, server/pain/verdict.py).
+    speech_level: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The DESIGN.md result schema as plain JSON-ready types."""
@@ -35,7 +37,7 @@ class Result:
             "faces": [{"box": list(f.box), "quality": f.quality} for f in self.faces],
             "pain": dataclasses.asdict(self.pain) if self.pain else None,
             "vitals": self.vitals,
-            "speech": {"text": self.speech_text},
+            "speech": {"text": self.speech_text, **({"level": self.speech_level} if self.speech_level else {})},
             "timing_ms": {name: round(ms, 2) for name, ms in self.timing_ms.items()},
         }
         out.update(self.extra)

@@ -21,17 +21,23 @@ NO_FACE_PHRASE = "No face found."
 HEART_RATE_RAISED = "heart rate raised"
 
 
-def phrase(pain: PainEstimate | None, face_found: bool, vitals: Mapping[str, Any] | None = None) -> str:
+def phrase(
+    pain: PainEstimate | None, face_found: bool, vitals: Mapping[str, Any] | None = None, level: str | None = None
+) -> str:
     """The sentence spoken for a result, e.g. ``"Moderate pain. Heart rate 78."``.
 
-    When fusion's heart-rate part changed the level: ``"Moderate pain; heart rate raised."``.
+    ``level`` is the level to announce when it is not the frame's own: the
+    sustained verdict of a clip or a stream (``server/pain/verdict.py``), so a
+    one-frame spike is never said aloud. When fusion's heart-rate part changed
+    the level: ``"Moderate pain; heart rate raised."``.
     """
     if not face_found:
         return NO_FACE_PHRASE
-    parts = [_LEVEL_PHRASES[pain.level]] if pain else []
-    if pain and pain.face_level is not None and pain.level != pain.face_level:
+    said = level or (pain.level if pain else None)
+    parts = [_LEVEL_PHRASES[said]] if pain and said else []
+    if pain and pain.face_level is not None and said == pain.level and pain.level != pain.face_level:
         parts = [_LEVEL_PHRASES[pain.level].rstrip(".") + f"; {HEART_RATE_RAISED}."]
-    if pain and pain.calibrated is False and pain.level != "none":
+    if pain and pain.calibrated is False and said != "none":
         parts.append("Not calibrated.")
     if vitals and vitals.get("heart_rate_bpm") is not None and vitals.get("quality") != "low":
         parts.append(f"Heart rate {round(vitals['heart_rate_bpm'])}.")

@@ -21,9 +21,14 @@ def test_a_stream_calibrated_on_a_neutral_face_reports_pain_when_the_face_change
     assert calm["pain"]["level"] == "none" and calm["pain"]["baseline"] == "calibration"
     pained = live_call(live, "frame", {"seq": 6, "t_ms": 466.0, "jpeg": GRIMACE})
     assert pained["pain"]["level"] in ("moderate", "severe")
-    assert pained["speech"]["text"] == pained["pain"]["level"].capitalize() + " pain."
+    # One frame's grimace is not announced: speech follows the level held for a second.
+    assert pained["speech"] == {"text": "No pain detected.", "level": "none"}
+    for seq in range(7, 14):  # the grimace held for 1.05 s
+        held = live_call(live, "frame", {"seq": seq, "t_ms": 466.0 + (seq - 6) * 150.0, "jpeg": GRIMACE})
+    assert held["speech"]["level"] == held["pain"]["level"] in ("moderate", "severe")
+    assert held["speech"]["text"] == held["pain"]["level"].capitalize() + " pain."
     stopped = live_call(live, "stop", {})
-    assert stopped == {"ok": True, "frames_analysed": 7}
+    assert stopped == {"ok": True, "frames_analysed": 14}
 
 
 def test_without_calibration_a_rolling_baseline_is_learned(live):

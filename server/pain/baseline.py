@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from server.pain import blendshapes as bs
 from server.pain.landmarks import FEATURES, frontalise, measure, procrustes_align
 from server.vision.face import Face
 
@@ -22,6 +23,8 @@ assert len(POPULATION_FEATURES) == len(FEATURES)
 # the stream has shown: correct as long as the face was relaxed for at least a
 # quarter of the window.
 ROLLING_NEUTRAL_PERCENTILE = 75.0
+# Blendshape scores *rise* with the movements, so their neutral is the mirror percentile.
+ROLLING_NEUTRAL_BLENDSHAPE_PERCENTILE = 100.0 - ROLLING_NEUTRAL_PERCENTILE
 ROLLING_MIN_SECONDS = 3.0  # less history than this is not a baseline yet
 ROLLING_MIN_FRAMES = 15
 
@@ -34,13 +37,15 @@ class NeutralBaseline:
     ``calibration`` (the clinician pressed "Calibrate neutral"), ``rolling``
     (learned from the stream) or ``population`` (no knowledge of this person).
     ``spread`` is the mean relative standard deviation of the features across
-    the frames that made the baseline (0 for a single frame).
+    the frames that made the baseline (0 for a single frame). ``blendshapes``
+    is the neutral face's blendshape vector (``server/pain/blendshapes.py``).
     """
 
     kind: str
     features: np.ndarray
     shape: np.ndarray | None
     spread: float = 0.0
+    blendshapes: np.ndarray | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -48,7 +53,9 @@ class NeutralBaseline:
         return self.kind != "population"
 
 
-POPULATION_BASELINE = NeutralBaseline(kind="population", features=POPULATION_FEATURES, shape=None)
+POPULATION_BASELINE = NeutralBaseline(
+    kind="population", features=POPULATION_FEATURES, shape=None, blendshapes=bs.POPULATION_NEUTRAL
+)
 
 
 def baseline_from_faces(faces: Sequence[Face], kind: str) -> NeutralBaseline:
@@ -60,7 +67,11 @@ def baseline_from_faces(faces: Sequence[Face], kind: str) -> NeutralBaseline:
     mean_shape = np.mean(aligned, axis=0)
     per_face = np.array([measure(shape) for shape in aligned])
     spread = float((per_face.std(axis=0) / np.abs(per_face.mean(axis=0))).mean()) if len(faces) > 1 else 0.0
-    return NeutralBaseline(kind=kind, features=measure(mean_shape), shape=mean_shape, spread=spread)
+    vectors = [v for v in (bs.vector(face.blendshapes) for face in faces) if v is not None]
+    neutral_blendshapes = np.mean(vectors, axis=0) if vectors else None
+    return NeutralBaseline(
+        kind=kind, features=measure(mean_shape), shape=mean_shape, spread=spread, blendshapes=neutral_blendshapes
+    )
 
 
 class RollingBaseline:
@@ -68,11 +79,11 @@ class RollingBaseline:
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._samples: deque[tuple[float, np.ndarray]] = deque()
+        self._samples: deque[tuple[float, np.ndarray, np.ndarray | None]] = deque()
 
-    def add(self, t_s: float, features: np.ndarray) -> None:
-        """Record one frame's features at stream time ``t_s`` (seconds)."""
-        self._samples.append((t_s, features))
+    def add(self, t_s: float, features: np.ndarray, blendshapes: np.ndarray | None = None) -> None:
+        """Record one frame's features (and blendshape vector) at stream time ``t_s`` (seconds)."""
+        self._samples.append((t_s, features, blendshapes))
         while self._samples and t_s - self._samples[0][0] > self.window_s:
             self._samples.popleft()
 
@@ -82,9 +93,11 @@ class RollingBaseline:
             return None
         if self._samples[-1][0] - self._samples[0][0] < ROLLING_MIN_SECONDS:
             return None
-        values = np.array([features for _, features in self._samples])
+        values = np.array([features for _, features, _ in self._samples])
         neutral = np.percentile(values, ROLLING_NEUTRAL_PERCENTILE, axis=0)
-        return NeutralBaseline(kind="rolling", features=neutral, shape=None)
+        vectors = [v for _, _, v in self._samples if v is not None]
+        neutral_bs = np.percentile(vectors, ROLLING_NEUTRAL_BLENDSHAPE_PERCENTILE, axis=0) if vectors else None
+        return NeutralBaseline(kind="rolling", features=neutral, shape=None, blendshapes=neutral_bs)
 
     def clear(self) -> None:
         """Forget the history (after an explicit calibration)."""

@@ -36,6 +36,10 @@ class PainEstimate:
     label_probabilities: dict[str, float] | None = None
     parts: list[dict] | None = None  # fusion: each estimator's contribution and weight
     face_level: str | None = None  # fusion: the level the face alone gave, before physiology
+    # FACS estimator: each AU as the landmark geometry and the learned blendshapes read it, before fusion.
+    action_unit_sources: dict[str, dict[str, float | None]] | None = None
+    # Look-alikes of pain seen on the face and kept out of the reading ("smile", "speech", "blink").
+    context: list[str] | None = None
 
 
 def _clip_confidence(confidence: float) -> float:
@@ -53,8 +57,13 @@ def make_estimate(
     estimator: str,
     baseline: str,
     thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS,
+    sources: Mapping[str, Mapping[str, float | None]] | None = None,
+    context: Sequence[str] | None = None,
 ) -> PainEstimate:
-    """Build a PainEstimate from AU intensities (PSPI, level and probabilities follow)."""
+    """Build a PainEstimate from AU intensities (PSPI, level and probabilities follow).
+
+    ``sources``: each AU as each source read it; ``context``: look-alikes of pain that were discounted.
+    """
     pspi = round(scale.pspi_from_action_units(action_units), 2)
     confidence = _clip_confidence(confidence)
     sigma = sigma_for_confidence(confidence)
@@ -67,6 +76,11 @@ def make_estimate(
         estimator=estimator,
         baseline=baseline,
         calibrated=baseline != "population",
+        action_unit_sources=None if sources is None else {
+            au: {name: None if v is None else round(float(v), 2) for name, v in by_source.items()}
+            for au, by_source in sources.items()
+        },
+        context=None if context is None else list(context),
     )
 
 

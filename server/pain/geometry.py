@@ -1,9 +1,16 @@
-"""FACS-geometry pain estimator: AU intensities from landmark distances against a neutral face.
+"""The FACS pain estimator (``geometry``): each PSPI action unit from two sources, against a neutral face.
 
-For each action unit a distance in the frontalised face frame shrinks as the
-muscle acts (``server/pain/landmarks.py``). Its relative change from the same
-person's neutral face, less a dead zone for landmark noise, is scaled so that a
-maximal movement reads 5 (FACS intensity E). PSPI follows from the AUs.
+1. **Landmark geometry.** For each action unit a distance in the frontalised
+   face frame shrinks as the muscle acts (``server/pain/landmarks.py``). Its
+   relative change from the same person's neutral face, less a dead zone for
+   landmark noise, is scaled so that a maximal movement reads 5 (FACS E).
+2. **Learned blendshapes** (``server/pain/blendshapes.py``): Face Landmarker's
+   scores for the same muscles, as a rise above the same neutral face.
+
+The two are fused per AU in one place (:func:`fuse_sources`) with the weights
+of ``blendshapes.BLENDSHAPE_WEIGHT``; then the look-alikes of pain (smile,
+speech, blink) are taken out (``server/pain/context.py``). PSPI follows from
+the fused AUs; the result keeps both sources per AU so a clinician can see why.
 
 The full-scale and dead-zone constants are engineering estimates, not a
 validated clinical calibration: full scale is the relative change MediaPipe
@@ -18,10 +25,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from server.pain import blendshapes as bs
 from server.pain import scale
 from server.pain.baseline import NeutralBaseline
+from server.pain.context import (
+    ExpressionHistory,
+    ExpressionTrack,
+    FaceFrame,
+    closed_for_s,
+    discount_look_alikes,
+    smile_strength,
+    speech_strength,
+)
 from server.pain.estimate import PainEstimate, make_estimate
-from server.pain.estimator import StatelessTrack
 from server.pain.landmarks import FEATURES, frontalise, measure, procrustes_align
 from server.vision.face import Face
 
@@ -66,7 +82,16 @@ EYES_CLOSED_APERTURE_LOSS = 0.5
 # ~5-10 % between people, Farkas 1994): every dead zone widens by this much.
 POPULATION_EXTRA_TOLERANCE = 0.10
 
-# Confidence = face quality x baseline trust x stability x reference agreement.
+# Eyes count as closed when one source sees them closed (closure share >= 1: the geometry has lost
+# EYES_CLOSED_APERTURE_LOSS of the neutral aperture, or eyeBlink reached EYE_BLINK_CLOSED) and the
+# other sees them at least this far closed. One source alone is fooled too easily: a downward gaze
+# lowers the lids in the geometry, and the blendshape model under-reads lids in shadow or warped.
+EYES_CLOSED_OTHER_SOURCE = 0.5
+# Two sources that disagree on an AU by this many intensity points halve the confidence they lend
+# (FACS intensity steps are one point apart: two steps is a real disagreement).
+SOURCE_DISAGREEMENT_HALF = 2.0
+
+# Confidence = face quality x baseline trust x stability x reference agreement x source agreement.
 BASELINE_TRUST = {"reference": 1.0, "calibration": 1.0, "rolling": 0.85, "population": 0.5}
 # Neutral references that disagree by this mean relative spread halve the trust.
 REFERENCE_SPREAD_HALF = 0.10
@@ -88,8 +113,8 @@ class GeometryEstimator:
             shape = procrustes_align(shape, baseline.shape)
         return measure(shape)
 
-    def action_units(self, features: np.ndarray, baseline: NeutralBaseline) -> dict[str, float]:
-        """AU intensities (0-5; AU43 0/1) of features against a neutral baseline."""
+    def geometry_action_units(self, features: np.ndarray, baseline: NeutralBaseline) -> dict[str, float]:
+        """AU intensities (0-5) that the landmark geometry reads, and AU43's closure share under ``"closure"``."""
         change = (baseline.features - features) / baseline.features  # >0: shrunk, toward the AU
         tolerance = 0.0 if baseline.calibrated else POPULATION_EXTRA_TOLERANCE
         brow = change[_F["brow_eye"]] + AU4_BROW_GAP_WEIGHT * max(change[_F["brow_gap"]], 0.0)
@@ -99,12 +124,70 @@ class GeometryEstimator:
             "AU7": AU7_RULE.intensity(change[_F["lower_lid"]], tolerance),
             "AU9": AU9_RULE.intensity(change[_F["ala_eye"]], tolerance),
             "AU10": AU10_RULE.intensity(change[_F["lip_nose"]], tolerance),
-            "AU43": float(change[_F["eye_open"]] >= EYES_CLOSED_APERTURE_LOSS + tolerance),
+            "closure": self._geometry_closure(features[_F["eye_open"]], baseline),
         }
 
-    def track(self) -> StatelessTrack:
-        """Per-stream state: none (the baseline is kept by the caller)."""
-        return StatelessTrack()
+    @staticmethod
+    def _geometry_closure(eye_open: float, baseline: NeutralBaseline) -> float:
+        """Lid aperture lost against neutral, as a share of the "closed" mark (1 = closed)."""
+        neutral = baseline.features[_F["eye_open"]]
+        return float(max(0.0, (neutral - eye_open) / neutral) / EYES_CLOSED_APERTURE_LOSS)
+
+    def eye_open(self, face: Face) -> float:
+        """The lid aperture of a face in the frontal frame (what AU43 reads)."""
+        return float(measure(frontalise(face.landmarks))[_F["eye_open"]])
+
+    def track(self) -> ExpressionTrack:
+        """Per-stream state: the last seconds of the face, for the blink and speech rules."""
+        return ExpressionTrack(self.eye_open)
+
+    def fuse_sources(
+        self, face: Face, baseline: NeutralBaseline, history: ExpressionHistory | None
+    ) -> tuple[dict[str, float], dict[str, dict[str, float | None]], list[str], float]:
+        """The one place the two AU sources meet: fused AUs, both sources per AU, context, source agreement."""
+        features = self.features(face, baseline)
+        geo = self.geometry_action_units(features, baseline)
+        scores = bs.vector(face.blendshapes)
+        neutral = baseline.blendshapes if baseline.blendshapes is not None else bs.POPULATION_NEUTRAL
+        tolerance = 0.0 if baseline.calibrated else POPULATION_EXTRA_TOLERANCE
+        learned = bs.action_units(scores, neutral, tolerance) if scores is not None else None
+
+        closed_mark = 1.0 + tolerance / EYES_CLOSED_APERTURE_LOSS
+
+        def closed(frame_eye_open: float, frame_scores: np.ndarray | None) -> bool:
+            by_geometry = self._geometry_closure(frame_eye_open, baseline)
+            if frame_scores is None:
+                return by_geometry >= closed_mark
+            by_blendshapes = bs.eye_closure(frame_scores, neutral)
+            return max(by_geometry, by_blendshapes) >= closed_mark and min(
+                by_geometry, by_blendshapes) >= EYES_CLOSED_OTHER_SOURCE * closed_mark
+
+        closed_now = closed(features[_F["eye_open"]], scores)
+        fused: dict[str, float] = {}
+        sources: dict[str, dict[str, float | None]] = {}
+        for au in ("AU4", "AU6", "AU7", "AU9", "AU10"):
+            by_bs = learned[au] if learned is not None else None
+            weight = bs.BLENDSHAPE_WEIGHT[au] if by_bs is not None else 0.0
+            fused[au] = (1.0 - weight) * geo[au] + weight * (by_bs or 0.0)
+            sources[au] = {"geometry": geo[au], "blendshapes": by_bs}
+        sources["AU43"] = {
+            "geometry": float(geo["closure"] * EYES_CLOSED_APERTURE_LOSS >= EYES_CLOSED_APERTURE_LOSS + tolerance),
+            "blendshapes": None if scores is None else float(bs.eye_closure(scores, neutral) >= 1.0),
+        }
+        fused["AU43"] = 0.0
+        still = history is None or history.still
+        closed_s = 0.0
+        if not still:
+            current = FaceFrame(history.frames[-1].t_s, float(features[_F["eye_open"]]), scores)
+            frames = ExpressionHistory(history.frames[:-1] + (current,))
+            closed_s = closed_for_s(frames, lambda f: closed(f.eye_open, f.blendshapes))
+        aus, context = discount_look_alikes(
+            fused, smile_strength(scores, neutral), speech_strength(history), closed_now, closed_s, still
+        )
+        gaps = [abs(s["geometry"] - s["blendshapes"]) for au, s in sources.items()
+                if au != "AU43" and s["blendshapes"] is not None]
+        agreement = 1.0 / (1.0 + (max(gaps) if gaps else 0.0) / SOURCE_DISAGREEMENT_HALF)
+        return aus, sources, context, agreement
 
     def estimate(
         self, face: Face, baseline: NeutralBaseline, stability: float = 1.0, evidence: Any = None
@@ -112,9 +195,11 @@ class GeometryEstimator:
         """Pain estimate of one face against a neutral baseline.
 
         ``stability`` in [0, 1] says how steady recent estimates were (1 for a
-        single photo); it scales the confidence.
+        single photo); it scales the confidence. ``evidence`` is the face's
+        recent history (:class:`ExpressionHistory`) in a stream, None for a photo.
         """
-        aus = self.action_units(self.features(face, baseline), baseline)
+        history = evidence if isinstance(evidence, ExpressionHistory) else None
+        aus, sources, context, source_agreement = self.fuse_sources(face, baseline, history)
         agreement = 1.0 / (1.0 + baseline.spread / REFERENCE_SPREAD_HALF)
-        confidence = face.quality * BASELINE_TRUST[baseline.kind] * stability * agreement
-        return make_estimate(aus, confidence, self.name, baseline.kind, self.thresholds)
+        confidence = face.quality * BASELINE_TRUST[baseline.kind] * stability * agreement * source_agreement
+        return make_estimate(aus, confidence, self.name, baseline.kind, self.thresholds, sources, context)

@@ -77,7 +77,7 @@ def video_landmarks(path: Path, fps: float, cache_dir: Path | None) -> np.ndarra
     rows = []
     try:
         for frame in source.frames(fps):
-            faces = tracker.process(frame.rgb)
+            faces = tracker.process(frame.rgb, frame.t_s)
             rows.append(faces[0].landmarks if faces else np.full((LANDMARK_COUNT, 3), np.nan))
     finally:
         tracker.close()

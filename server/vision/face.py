@@ -1,22 +1,39 @@
-"""Face landmarks with MediaPipe Face Mesh (478 points with refined eyes and irises).
+"""Face landmarks (MediaPipe Face Mesh) and blendshapes (MediaPipe Face Landmarker) of every face.
 
-``FaceTracker`` wraps one MediaPipe graph. Static mode re-detects in every
-image (photos, sampled video frames); stream mode tracks a face from frame to
-frame (live camera), which is faster and steadier. A graph is not thread-safe:
-one tracker serves one caller at a time (``FaceTracker`` holds a lock).
+``FaceTracker`` runs two MediaPipe graphs on each frame: legacy Face Mesh for
+the 478 landmarks every analysis uses (geometry, rPPG skin regions, aligned
+crops), and the Face Landmarker (Tasks API, the ``face_landmarker.task``
+bundle of ``server/vision/face_model.py``) for its 52 blendshape scores learned
+from many real faces (browDownLeft, eyeSquintRight, eyeBlinkLeft,
+mouthSmileLeft, jawOpen, ...), matched to the Face Mesh face by position.
+
+Why not the Landmarker's own landmarks alone (one model per frame)? Measured
+here (README "Benchmarks"): it would save Face Mesh's few milliseconds, but
+its landmarks lower the rPPG signal-to-noise ratio of the synthetic 84 bpm
+pulse clip from +0.7 dB to -1.3 dB (medium -> low quality), with or without
+temporal smoothing, and every AU, rPPG and crop constant here was measured on
+Face Mesh's. That trade is left for a change with real rPPG recordings of
+whole faces to measure it on.
+
+Static mode detects in every image (photos); stream mode tracks a face from
+frame to frame and needs non-decreasing frame times. The graphs are not
+thread-safe: one tracker serves one caller at a time (``FaceTracker`` holds a lock).
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
 
 import cv2
 import numpy as np
 
 from server.problems import InputProblem
+from server.vision.face_model import resolve, verify
 from server.vision.frames import downscale
 
-LANDMARK_COUNT = 478  # Face Mesh 468 + 2 x 5 iris points (refine_landmarks=True)
+LANDMARK_COUNT = 478  # Face Mesh topology: 468 + 2 x 5 iris points
 
 # Landmark indices (MediaPipe canonical face mesh topology).
 RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133  # subject's right eye: image left on a frontal face
@@ -24,9 +41,15 @@ LEFT_EYE_INNER, LEFT_EYE_OUTER = 362, 263
 FOREHEAD_TOP, CHIN = 10, 152
 RIGHT_FACE_SIDE, LEFT_FACE_SIDE = 234, 454
 
-# MediaPipe detector settings. 0.5 is MediaPipe's documented default for both.
+# MediaPipe detector settings. 0.5 is MediaPipe's documented default for all three.
 MIN_DETECTION_CONFIDENCE = 0.5
+MIN_PRESENCE_CONFIDENCE = 0.5
 MIN_TRACKING_CONFIDENCE = 0.5
+# Stream mode without capture times: frames are taken as this far apart (a 30 fps camera).
+DEFAULT_FRAME_STEP_MS = 33
+# A Face Landmarker face belongs to the Face Mesh face whose landmark centroid is
+# nearer than this share of that face's eye distance (the same face: ~0.02).
+SAME_FACE_IOD_SHARE = 0.5
 DEFAULT_MAX_FACES = 4  # a patient with a carer or two in view; more only costs time
 
 # Quality model: each factor maps one measurable property to [0, 1]; quality is
@@ -61,6 +84,8 @@ class Face:
     landmarks: np.ndarray
     quality: float
     turn_deg: float
+    # Face Landmarker's 52 blendshape scores (0-1) by name; empty when a caller built a Face without them.
+    blendshapes: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def area(self) -> int:
@@ -69,14 +94,21 @@ class Face:
 
 
 class FaceTracker:
-    """MediaPipe Face Mesh, static (photos) or stream (live) mode."""
+    """MediaPipe Face Landmarker, static (photos) or stream (live, video) mode."""
 
-    def __init__(self, stream: bool = False, max_faces: int = DEFAULT_MAX_FACES, max_side: int = 1280) -> None:
-        import mediapipe as mp  # imported here: loading the graph costs ~0.3 s, only when needed
+    def __init__(
+        self, stream: bool = False, max_faces: int = DEFAULT_MAX_FACES, max_side: int = 1280,
+        model_path: str | Path = "",
+    ) -> None:
+        """``model_path``: the bundle (default ``models/face_landmarker.task``); missing or altered raises."""
+        import mediapipe as mp  # imported here: loading the graph costs ~0.1 s, only when needed
+        from mediapipe.tasks.python import BaseOptions, vision
 
+        self._mp = mp
         self.stream = stream
         self.max_side = max_side
         self._lock = threading.Lock()
+        self._last_ms = -1
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=not stream,
             max_num_faces=max_faces,
@@ -84,30 +116,70 @@ class FaceTracker:
             min_detection_confidence=MIN_DETECTION_CONFIDENCE,
             min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
         )
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(verify(resolve(str(model_path))))),
+            running_mode=vision.RunningMode.VIDEO if stream else vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=MIN_DETECTION_CONFIDENCE,
+            min_face_presence_confidence=MIN_PRESENCE_CONFIDENCE,
+            min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+            output_face_blendshapes=True,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
 
-    def process(self, rgb: np.ndarray) -> list[Face]:
-        """All faces in an RGB uint8 image, largest first (empty list: no face)."""
+    def process(self, rgb: np.ndarray, t_s: float | None = None) -> list[Face]:
+        """All faces in an RGB uint8 image, largest first (empty list: no face).
+
+        ``t_s`` is the frame's capture time in stream mode (seconds); frames
+        must come in time order, and a time that does not move forward is
+        taken as one millisecond after the last (the tracker needs increasing times).
+        """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InputProblem("bad_frame", "Expected an RGB image.")
         height, width = rgb.shape[:2]
-        small = downscale(rgb, self.max_side)
+        small = np.ascontiguousarray(downscale(rgb, self.max_side))
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=small)
         with self._lock:
-            result = self._mesh.process(small)
+            mesh = self._mesh.process(small)
+            if self.stream:
+                wanted = self._last_ms + DEFAULT_FRAME_STEP_MS if t_s is None else int(round(t_s * 1000.0))
+                self._last_ms = max(self._last_ms + 1, wanted)
+                learned = self._landmarker.detect_for_video(image, self._last_ms)
+            else:
+                learned = self._landmarker.detect(image)
+        scale = (width, height, width)  # normalised -> pixels; z shares x's scale
+        scored = [
+            (np.array([(p.x, p.y) for p in points]) * scale[:2],
+             {c.category_name: float(c.score) for c in (learned.face_blendshapes[i] if learned.face_blendshapes else ())})
+            for i, points in enumerate(learned.face_landmarks or ())
+        ]
         faces = []
-        for face_landmarks in result.multi_face_landmarks or ():
-            points = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float64)
-            points *= (width, height, width)  # normalised -> pixels; z shares x's scale
-            faces.append(_make_face(points, rgb))
+        for face_landmarks in mesh.multi_face_landmarks or ():
+            points = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float64) * scale
+            faces.append(_make_face(points, rgb, _blendshapes_of(points, scored)))
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
     def close(self) -> None:
         """Release the MediaPipe graph."""
         with self._lock:
+            self._landmarker.close()
             self._mesh.close()
 
 
-def _make_face(points: np.ndarray, rgb: np.ndarray) -> Face:
+def _blendshapes_of(points: np.ndarray, scored: list[tuple[np.ndarray, dict[str, float]]]) -> dict[str, float]:
+    """The blendshapes of the Face Landmarker face that is this Face Mesh face ({} when none is)."""
+    iod = float(np.linalg.norm(points[RIGHT_EYE_OUTER, :2] - points[LEFT_EYE_OUTER, :2]))
+    centre = points[:, :2].mean(axis=0)
+    best, best_distance = {}, SAME_FACE_IOD_SHARE * iod
+    for other, blendshapes in scored:
+        distance = float(np.linalg.norm(other.mean(axis=0) - centre))
+        if distance < best_distance:
+            best, best_distance = blendshapes, distance
+    return best
+
+
+def _make_face(points: np.ndarray, rgb: np.ndarray, blendshapes: Mapping[str, float]) -> Face:
     height, width = rgb.shape[:2]
     x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
     x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
@@ -116,7 +188,7 @@ def _make_face(points: np.ndarray, rgb: np.ndarray) -> Face:
     box = (int(x0), int(y0), int(max(0, x1 - x0)), int(max(0, y1 - y0)))
     turn = head_turn_deg(points)
     quality = face_quality(points, rgb, box, turn)
-    return Face(box=box, landmarks=points, quality=quality, turn_deg=turn)
+    return Face(box=box, landmarks=points, quality=quality, turn_deg=turn, blendshapes=blendshapes)
 
 
 def head_turn_deg(points: np.ndarray) -> float:

@@ -97,7 +97,7 @@ def traces_from_video_file(path: str, roi: str = "face") -> list[RegionTrace]:
             if tracker is None:
                 means = full_frame_patches(frame.rgb)
             else:
-                faces = tracker.process(frame.rgb)
+                faces = tracker.process(frame.rgb, frame.t_s)
                 means = region_means(frame.rgb, faces[0].landmarks) if faces else {}
             for name, mean in means.items():
                 samples.setdefault(name, []).append((frame.t_s, mean))

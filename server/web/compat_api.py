@@ -102,7 +102,8 @@ def pain_server_answer(report: VideoReport) -> dict[str, Any]:
             f"A face was found in {faces} of {frames} sampled frames, but the estimator needs a longer "
             "stretch of face to judge; send a longer video.",
         )
-    pained = pain.level != scale.LEVELS[0]
+    # The clip's sustained verdict (server/pain/verdict.py) decides, not one frame's spike.
+    pained = report.summary.get("level", pain.level) != scale.LEVELS[0]
     if pain.label is not None and pain.label_probabilities:
         label, probabilities = pain.label, dict(pain.label_probabilities)
         named = f"{pain.label} ({pain.level})"

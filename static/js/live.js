@@ -111,7 +111,8 @@ function onResult(seq, slot, tMs, result) {
   hook.liveResultCount += 1;
   if (result.record) showLiveRecord(result.record, session.patient?.label);
   showResult(result, slot.frameSize, (tMs - session.startedAt) / 1000);
-  announcer.offer(levelOf(result), result.speech?.text);
+  // The server says which level the sentence announces: the one held for the last second.
+  announcer.offer(result.speech?.level ?? levelOf(result), result.speech?.text);
   refreshStats();
 }
 
