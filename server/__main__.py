@@ -44,9 +44,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(settings: Any) -> int:
     from server import create_app, socketio_of
+    from server.vision.face_model import FaceModelMissing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except FaceModelMissing as problem:  # a clear start-up message, never a silent fallback
+        print(f"PainScope cannot start: {problem}", file=sys.stderr, flush=True)
+        return 2
     _first_admin(app.extensions["painscope"].db)
     print(f"PainScope on http://{settings.host}:{settings.port}", flush=True)
     socketio_of(app).run(app, host=settings.host, port=settings.port, log_output=False)

@@ -243,6 +243,13 @@ class Analyzer:
                         track.add(observation)
                     if frame.t_s + 1e-6 >= next_sample:
                         evidence = track.evidence(observation) if observation is not None else None
+                        if patient is not None:
+                            # Pain is read from a fresh detection, as the reference photos were: the
+                            # stream tracker settles a still face's lips ~1.6 AU10 points away from
+                            # where detection puts them (measured on the astronaut), which would read
+                            # a relaxed face as "mild" against its own neutral photo.
+                            faces = tracker.process(frame.rgb) or faces
+                            patient = _pick(faces, face_index, strict=False)
                         samples.append(_Sample(frame.t_s, frame.index, faces, patient, evidence))
                         next_sample = (np.floor(frame.t_s / sample_step + 1e-6) + 1) * sample_step
                     last_t = frame.t_s

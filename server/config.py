@@ -85,6 +85,7 @@ class Settings:
 
     # --- storage / scale ---
     models_dir: str = "models"
+
     message_queue: str = ""
 
     def replace(self, **changes: Any) -> "Settings":

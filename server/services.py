@@ -10,6 +10,7 @@ from server.db import Database, database_url
 from server.offload import Offloader, TrackerPool
 from server.pain.registry import EstimatorRegistry
 from server.speech import SpeechRenderer
+from server.vision.face_model import DEFAULT_PATH, verify
 from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore
 
@@ -40,7 +41,11 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        """Everything from the settings; checkpoints and the segmenter are loaded now, face models when first used."""
+        """Everything from the settings; checkpoints and the segmenter are loaded now, face models when first used.
+
+        The face model bundle is checked now, so a missing one stops the start with a clear message.
+        """
+        verify(DEFAULT_PATH)  # models/face_landmarker.task, put there by `make setup`
         return cls(
             settings=settings,
             analyzer=Analyzer(settings),

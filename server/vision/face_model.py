@@ -49,7 +49,7 @@ def sha256(path: Path) -> str:
 
 
 def resolve(configured: str = "") -> Path:
-    """The bundle's path: the configured one (``PAINSCOPE_FACE_MODEL``) or ``models/face_landmarker.task``."""
+    """The bundle's path: ``configured`` when given (tests, the CLI's --path), else ``models/face_landmarker.task``."""
     return Path(configured) if configured else DEFAULT_PATH
 
 

@@ -171,6 +171,15 @@ class PainEstimateSchema(Schema):
         fields.Dict(), allow_none=True, metadata={"description": "fusion: each estimator's contribution and weight"}
     ))
     face_level = _one_of(LEVELS, nullable=True, metadata={"description": "fusion: the face's level alone"})
+    action_unit_sources = _req(fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True)),
+        allow_none=True,
+        metadata={"description": "geometry estimator: each AU as the landmark geometry and the blendshapes read it"},
+    ))
+    context = _req(fields.List(
+        fields.String(), allow_none=True,
+        metadata={"description": "look-alikes of pain seen and kept out of the reading: smile, speech, blink"},
+    ))
 
 
 class HeartRatePointSchema(Schema):
@@ -195,6 +204,7 @@ class VitalsSchema(Schema):
 
 class SpeechSchema(Schema):
     text = _string()
+    level = fields.String(metadata={"description": "live: the level the sentence announces (held for 1 s)"})
 
 
 class RecordRefSchema(Schema):
@@ -233,6 +243,10 @@ class VideoSummarySchema(Schema):
     mean_pspi = _number(nullable=True)
     seconds_by_level = _req(_numbers_by_name())
     baseline = _one_of(BASELINE_KINDS)
+    level = _one_of(LEVELS, nullable=True, metadata={"description": "the clip's verdict: highest level held 1 s"})
+    sustained_pspi = _number(nullable=True, metadata={"description": "the highest PSPI held for 1 s"})
+    sustain_s = _number(metadata={"description": "how long a level must hold to count (shorter clips: all)"})
+    context = _req(fields.List(fields.String(), metadata={"description": "look-alikes of pain seen in the clip"}))
 
 
 class VideoReportSchema(Schema):
