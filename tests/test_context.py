@@ -65,13 +65,16 @@ def test_the_warped_movements_raise_their_au_in_both_sources():
     tracker.close()
 
 
-def test_a_smile_over_lowered_brows_is_a_grimace_and_keeps_its_eye_and_lip_terms():
+def test_a_smile_over_lowered_brows_or_shut_eyes_is_a_grimace_and_keeps_its_eye_and_lip_terms():
     aus = {"AU4": AU4_GRIMACE, "AU6": 2.0, "AU7": 3.0, "AU9": 1.0, "AU10": 2.0, "AU43": 0.0}
     kept, context = discount_look_alikes(aus, smile=1.0, speech=0.0, closed=False, closed_s=0.0, still=True)
-    assert kept["AU7"] == 3.0 and kept["AU10"] == 2.0 and context == ["smile"]
+    assert kept["AU7"] == 3.0 and kept["AU10"] == 2.0 and context == []  # a frown with a smile is no happy face
     relaxed = dict(aus, AU4=0.0)
     smiled, _ = discount_look_alikes(relaxed, smile=1.0, speech=0.0, closed=False, closed_s=0.0, still=True)
     assert smiled["AU7"] == smiled["AU10"] == smiled["AU6"] == 0.0
+    # Lip corners pulled over eyes kept shut is a grimace (or crying), not a happy smile.
+    shut, context = discount_look_alikes(relaxed, smile=1.0, speech=0.0, closed=True, closed_s=1.0, still=False)
+    assert shut["AU7"] == 3.0 and shut["AU43"] == 1.0 and "smile" not in context
 
 
 def _jaw_history(jaw_values: list[float], fps: float = 15.0) -> ExpressionHistory:

@@ -132,16 +132,16 @@ def discount_look_alikes(
     """The AUs with smile, speech and blink taken out, and the names of what was seen."""
     out = dict(aus)
     context: list[str] = []
-    grimace = min(1.0, aus["AU4"] / AU4_GRIMACE)
+    sustained = still or closed_s >= EYES_CLOSED_MIN_S
+    grimace = max(min(1.0, aus["AU4"] / AU4_GRIMACE), float(closed and sustained))
     smile_discount = smile * (1.0 - grimace)
     for au in ("AU6", "AU7", "AU9", "AU10"):
         out[au] = aus[au] * (1.0 - smile_discount)
-    if smile >= SMILE_NAMED:
+    if smile >= SMILE_NAMED and grimace < 1.0:
         context.append("smile")
     out["AU10"] *= 1.0 - speech
     if speech >= SPEECH_NAMED:
         context.append("speech")
-    sustained = still or closed_s >= EYES_CLOSED_MIN_S
     out["AU43"] = float(closed and sustained)
     if closed and not sustained:
         context.append("blink")

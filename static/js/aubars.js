@@ -49,15 +49,30 @@ function createBar(au) {
   const fill = document.createElement('span');
   fill.className = 'au-fill';
   track.append(fill);
-  item.append(label, track);
+  const sources = document.createElement('span');
+  sources.className = 'au-sources';
+  item.append(label, track, sources);
   return item;
 }
 
-function updateBar(item, au, value) {
+// What each source read, so a clinician can see why an AU counts or not:
+// "geometry 4.26 · blendshapes 1.78". Empty when the estimator reports no sources.
+export function sourcesText(au, sources) {
+  const read = sources?.[au];
+  if (!read) return '';
+  return Object.entries(read)
+    .map(([source, value]) => `${source} ${valueText(au, value)}`)
+    .join(' · ');
+}
+
+function updateBar(item, au, value, sources) {
   const name = AU_NAMES[au] ? `${au} ${AU_NAMES[au]}` : au;
   const text = valueText(au, value);
   const length = barValue(au, value);
+  const read = sourcesText(au, sources);
   item.querySelector('.au-label').textContent = `${name} ${text}`;
+  item.querySelector('.au-sources').textContent = read ? `(${read})` : '';
+  item.dataset.sources = read;
   const track = item.querySelector('.au-track');
   track.setAttribute('aria-label', name);
   track.setAttribute('aria-valuenow', String(length ?? 0));
@@ -80,14 +95,29 @@ export function renderAuNote(note, pain) {
 }
 
 // Reuses existing rows so a 15 fps live stream does not rebuild the list each frame.
-export function renderAuBars(list, actionUnits) {
+export function renderAuBars(list, actionUnits, sources = null) {
   const units = actionUnits ? orderedUnits(actionUnits) : [];
   const rows = new Map([...list.children].map((item) => [item.dataset.au, item]));
   units.forEach((au, index) => {
     const item = rows.get(au) ?? createBar(au);
-    updateBar(item, au, actionUnits[au]);
+    updateBar(item, au, actionUnits[au], sources);
     if (list.children[index] !== item) list.insertBefore(item, list.children[index] ?? null);
     rows.delete(au);
   });
   rows.forEach((item) => item.remove());
+}
+
+const CONTEXT_WORDS = { smile: 'a smile', speech: 'speaking', blink: 'a blink' };
+
+// Look-alikes of pain the server saw and kept out of the reading (pain.context).
+export function contextText(pain) {
+  const seen = (pain?.context ?? []).map((name) => CONTEXT_WORDS[name] ?? name);
+  return seen.length ? `Seen and not counted as pain: ${seen.join(', ')}.` : '';
+}
+
+export function renderContext(note, pain) {
+  const text = contextText(pain);
+  if (note.textContent !== text) note.textContent = text;
+  note.hidden = !text;
+  note.dataset.context = (pain?.context ?? []).join(' ');
 }

@@ -1,5 +1,5 @@
 // DOM side of the Live tab: buttons, status, readings, overlay, pulse strip and chart.
-import { renderAuBars, renderAuNote } from './aubars.js';
+import { renderAuBars, renderAuNote, renderContext } from './aubars.js';
 import { DASH, fixed } from './format.js';
 import { levelOf, showLevel } from './levels.js';
 import { clearOverlay, drawOverlay } from './overlay.js';
@@ -32,6 +32,7 @@ export const el = {
   rttMedian: $('live-rtt-p50'),
   auBars: $('live-au-bars'),
   auNote: $('live-au-note'),
+  context: $('live-context'),
   bodyToggle: $('live-body-toggle'),
   bodyReading: $('live-body-reading'),
   body: $('live-body'),
@@ -73,6 +74,7 @@ export function resetReadings() {
   renderParts(el.parts, null);
   renderAuBars(el.auBars, null);
   renderAuNote(el.auNote, null);
+  renderContext(el.context, null);
   showVitals(null);
   showBody(null);
   clearOverlay(el.overlay);
@@ -116,8 +118,9 @@ export function showResult(result, frameSize, tS) {
   }
   renderParts(el.parts, pain?.parts);
   showBody(result.body);
-  renderAuBars(el.auBars, pain?.action_units);
+  renderAuBars(el.auBars, pain?.action_units, pain?.action_unit_sources);
   renderAuNote(el.auNote, pain);
+  renderContext(el.context, pain);
   drawOverlay(el.overlay, el.video, result, frameSize);
   timeline.push(tS, pain?.pspi ?? null, pain?.level ?? null);
 }

@@ -1,5 +1,5 @@
 // Renders upload results (a photo's Result, or a video's timeline, peak frame and heart rate).
-import { renderAuBars, renderAuNote } from './aubars.js';
+import { contextText, renderAuBars, renderAuNote, renderContext } from './aubars.js';
 import { config } from './config.js';
 import { fixed, percent } from './format.js';
 import { HeartRateChart } from './hrchart.js';
@@ -25,6 +25,7 @@ const el = {
   faceNote: $('result-face-note'),
   auBars: $('au-bars'),
   auNote: $('au-note'),
+  context: $('result-context'),
   peakMissing: $('peak-missing'),
   speech: $('result-speech'),
   video: $('video-result'),
@@ -51,8 +52,9 @@ function renderFrame(result, caption) {
   el.estimator.textContent = estimatorText(pain);
   el.calibrated.textContent = calibrationText(pain);
   renderParts(el.parts, pain?.parts);
-  renderAuBars(el.auBars, pain?.action_units);
+  renderAuBars(el.auBars, pain?.action_units, pain?.action_unit_sources);
   renderAuNote(el.auNote, pain);
+  renderContext(el.context, pain);
   const note = faceNote(result.face);
   el.faceNote.textContent = note;
   el.faceNote.hidden = !note;
@@ -91,7 +93,14 @@ function renderSummary(summary) {
   const byLevel = config.levels
     .map((level) => `${level} ${fixed(summary.seconds_by_level?.[level])} s`)
     .join(', ');
+  const verdict = summary.level
+    ? `Verdict: ${summary.level} (the highest level held for ${fixed(summary.sustain_s)} s` +
+      `${Number.isFinite(summary.sustained_pspi) ? `, PSPI ${fixed(summary.sustained_pspi)}` : ''}).`
+    : 'Verdict: no face to judge.';
+  const seen = summary.context?.length ? paragraph(contextText({ context: summary.context })) : null;
   el.summary.replaceChildren(
+    paragraph(verdict),
+    ...(seen ? [seen] : []),
     paragraph(pspiSummary(summary)),
     paragraph(`Time in each level: ${byLevel}.`),
     paragraph(`${fixed(summary.duration_s)} s of video, ${summary.frames_analysed} frames analysed.`),

