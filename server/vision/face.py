@@ -50,6 +50,9 @@ DEFAULT_FRAME_STEP_MS = 33
 # A Face Landmarker face belongs to the Face Mesh face whose landmark centroid is
 # nearer than this share of that face's eye distance (the same face: ~0.02).
 SAME_FACE_IOD_SHARE = 0.5
+# The landmarks whose centroid places a face for that match (eye corners, nose tip, chin, forehead):
+# spread over the face, and few, since reading all 478 from MediaPipe's Python objects costs ~1 ms.
+MATCH_POINTS = [RIGHT_EYE_OUTER, LEFT_EYE_OUTER, 1, CHIN, FOREHEAD_TOP]
 DEFAULT_MAX_FACES = 4  # a patient with a carer or two in view; more only costs time
 
 # Quality model: each factor maps one measurable property to [0, 1]; quality is
@@ -149,7 +152,7 @@ class FaceTracker:
                 learned = self._landmarker.detect(image)
         scale = (width, height, width)  # normalised -> pixels; z shares x's scale
         scored = [
-            (np.array([(p.x, p.y) for p in points]) * scale[:2],
+            (np.array([(points[j].x, points[j].y) for j in MATCH_POINTS]) * scale[:2],
              {c.category_name: float(c.score) for c in (learned.face_blendshapes[i] if learned.face_blendshapes else ())})
             for i, points in enumerate(learned.face_landmarks or ())
         ]
@@ -170,7 +173,7 @@ class FaceTracker:
 def _blendshapes_of(points: np.ndarray, scored: list[tuple[np.ndarray, dict[str, float]]]) -> dict[str, float]:
     """The blendshapes of the Face Landmarker face that is this Face Mesh face ({} when none is)."""
     iod = float(np.linalg.norm(points[RIGHT_EYE_OUTER, :2] - points[LEFT_EYE_OUTER, :2]))
-    centre = points[:, :2].mean(axis=0)
+    centre = points[MATCH_POINTS, :2].mean(axis=0)
     best, best_distance = {}, SAME_FACE_IOD_SHARE * iod
     for other, blendshapes in scored:
         distance = float(np.linalg.norm(other.mean(axis=0) - centre))
