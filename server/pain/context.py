@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from server.pain import blendshapes as bs
 from server.pain.estimator import Observation
+from server.vision.face import Face
 
 EYES_CLOSED_MIN_S = 0.5  # longer than nearly every blink (Caffier 2003: 0.1-0.4 s)
 # Smile strength ramps from 0 to 1 as mouthSmile rises this far above neutral; a
@@ -72,7 +74,7 @@ class ExpressionHistory:
 class ExpressionTrack:
     """Per-stream memory of the last HISTORY_S seconds of a face, for the blink and speech rules."""
 
-    def __init__(self, eye_open: "callable") -> None:
+    def __init__(self, eye_open: Callable[[Face], float]) -> None:
         """``eye_open(face)``: the geometry's lid aperture of a face (frontalised, unit scale)."""
         self._eye_open = eye_open
         self._frames: deque[FaceFrame] = deque()
@@ -113,7 +115,7 @@ def speech_strength(history: ExpressionHistory | None) -> float:
     return ramp(float(np.std(jaw)), SPEECH_JAW_STD_START, SPEECH_JAW_STD_FULL)
 
 
-def closed_for_s(history: ExpressionHistory, is_closed: "callable") -> float:
+def closed_for_s(history: ExpressionHistory, is_closed: Callable[[FaceFrame], bool]) -> float:
     """How long the eyes have been closed up to the newest frame (0 when open now)."""
     frames = history.frames
     if not frames or not is_closed(frames[-1]):
