@@ -55,8 +55,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+STAGES: dict[str, list[float]] = {}  # every measured upload's timing_ms, by stage
+
+
 def upload(session: requests.Session, url: str, jpeg: bytes, name: str) -> tuple[float, float, bool]:
     """POST one JPEG; return (server ``timing_ms.total``, client round trip ms, face found).
+
+    Each stage's time (decode, face, blendshapes, pain, ...) is kept in STAGES.
 
     Raises RuntimeError on a non-2xx reply.
     """
@@ -66,6 +71,8 @@ def upload(session: requests.Session, url: str, jpeg: bytes, name: str) -> tuple
     if not response.ok:
         raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:500]}")
     body = response.json()
+    for stage, ms in body["timing_ms"].items():
+        STAGES.setdefault(stage, []).append(float(ms))
     return float(body["timing_ms"]["total"]), roundtrip_ms, bool(body["face"]["found"])
 
 
@@ -86,6 +93,7 @@ def run_uploads(
         for i in range(warmup):
             upload(session, url, frames[i % len(frames)], f"warmup{i}.jpg")
         log(f"measuring {n} uploads")
+        STAGES.clear()
         for i in range(n):
             server, roundtrip, found = upload(session, url, frames[i % len(frames)], f"frame{i}.jpg")
             server_ms.append(server)
@@ -107,6 +115,7 @@ def summary(n: int, server_ms: Sequence[float], roundtrip_ms: Sequence[float], f
         "roundtrip_ms_p95": percentile(roundtrip_ms, P95),
         "image": FRAME_LABEL,
         "faces_found": faces_found,
+        "stage_ms_p50": {stage: percentile(values, P50) for stage, values in STAGES.items()},
     }
 
 

@@ -83,6 +83,7 @@ class StreamStats:
     ack_ms: list[float] = field(default_factory=list)  # every ack
     result_ack_ms: list[float] = field(default_factory=list)  # acks with a result only
     server_ms: list[float] = field(default_factory=list)  # the result's own timing_ms.total
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)  # timing_ms by stage (face, blendshapes, ...)
     error_samples: list[str] = field(default_factory=list)
     failure: str | None = None  # the client could not run at all
 
@@ -198,6 +199,8 @@ class LiveClient:
                 total = (reply.get("timing_ms") or {}).get("total")
                 if isinstance(total, (int, float)):
                     self.stats.server_ms.append(float(total))
+                for stage, ms in (reply.get("timing_ms") or {}).items():
+                    self.stats.stage_ms.setdefault(stage, []).append(float(ms))
                 self.stats.faces_found += bool((reply.get("face") or {}).get("found"))
                 if now <= self._deadline:
                     self.stats.processed += 1
@@ -324,6 +327,10 @@ def summary(
         "result_ack_ms_p95": percentile(result_ack_ms, P95),
         "server_ms_p50": percentile(server_ms, P50),
         "server_ms_p95": percentile(server_ms, P95),
+        "stage_ms_p50": {
+            stage: percentile([ms for s in stats for ms in s.stage_ms.get(stage, [])], P50)
+            for stage in sorted({stage for s in stats for stage in s.stage_ms})
+        },
         "sent": sum(s.sent for s in stats),
         "processed": sum(s.processed for s in stats),
         "processed_after_window": sum(s.processed_late for s in stats),

@@ -74,6 +74,7 @@ class LiveSession:
         clock.lap("decode")
         faces = self.tracker.process(rgb, t_ms / 1000.0)
         clock.lap("face")
+        clock.carve("face", "blendshapes", self.tracker.blendshapes_ms)
         patient = faces[0] if faces else None
         baseline = self.baseline
         t_s = t_ms / 1000.0

@@ -22,6 +22,7 @@ thread-safe: one tracker serves one caller at a time (``FaceTracker`` holds a lo
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -112,6 +113,7 @@ class FaceTracker:
         self.max_side = max_side
         self._lock = threading.Lock()
         self._last_ms = -1
+        self.blendshapes_ms = 0.0  # what the last process() spent in Face Landmarker (a stage of timing_ms)
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=not stream,
             max_num_faces=max_faces,
@@ -144,12 +146,14 @@ class FaceTracker:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=small)
         with self._lock:
             mesh = self._mesh.process(small)
+            started = time.perf_counter()
             if self.stream:
                 wanted = self._last_ms + DEFAULT_FRAME_STEP_MS if t_s is None else int(round(t_s * 1000.0))
                 self._last_ms = max(self._last_ms + 1, wanted)
                 learned = self._landmarker.detect_for_video(image, self._last_ms)
             else:
                 learned = self._landmarker.detect(image)
+            self.blendshapes_ms = (time.perf_counter() - started) * 1000.0
         scale = (width, height, width)  # normalised -> pixels; z shares x's scale
         scored = [
             (np.array([(points[j].x, points[j].y) for j in MATCH_POINTS]) * scale[:2],
