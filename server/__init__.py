@@ -43,6 +43,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.pages import pages
     from server.web.records_api import records_api
     from server.web.rppg_api import rppg_api
+    from server.web.safe_json import BoundedJSONProvider
     from server.web.users_api import users_api
 
     settings = settings or Settings.from_env()
@@ -57,6 +58,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         SECRET_KEY=secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
     )
+    app.json = BoundedJSONProvider(app)  # request bodies: bounded nesting, finite numbers only
     app.json.sort_keys = False  # keep the schema's field order
     services = Services.build(settings)
     app.extensions["painscope"] = services

@@ -229,3 +229,32 @@ def test_a_video_of_a_moving_head_gives_no_heart_rate(client):
     body = client.post("/api/v1/analyze/video", data=multipart(video=media.write_video(frames, fps=30)),
                        content_type="multipart/form-data").get_json()
     assert body["vitals"]["heart_rate_bpm"] is None and body["vitals"]["reason"] == "too much motion"
+
+
+DEEP = 100_000
+
+
+@pytest.mark.parametrize("path", ["/api/v1/patients", "/api/v1/analyze/image", "/api/v1/users",
+                                  "/api/v1/rppg/sessions", "/analyze-image", "/create-session"])
+def test_deeply_nested_json_is_a_400_not_a_500(client, path):
+    body = '{"identifier": ' + "[" * DEEP + "]" * DEEP + "}"
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)[:200]
+    assert response.get_json()["error"]["code"] == "json_too_deep"
+    modest = client.post(path, data='{"identifier": ' + "[" * 40 + "]" * 40 + "}", content_type="application/json")
+    assert modest.status_code == 400 and modest.get_json()["error"]["code"] == "json_too_deep"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_json_numbers_that_are_not_finite_are_refused(client, number):
+    session = client.post("/api/v1/rppg/sessions").get_json()["id"]
+    body = '{"image": "aGVsbG8=", "timestamp": %s}' % number
+    response = client.post(f"/api/v1/rppg/sessions/{session}/frames", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("estimator", [{"a": 1}, ["geometry"], 3, True])
+def test_an_estimator_that_is_not_a_name_is_a_400(client, estimator):
+    body = {"image": base64.b64encode(NEUTRAL).decode(), "estimator": estimator}
+    response = client.post("/api/v1/analyze/image", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_parameter"

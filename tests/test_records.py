@@ -525,3 +525,11 @@ def test_the_history_page_lists_the_assessments(app, client):
 def test_the_index_page_has_the_patient_picker(app):
     page = _logged_in(app).get("/").get_data(as_text=True)
     assert 'id="patient-select"' in page and 'id="nav-assess"' in page
+
+
+@pytest.mark.parametrize("value", [str(2**63), str(2**31), "9" * 30, "9" * 5000])
+def test_an_assessment_id_beyond_any_row_is_a_400_not_a_500(client, value):
+    patient = _new_patient(client)
+    for suffix in ("readings", "readings.csv"):
+        response = client.get(f"{PATIENTS}/{patient['id']}/{suffix}?assessment_id={value}")
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_parameter", value

@@ -17,6 +17,7 @@ STATUS_BY_CODE = {
     "empty": 400,
     "bad_base64": 400,
     "invalid_json": 400,
+    "json_too_deep": 400,
     "bad_json_type": 400,
     "bad_field_type": 400,
     "missing_field": 400,
