@@ -313,6 +313,13 @@ class LiveNamespace(Namespace):
                 self.services.offloader.run(stream.close)
 
 
+def close_live_streams(socketio: Any) -> None:
+    """End every open live stream of this server (SIGTERM; see ``server/__main__.py``)."""
+    namespace = socketio.server.namespace_handlers.get("/live")
+    if isinstance(namespace, LiveNamespace):
+        namespace.close_all()
+
+
 def _valid_seq(seq: Any) -> bool:
     """A frame number: a whole number in [0, MAX_SEQ) (True and False are not numbers here)."""
     return isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < MAX_SEQ
