@@ -258,3 +258,35 @@ def test_an_estimator_that_is_not_a_name_is_a_400(client, estimator):
     body = {"image": base64.b64encode(NEUTRAL).decode(), "estimator": estimator}
     response = client.post("/api/v1/analyze/image", json=body)
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_parameter"
+
+
+def test_a_chunked_upload_without_content_length_is_read_by_the_real_server():
+    import requests
+
+    from tests.server_process import running_server
+
+    def chunks(data: bytes, size: int = 16 * 1024):
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    body, boundary = _multipart_bytes("image", NEUTRAL)
+    settings = {"PAINSCOPE_MAX_UPLOAD_BYTES": str(len(body) + 1000)}
+    with running_server(env=settings) as server:
+        url = f"{server.base_url}/api/v1/analyze/image"
+        headers = {**server.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        response = requests.post(url, data=chunks(body), headers=headers, timeout=120)  # a generator: chunked
+        assert response.request.headers.get("Transfer-Encoding") == "chunked"
+        assert response.status_code == 200, response.text
+        assert response.json()["face"]["found"] is True
+        raw = requests.post(url, data=chunks(NEUTRAL), timeout=120,
+                            headers={**server.headers, "Content-Type": "image/jpeg"})
+        assert raw.status_code == 200 and raw.json()["face"]["found"] is True
+        too_big = requests.post(url, data=chunks(body + b"x" * 4096), headers=headers, timeout=120)
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "request_entity_too_large"
+
+
+def _multipart_bytes(name: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "painscope-test-boundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), boundary
