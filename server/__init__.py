@@ -43,7 +43,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.pages import pages
     from server.web.records_api import records_api
     from server.web.rppg_api import rppg_api
-    from server.web.safe_json import BoundedJSONProvider
+    from server.web.safe_json import BoundedJSONProvider, SocketJSON
     from server.web.users_api import users_api
 
     settings = settings or Settings.from_env()
@@ -87,6 +87,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         async_mode="eventlet" if eventlet_active() else "threading",
         message_queue=settings.message_queue or None,
         max_http_buffer_size=settings.max_image_bytes,
+        json=SocketJSON,  # packets nested too deeply are answered json_too_deep, not dropped unanswered
     )
     socketio.on_namespace(LiveNamespace(services))
     return app

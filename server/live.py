@@ -47,6 +47,7 @@ from server.services import Services
 from server.web.auth import SocketCredential, credential_still_valid, socket_credential
 from server.web.errors import error_body
 from server.web.inputs import estimator_name
+from server.web.safe_json import MAX_JSON_DEPTH, TOO_DEEP_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ class LiveNamespace(Namespace):
         ``unknown_event`` for an event with no handler, ``internal_error`` when a handler fails."""
         if event in ("connect", "disconnect"):
             return super().trigger_event(event, *args)
+        if event == TOO_DEEP_EVENT:
+            return error_body("json_too_deep", f"The message nests more than {MAX_JSON_DEPTH} levels deep.")
         handler = getattr(self, "on_" + event) if event in EVENTS else None
         return self.socketio._handle_event(self._answering(event, handler), event, self.namespace, *args)
 

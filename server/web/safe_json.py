@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+from engineio import json as engineio_json
 from flask.json.provider import DefaultJSONProvider
 
 from server.problems import InputProblem
@@ -71,3 +72,25 @@ class BoundedJSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return loads_bounded(s, **kwargs)
+
+
+# The event name a Socket.IO packet too deep to read is delivered as (server/live.py answers it
+# json_too_deep): without it the packet would be dropped unread and its sender never answered.
+TOO_DEEP_EVENT = "__json_too_deep__"
+
+
+class SocketJSON:
+    """The JSON of Socket.IO and Engine.IO packets: Engine.IO's own (it refuses integers of more than 100
+    digits) with nesting bounded; a packet nested too deeply reads as the event TOO_DEEP_EVENT."""
+
+    @staticmethod
+    def dumps(*args: Any, **kwargs: Any) -> str:
+        return engineio_json.dumps(*args, **kwargs)
+
+    @staticmethod
+    def loads(*args: Any, **kwargs: Any) -> Any:
+        try:
+            value = engineio_json.loads(*args, **kwargs)
+        except RecursionError:
+            return [TOO_DEEP_EVENT]
+        return [TOO_DEEP_EVENT] if json_depth(value) > MAX_JSON_DEPTH else value
