@@ -45,3 +45,17 @@ def sample_frames(quality: int = JPEG_QUALITY) -> tuple[bytes, bytes]:
     neutral = encode(camera_frame(astronaut_face()), "JPEG", quality)
     painful = encode(camera_frame(expression(PAIN_MOVEMENT, PAIN_STRENGTH)), "JPEG", quality)
     return neutral, painful
+
+
+KIB_PER_MIB = 1024
+
+
+def process_rss_mb(pid: int) -> float | None:
+    """Resident memory of process ``pid`` in MiB (Linux /proc VmRSS), or None when unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / KIB_PER_MIB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

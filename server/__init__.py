@@ -5,7 +5,7 @@ monkey-patch with eventlet before anything else loads.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -43,6 +43,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.pages import pages
     from server.web.records_api import records_api
     from server.web.rppg_api import rppg_api
+    from server.web.safe_json import BoundedJSONProvider, SocketJSON
     from server.web.users_api import users_api
 
     settings = settings or Settings.from_env()
@@ -57,6 +58,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         SECRET_KEY=secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
     )
+    app.json = BoundedJSONProvider(app)  # request bodies: bounded nesting, finite numbers only
     app.json.sort_keys = False  # keep the schema's field order
     services = Services.build(settings)
     app.extensions["painscope"] = services
@@ -72,6 +74,12 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(docs)  # /openapi.json and /docs (Swagger UI)
     app.register_blueprint(compat)  # seed-compatible routes (/upload-video, /create-session, ...)
     register_error_handlers(app)
+    app.wsgi_app = _chunked_input(app.wsgi_app)
+    if settings.trusted_proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     init_auth(app)
     init_metrics(app)
     socketio = SocketIO(
@@ -79,8 +87,25 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         async_mode="eventlet" if eventlet_active() else "threading",
         message_queue=settings.message_queue or None,
         max_http_buffer_size=settings.max_image_bytes,
+        json=SocketJSON,  # packets nested too deeply are answered json_too_deep, not dropped unanswered
     )
     socketio.on_namespace(LiveNamespace(services))
+    return app
+
+
+def _chunked_input(wsgi_app: Any) -> Any:
+    """Let Werkzeug read a chunked request body (no Content-Length).
+
+    eventlet's WSGI server decodes chunked bodies and ends the input stream at the
+    last chunk, but does not say so with ``wsgi.input_terminated``; without it
+    Werkzeug reads such a body as empty. ``MAX_CONTENT_LENGTH`` still caps it (413).
+    """
+
+    def app(environ: dict, start_response: Any) -> Any:
+        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            environ["wsgi.input_terminated"] = True
+        return wsgi_app(environ, start_response)
+
     return app
 
 

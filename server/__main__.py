@@ -8,8 +8,16 @@ eventlet.monkey_patch()  # before anything else imports socket/threading
 import argparse  # noqa: E402
 import getpass  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
+
+
+# SIGTERM's grace: ending the streams takes a commit each; systemd and the tests' ServerProcess wait 10 s
+# before SIGKILL, so this leaves them time to see a clean exit.
+SHUTDOWN_TIMEOUT_S = 5.0
+SIGNAL_POLL_S = 0.2  # how soon a stop signal is acted on
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,10 +60,60 @@ def _run(settings: Any) -> int:
     except FaceModelMissing as problem:  # a clear start-up message, never a silent fallback
         print(f"PainScope cannot start: {problem}", file=sys.stderr, flush=True)
         return 2
-    _first_admin(app.extensions["painscope"].db)
+    db = app.extensions["painscope"].db
+    _first_admin(db)
+    _end_open_assessments(db)
+    socketio = socketio_of(app)
+    _stop_cleanly_on((signal.SIGTERM, signal.SIGINT), socketio)
     print(f"PainScope on http://{settings.host}:{settings.port}", flush=True)
-    socketio_of(app).run(app, host=settings.host, port=settings.port, log_output=False)
+    socketio.run(app, host=settings.host, port=settings.port, log_output=False)
     return 0
+
+
+def _end_open_assessments(db: Any) -> None:
+    """Assessments a killed server left open are ended where their record ends (README "Patient records")."""
+    from server.records import end_open_assessments
+
+    ended = end_open_assessments(db)
+    if ended:
+        logging.getLogger("server").warning("%d assessment(s) left open by the last run marked ended", ended)
+
+
+def _stop_cleanly_on(signals: tuple[int, ...], socketio: Any) -> None:
+    """On these signals, end every live stream (each recorded one commits its last second and ends its
+    assessment), then exit. The handler only schedules the work: it may interrupt the event loop itself,
+    where nothing may wait."""
+    log = logging.getLogger("server")
+    stopping: list[bool] = []
+
+    def shut_down() -> None:
+        from server.live import close_live_streams
+
+        try:
+            with eventlet.Timeout(SHUTDOWN_TIMEOUT_S):
+                close_live_streams(socketio)
+        except BaseException:  # noqa: BLE001 - a stuck close must not keep the server from stopping
+            log.exception("live streams not all closed at shutdown")
+        log.info("stopped")
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)  # every commit is already durable; nothing else needs an orderly exit
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if not stopping:
+            stopping.append(True)
+            log.info("signal %d: closing live streams, then stopping", signum)
+
+    def watch() -> None:
+        # Polled, not spawned from the handler: a signal that arrives while the event loop waits in
+        # epoll resumes that wait (PEP 475), so a greenlet spawned there would wait for the next event.
+        while not stopping:
+            eventlet.sleep(SIGNAL_POLL_S)
+        shut_down()
+
+    for signum in signals:
+        signal.signal(signum, on_signal)
+    eventlet.spawn(watch)
 
 
 def _first_admin(db: Any) -> None:

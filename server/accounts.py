@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.db import ApiToken, Database, User, utcnow
+from server.db import ApiToken, Database, LoginSession, User, utcnow
 
 TOKEN_PREFIX = "ps_"
 TOKEN_BYTES = 32
+SESSION_ID_BYTES = 32  # a login's id in the signed cookie: as unguessable as a token
 GENERATED_PASSWORD_BYTES = 18  # 24 URL-safe characters: printed once for the first admin
 MIN_PASSWORD_LENGTH = 10  # NIST SP 800-63B asks for at least 8; 10 leaves a margin
 MAX_NAME_LENGTH = 80
@@ -50,11 +51,20 @@ def generate_password() -> str:
     return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
 
 
-def create_user(db: Database, name: str, password: str, admin: bool = False) -> Account:
-    """A new user; the name must be free and the password long enough."""
+def check_name(name: str) -> str:
+    """A user name stripped, 1 to MAX_NAME_LENGTH printable characters (no control characters: a name
+    is shown in pages, logs and the audit log, where a NUL or an escape sequence would do harm)."""
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise AccountError(f"A user name has 1 to {MAX_NAME_LENGTH} characters.")
+    if not name.isprintable():
+        raise AccountError("A user name may not contain control characters.")
+    return name
+
+
+def create_user(db: Database, name: str, password: str, admin: bool = False) -> Account:
+    """A new user; the name must be free and printable, and the password long enough."""
+    name = check_name(name)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"A password has at least {MIN_PASSWORD_LENGTH} characters.")
     with db.session() as session:
@@ -94,6 +104,32 @@ def authenticate(db: Database, name: str, password: str) -> Account | None:
 def account_by_id(db: Database, user_id: int) -> Account | None:
     """The user with this id, or None."""
     with db.session() as session:
+        user = session.get(User, user_id)
+        return _account(user) if user is not None else None
+
+
+def start_login_session(db: Database, user_id: int) -> str:
+    """A new login of the user: its session id (kept in the signed cookie; only its SHA-256 is stored)."""
+    sid = secrets.token_urlsafe(SESSION_ID_BYTES)
+    with db.session() as session:
+        session.add(LoginSession(user_id=user_id, sid_hash=_token_hash(sid)))
+    return sid
+
+
+def end_login_session(db: Database, sid: str) -> None:
+    """Log out: the session id stops working at once (for every copy of the cookie)."""
+    with db.session() as session:
+        row = session.scalar(select(LoginSession).where(LoginSession.sid_hash == _token_hash(sid)))
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+
+
+def account_for_login_session(db: Database, user_id: int, sid: str) -> Account | None:
+    """The user of a login that has not ended, or None (unknown, ended, or another user's)."""
+    with db.session() as session:
+        row = session.scalar(select(LoginSession).where(LoginSession.sid_hash == _token_hash(sid)))
+        if row is None or row.ended_at is not None or row.user_id != user_id:
+            return None
         user = session.get(User, user_id)
         return _account(user) if user is not None else None
 

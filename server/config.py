@@ -65,6 +65,9 @@ class Settings:
     rppg_method: str = "pos"  # pos | chrom | green; POS is the most robust to lighting (Wang et al. 2017)
     rppg_window_s: float = 10.0  # spectral window: 6 bpm native resolution
     rppg_max_sessions: int = 100  # frame-posting sessions open at once (429 beyond)
+    # ...and per account: a tenth, so one device or script cannot take every slot from the ward
+    # (a bedside device needs one session; ten leaves room for a few devices on one token).
+    rppg_max_sessions_per_user: int = 10
     rppg_session_idle_s: float = 300.0  # a session nobody posts to for 5 minutes is dropped
 
     # --- ECG (server/vitals/ecg.py) ---
@@ -82,6 +85,9 @@ class Settings:
     secure_cookies: bool = False  # set true behind HTTPS: the session cookie is then never sent over plain HTTP
     login_max_failures: int = 5  # failed logins allowed per client address within the window...
     login_failure_window_s: float = 300.0  # ...of five minutes (OWASP: throttle, do not lock accounts out)
+    # Reverse proxies in front of the server that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix);
+    # 0: none, and those headers are ignored, since any client could send them.
+    trusted_proxies: int = 0
 
     # --- storage / scale ---
     models_dir: str = "models"

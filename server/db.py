@@ -4,6 +4,7 @@ Tables (the schema is created and upgraded by Alembic, ``server/migrations``):
 
 - ``users``: clinicians and admins (passwords hashed, never stored);
 - ``api_tokens``: Bearer tokens for devices and scripts (only a SHA-256 of each);
+- ``login_sessions``: browser logins, ended at logout (only a SHA-256 of each session id);
 - ``patients``: an identifier chosen by the ward, a display name, notes;
 - ``assessments``: one upload or one live session, by whom, when, with what;
 - ``readings``: the time series of an assessment (PSPI, level, AUs, heart rate);
@@ -78,6 +79,17 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     user: Mapped[User] = relationship()
+
+
+class LoginSession(Base):
+    """One browser login. The signed cookie names it; logout ends it, so a copied cookie dies with it."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class Patient(Base):

@@ -34,6 +34,8 @@ MAX_DISPLAY_NAME_LENGTH = 200
 MAX_NOTES_LENGTH = 20_000
 # Row ids are SQL INTEGER: 32-bit on PostgreSQL; a larger number names no row (and must not reach the driver).
 MAX_ROW_ID = 2**31 - 1
+# A live or video reading summarises one second from its time ``t``.
+READING_SPAN_S = 1.0
 # What the audit log records (db.AuditEvent.action).
 ACTIONS = ("view", "export", "create", "change", "record")
 # What an assessment is (db.Assessment.kind) and what it may have measured (db.Assessment.modalities).
@@ -378,6 +380,30 @@ def add_readings(db: Database, assessment_id: int, rows: Sequence[ReadingRow], e
 def end_assessment(db: Database, assessment_id: int) -> None:
     """Mark an assessment ended (now), unless it already is."""
     add_readings(db, assessment_id, (), end=True)
+
+
+def end_open_assessments(db: Database) -> int:
+    """Mark ended every assessment left open by a server that stopped without ending it (killed, crashed);
+    how many. Each ends where its record ends: one second after its last reading's start (its start if it
+    has none), not at the restart. Run it when the (only) server starts, before any stream opens."""
+    last_reading = (
+        select(Reading.assessment_id, func.max(Reading.t).label("last_t"))
+        .group_by(Reading.assessment_id)
+        .subquery()
+    )
+    statement = (
+        select(Assessment, last_reading.c.last_t)
+        .outerjoin(last_reading, last_reading.c.assessment_id == Assessment.id)
+        .where(Assessment.ended_at.is_(None))
+    )
+    with db.session() as session:
+        rows = session.execute(statement).all()
+        for assessment, last_t in rows:
+            if last_t is not None:
+                assessment.ended_at = as_utc(last_t) + dt.timedelta(seconds=READING_SPAN_S)
+            else:
+                assessment.ended_at = as_utc(assessment.started_at)
+        return len(rows)
 
 
 def record_assessment(

@@ -54,7 +54,8 @@ class Services:
             offloader=Offloader(),
             speech=SpeechRenderer(settings.speech_rate_wpm),
             rppg_sessions=RppgSessionStore(
-                settings.rppg_max_sessions, settings.rppg_session_idle_s, settings.rppg_method, settings.rppg_window_s
+                settings.rppg_max_sessions, settings.rppg_session_idle_s, settings.rppg_method, settings.rppg_window_s,
+                max_per_owner=settings.rppg_max_sessions_per_user,
             ),
             body_segmenter=load_segmenter(settings.models_dir, settings.segmentation_model, settings.model_threads),
             db=open_database(settings),

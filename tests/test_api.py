@@ -229,3 +229,64 @@ def test_a_video_of_a_moving_head_gives_no_heart_rate(client):
     body = client.post("/api/v1/analyze/video", data=multipart(video=media.write_video(frames, fps=30)),
                        content_type="multipart/form-data").get_json()
     assert body["vitals"]["heart_rate_bpm"] is None and body["vitals"]["reason"] == "too much motion"
+
+
+DEEP = 100_000
+
+
+@pytest.mark.parametrize("path", ["/api/v1/patients", "/api/v1/analyze/image", "/api/v1/users",
+                                  "/api/v1/rppg/sessions", "/analyze-image", "/create-session"])
+def test_deeply_nested_json_is_a_400_not_a_500(client, path):
+    body = '{"identifier": ' + "[" * DEEP + "]" * DEEP + "}"
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)[:200]
+    assert response.get_json()["error"]["code"] == "json_too_deep"
+    modest = client.post(path, data='{"identifier": ' + "[" * 40 + "]" * 40 + "}", content_type="application/json")
+    assert modest.status_code == 400 and modest.get_json()["error"]["code"] == "json_too_deep"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_json_numbers_that_are_not_finite_are_refused(client, number):
+    session = client.post("/api/v1/rppg/sessions").get_json()["id"]
+    body = '{"image": "aGVsbG8=", "timestamp": %s}' % number
+    response = client.post(f"/api/v1/rppg/sessions/{session}/frames", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("estimator", [{"a": 1}, ["geometry"], 3, True])
+def test_an_estimator_that_is_not_a_name_is_a_400(client, estimator):
+    body = {"image": base64.b64encode(NEUTRAL).decode(), "estimator": estimator}
+    response = client.post("/api/v1/analyze/image", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_parameter"
+
+
+def test_a_chunked_upload_without_content_length_is_read_by_the_real_server():
+    import requests
+
+    from tests.server_process import running_server
+
+    def chunks(data: bytes, size: int = 16 * 1024):
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    body, boundary = _multipart_bytes("image", NEUTRAL)
+    settings = {"PAINSCOPE_MAX_UPLOAD_BYTES": str(len(body) + 1000)}
+    with running_server(env=settings) as server:
+        url = f"{server.base_url}/api/v1/analyze/image"
+        headers = {**server.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        response = requests.post(url, data=chunks(body), headers=headers, timeout=120)  # a generator: chunked
+        assert response.request.headers.get("Transfer-Encoding") == "chunked"
+        assert response.status_code == 200, response.text
+        assert response.json()["face"]["found"] is True
+        raw = requests.post(url, data=chunks(NEUTRAL), timeout=120,
+                            headers={**server.headers, "Content-Type": "image/jpeg"})
+        assert raw.status_code == 200 and raw.json()["face"]["found"] is True
+        too_big = requests.post(url, data=chunks(body + b"x" * 4096), headers=headers, timeout=120)
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "request_entity_too_large"
+
+
+def _multipart_bytes(name: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "painscope-test-boundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), boundary

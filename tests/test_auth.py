@@ -222,3 +222,71 @@ def test_the_first_run_makes_an_admin_with_a_random_password_once(tmp_path):
     assert ensure_first_admin(db) is None  # a second start makes nobody and prints nothing
     assert ensure_first_admin(open_database(Settings(instance_dir=str(tmp_path / "other")))) != password
     db.dispose()
+
+
+def test_a_cookie_copied_before_logout_is_refused_afterwards(app):
+    client = app.test_client()
+    _log_in(client)
+    page = client.get("/").get_data(as_text=True)
+    copied = next(c for c in client._cookies.values() if c.key == "session").value
+    assert client.post("/logout", data={"csrf_token": _csrf(page)}).status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    refused = thief.get("/api/v1/patients")
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthorized"
+    assert thief.get("/").status_code == 302  # the pages too
+    # another login of the same user is a session of its own and still works
+    other = app.test_client()
+    _log_in(other)
+    assert other.get("/api/v1/patients").status_code == 200
+
+
+def test_failed_logins_for_one_account_do_not_lock_out_another_behind_the_same_address():
+    app = create_test_app(Settings(login_max_failures=3))
+    db = app.extensions["painscope"].db
+    create_user(db, "colleague", "another long password")
+    client = app.test_client()  # everyone here comes from one address (a reverse proxy, a NAT)
+    for _ in range(3):
+        assert _log_in(client, name="colleague", password="wrong guess!").status_code == 401
+    assert _log_in(client, name="colleague", password="another long password").status_code == 429
+    assert _log_in(app.test_client()).status_code == 302  # the tester is not locked out
+    # guessing at many accounts from one address is throttled too, with a larger allowance
+    for number in range(3 * 4):
+        _log_in(client, name=f"guess-{number}", password="wrong guess!")
+    assert _log_in(app.test_client()).status_code == 429
+
+
+def test_forwarded_addresses_are_trusted_only_from_a_configured_proxy():
+    def lock_out(app, forwarded_for):
+        client = app.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+        for _ in range(2):
+            _log_in(client, password="not the password")
+        return _log_in(client).status_code
+
+    direct = create_test_app(Settings(login_max_failures=2))
+    assert lock_out(direct, "203.0.113.7") == 429
+    # without a trusted proxy, a forged header changes nothing: the attacker is still throttled
+    forged = direct.test_client()
+    forged.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.9"
+    assert _log_in(forged).status_code == 429
+    proxied = create_test_app(Settings(login_max_failures=2, trusted_proxies=1))
+    assert lock_out(proxied, "203.0.113.7") == 429
+    elsewhere = proxied.test_client()
+    elsewhere.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.9"  # another client behind the proxy
+    assert _log_in(elsewhere).status_code == 302
+
+
+@pytest.mark.parametrize("body, why", [
+    ({"name": "yes-admin", "password": "a long enough password", "admin": "yes"}, "admin"),
+    ({"name": "one-admin", "password": "a long enough password", "admin": 1}, "admin"),
+    ({"name": "\u0000", "password": "a long enough password"}, "control"),
+    ({"name": "bell\u0007", "password": "a long enough password"}, "control"),
+    ({"name": "x" * 81, "password": "a long enough password"}, "80"),
+])
+def test_the_users_api_takes_only_strict_booleans_and_printable_names(app, body, why):
+    response = authed_client(app).post("/api/v1/users", json=body)
+    assert response.status_code in (400, 422), response.get_json()
+    assert why in response.get_json()["error"]["message"]
+    names = [u["name"] for u in authed_client(app).get("/api/v1/users").get_json()]
+    assert body["name"] not in names

@@ -352,3 +352,19 @@ def test_the_real_server_serves_both_seed_clients():
         assert requests.delete(f"{base}/session/{session}", headers=server.headers, timeout=30).status_code == 200
         gone = requests.get(f"{base}/session/{session}/status", headers=server.headers, timeout=30)
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "session_not_found"
+
+
+def test_seed_sessions_belong_to_their_creator():
+    from tests.test_rppg_api import _user_client
+
+    app = create_test_app(Settings(rppg_max_sessions=10, rppg_max_sessions_per_user=1))
+    alice, bob = _user_client(app, "alice"), _user_client(app, "bob")
+    session = alice.post("/create-session").get_json()["session_id"]
+    assert alice.get("/sessions").get_json()["count"] == 1 and bob.get("/sessions").get_json()["count"] == 0
+    for response in (bob.get(f"/session/{session}/status"), bob.delete(f"/session/{session}"),
+                     bob.post("/analyze-image", json={"session_id": session, "image_data": "aGVsbG8="})):
+        assert response.status_code == 404 and response.get_json()["error"]["code"] == "session_not_found"
+    assert alice.get(f"/session/{session}/status").status_code == 200
+    refused = alice.post("/create-session")  # her one slot is taken; bob's is not
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "too_many_sessions"
+    assert bob.post("/create-session").status_code == 200

@@ -109,3 +109,57 @@ def test_an_uploaded_video_is_decoded_from_memory_and_leaves_no_file(monkeypatch
         assert source.info.duration_s > 0
     assert made and all(path.startswith("/dev/shm/") for path in made)  # RAM, never a disk
     assert not any(os.path.exists(path) for path in made)
+
+
+def test_a_big_photo_is_reduced_to_the_analysis_size_while_decoding_and_kept_upright():
+    limits = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=40_000_000, min_side=32, decode_max_side=1280)
+    wide = np.zeros((1500, 3000, 3), np.uint8)
+    wide[:, :1500, 0] = 255  # the left half red: where it ends up shows the rotation
+    for data in (synthetic.encode(wide, "PNG"), media.jpeg_with_exif_orientation(wide, 6)):
+        rgb = decode_image(data, limits)
+        assert max(rgb.shape[:2]) == 1280
+    assert rgb.shape[:2] == (1280, 640)  # the JPEG was turned upright: tall, its red half on top
+    assert rgb[:600, :, 0].mean() > 200 and rgb[680:, :, 0].mean() < 50
+    small = synthetic.astronaut_face()
+    assert decode_image(synthetic.encode(small, "PNG"), limits).shape == small.shape  # smaller: untouched
+
+
+# Peak memory of one decode, measured in a fresh interpreter (the test process's own high-water
+# mark would hide it): ru_maxrss before and after, in KiB on Linux.
+_DECODE_PEAK_SCRIPT = """
+import resource, sys
+from server.analysis import image_limits
+from server.config import Settings
+from server.vision.frames import decode_image
+data = open(sys.argv[1], "rb").read()
+limits = image_limits(Settings())
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rgb = decode_image(data, limits)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(rgb.shape[0], rgb.shape[1], (after - before) / 1024)
+"""
+
+
+def test_a_huge_but_small_png_is_decoded_within_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from tests.server_process import REPO_ROOT
+
+    side = 6300  # 39.7 MP: under the 40 MP cap, ~120 KB as a PNG of stripes
+    stripes = Image.new("L", (side, side))
+    stripes.paste(200, (0, 0, side, side // 2))
+    path = tmp_path / "huge.png"
+    stripes.convert("RGB").save(path)
+    assert path.stat().st_size < 1024 * 1024
+    done = subprocess.run([sys.executable, "-c", _DECODE_PEAK_SCRIPT, str(path)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    height, width, growth_mb = done.stdout.split()
+    assert (int(height), int(width)) == (1280, 1280)
+    pillow_buffer_mb = side * side * 4 / 2**20  # Pillow keeps RGB at 4 bytes a pixel: 151 MB at full size
+    # Before: 682 MB (4.5 such buffers: transpose, convert and array copies at full size). Now the
+    # PNG decoder's one full-size buffer plus the reduction's working memory (measured: 211 MB).
+    assert float(growth_mb) < 1.6 * pillow_buffer_mb

@@ -110,3 +110,94 @@ def test_the_body_movement_index_is_reported_when_asked_for_and_rises_when_the_p
 def test_without_the_body_option_no_body_is_measured(live):
     assert live_call(live, "start", {})["session"]["body"] is False
     assert "body" not in live_call(live, "frame", {"seq": 0, "t_ms": 0.0, "jpeg": NEUTRAL})
+
+
+# ---------------------------------------------------------------- hostile or broken clients
+
+
+def test_a_start_with_an_estimator_that_is_not_a_name_is_answered(live):
+    for estimator in ({"a": 1}, ["geometry"], 7):
+        refused = live_call(live, "start", {"estimator": estimator})
+        assert refused["error"]["code"] == "bad_parameter", estimator
+    assert live_call(live, "start", {"estimator": "geometry"})["ok"] is True
+
+
+def test_unknown_events_and_failing_handlers_are_answered_not_left_hanging(app, live, monkeypatch, caplog):
+    assert live_call(live, "no-such-event", {})["error"]["code"] == "unknown_event"
+    live_call(live, "start", {})
+    namespace = app.extensions["socketio"].server.namespace_handlers["/live"]
+    stream = next(iter(namespace._streams.values()))
+
+    def broken(jpeg, t_ms):
+        raise RuntimeError("a bug deep in the analysis")
+
+    monkeypatch.setattr(stream, "process", broken)
+    failed = live_call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})
+    assert failed["seq"] == 0 and failed["error"]["code"] == "internal_error"
+    assert "deep in the analysis" not in str(failed) and "Traceback" not in str(failed)
+    assert "a bug deep in the analysis" in caplog.text  # the traceback is in the server's log
+    monkeypatch.setattr(stream.session, "calibrate", lambda: 1 / 0)
+    assert live_call(live, "calibrate", {})["error"]["code"] == "internal_error"
+    monkeypatch.undo()
+    assert live_call(live, "frame", {"seq": 1, "t_ms": 66, "jpeg": NEUTRAL})["face"]["found"] is True
+
+
+@pytest.mark.parametrize("t_ms", [float("nan"), float("inf"), -1.0, 1e300, 10**99])
+def test_a_frame_time_that_is_not_a_real_capture_time_is_refused(live, t_ms):
+    live_call(live, "start", {})
+    assert live_call(live, "frame", {"seq": 0, "t_ms": 1000.0, "jpeg": NEUTRAL})["face"]["found"] is True
+    refused = live_call(live, "frame", {"seq": 1, "t_ms": t_ms, "jpeg": NEUTRAL})
+    assert refused["seq"] == 1 and refused["error"]["code"] == "bad_frame"
+    assert live_call(live, "frame", {"seq": 2, "t_ms": 1066.0, "jpeg": NEUTRAL})["face"]["found"] is True
+    assert live_call(live, "stop", {})["frames_analysed"] == 2
+
+
+def test_frame_times_never_go_backwards_nor_jump_ahead_of_the_servers_clock(live):
+    live_call(live, "start", {})
+    assert "error" not in live_call(live, "frame", {"seq": 0, "t_ms": 5000.0, "jpeg": NEUTRAL})
+    backwards = live_call(live, "frame", {"seq": 1, "t_ms": 4000.0, "jpeg": NEUTRAL})
+    assert backwards["error"]["code"] == "bad_frame" and "backwards" in backwards["error"]["message"]
+    years = live_call(live, "frame", {"seq": 2, "t_ms": 5000.0 + 1e12, "jpeg": NEUTRAL})
+    assert years["error"]["code"] == "bad_frame" and "ahead" in years["error"]["message"]
+    assert "error" not in live_call(live, "frame", {"seq": 3, "t_ms": 5066.0, "jpeg": NEUTRAL})
+
+
+def test_a_huge_seq_is_refused_and_does_not_make_later_frames_dropped(live):
+    live_call(live, "start", {})
+    for seq in (10**30, 2**53, -1, True):
+        assert live_call(live, "frame", {"seq": seq, "t_ms": 0, "jpeg": NEUTRAL})["error"]["code"] == "bad_frame"
+    ack = live_call(live, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})
+    assert "dropped" not in ack and ack["face"]["found"] is True
+
+
+def test_a_revoked_token_or_a_logout_ends_an_open_stream(app):
+    import re
+    import time
+
+    from server import socketio_of
+    from server.accounts import create_token, revoke_token
+    from server.live import AUTH_RECHECK_S
+    from tests.conftest import TEST_PASSWORD, TEST_USER
+
+    db = app.extensions["painscope"].db
+    token_id, token = create_token(db, TEST_USER, "tablet to be revoked")
+    by_token = socketio_of(app).test_client(app, namespace="/live", auth={"token": token})
+    browser = app.test_client()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    browser.post("/login", data={"name": TEST_USER, "password": TEST_PASSWORD, "csrf_token": csrf})
+    by_cookie = socketio_of(app).test_client(app, namespace="/live", flask_test_client=browser)
+    for client in (by_token, by_cookie):
+        assert client.is_connected("/live")
+        assert live_call(client, "start", {})["ok"] is True
+        assert "error" not in live_call(client, "frame", {"seq": 0, "t_ms": 0, "jpeg": NEUTRAL})
+    revoke_token(db, token_id)
+    page = browser.get("/").get_data(as_text=True)
+    browser.post("/logout", data={"csrf_token": re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)})
+    time.sleep(AUTH_RECHECK_S + 0.2)
+    for client in (by_token, by_cookie):
+        refused = live_call(client, "frame", {"seq": 1, "t_ms": 66, "jpeg": NEUTRAL})
+        assert refused["error"]["code"] == "unauthorized"
+        deadline = time.monotonic() + 5
+        while client.is_connected("/live") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not client.is_connected("/live")

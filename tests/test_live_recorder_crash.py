@@ -68,3 +68,34 @@ def test_a_killed_server_keeps_every_acknowledged_reading_and_corrupts_nothing(t
                                 headers=again.headers, timeout=30)
         assert readings.status_code == 200
         assert len(readings.json()["readings"]) == len(offsets)
+        # ...and the cut-off assessment was marked ended at start, where its record ends
+        assessment = readings.json()["assessments"][0]
+        assert assessment["id"] == last_record["assessment_id"] and assessment["ended_at"] is not None
+        last_t = max(reading["t"] for reading in readings.json()["readings"])
+        assert assessment["ended_at"] > last_t
+
+
+def test_sigterm_commits_the_unfinished_second_and_ends_the_assessment(tmp_path):
+    frame = synthetic.encode(synthetic.camera_frame(synthetic.astronaut_face()), quality=85)
+    with ServerProcess(instance_dir=str(tmp_path)) as server:
+        patient_id = _patient(server)
+        client = socketio.Client(reconnection=False)
+        client.connect(server.base_url, namespaces=["/live"], transports=["websocket"],
+                       auth={"token": server.token})
+        started = client.call("start", {"patient_id": patient_id}, namespace="/live", timeout=CALL_TIMEOUT_S)
+        assessment_id = started["session"]["record"]["assessment_id"]
+        frames = int(2.5 * FPS)  # two whole seconds and half of a third
+        for seq in range(frames):
+            ack = client.call("frame", {"seq": seq, "t_ms": seq * 1000 / FPS, "jpeg": frame},
+                              namespace="/live", timeout=CALL_TIMEOUT_S)
+            assert "error" not in ack, ack
+        assert ack["record"]["readings_committed"] == 2  # the third second is still being summarised
+        server.stop()  # SIGTERM, with the stream still open
+        assert server.process.returncode == 0  # it exited by itself, not by the SIGKILL that follows a hang
+        client.disconnect()
+    with sqlite3.connect(Path(tmp_path) / "painscope.db") as connection:
+        offsets = [row[0] for row in connection.execute(
+            "SELECT offset_s FROM readings WHERE assessment_id = ? ORDER BY offset_s", (assessment_id,))]
+        ended = connection.execute("SELECT ended_at FROM assessments WHERE id = ?", (assessment_id,)).fetchone()
+    assert offsets == [0.0, 1.0, 2.0]  # the unfinished second was committed, not lost
+    assert ended[0] is not None

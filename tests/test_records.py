@@ -525,3 +525,39 @@ def test_the_history_page_lists_the_assessments(app, client):
 def test_the_index_page_has_the_patient_picker(app):
     page = _logged_in(app).get("/").get_data(as_text=True)
     assert 'id="patient-select"' in page and 'id="nav-assess"' in page
+
+
+@pytest.mark.parametrize("value", [str(2**63), str(2**31), "9" * 30, "9" * 5000])
+def test_an_assessment_id_beyond_any_row_is_a_400_not_a_500(client, value):
+    patient = _new_patient(client)
+    for suffix in ("readings", "readings.csv"):
+        response = client.get(f"{PATIENTS}/{patient['id']}/{suffix}?assessment_id={value}")
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_parameter", value
+
+
+def test_a_full_disk_is_a_503_record_failed_not_a_500():
+    from sqlalchemy import event
+
+    app = create_test_app()
+    client = authed_client(app)
+    db = app.extensions["painscope"].db
+    _new_patient(client)
+
+    def disk_full(dbapi_connection, _record):  # SQLite's own size cap: the same SQLITE_FULL as a full disk
+        cursor = dbapi_connection.cursor()
+        pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+        cursor.execute(f"PRAGMA max_page_count = {pages}")
+        cursor.close()
+
+    event.listen(db.engine, "connect", disk_full)
+    db.engine.dispose()  # new connections from now on
+    for number in range(200):
+        response = client.post(PATIENTS, json={"identifier": f"FULL-{number}", "notes": "n" * 19_000})
+        if response.status_code != 201:
+            break
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "record_failed"
+    assert "Traceback" not in response.get_data(as_text=True)
+    event.remove(db.engine, "connect", disk_full)
+    db.engine.dispose()
+    assert client.get(PATIENTS).status_code == 200  # space again: the server serves as before

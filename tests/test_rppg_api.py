@@ -98,3 +98,38 @@ def test_idle_sessions_expire_and_free_their_place():
         store.get(first.id)
     assert gone.value.code == "session_not_found"
     assert store.create() is not None
+
+
+def _user_client(app, name):
+    from server.accounts import create_token, create_user
+
+    db = app.extensions["painscope"].db
+    create_user(db, name, "a long enough password")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(db, name)[1]}"
+    return client
+
+
+def test_a_session_belongs_to_its_creator_and_only_admins_see_the_others():
+    app = create_test_app()
+    alice, bob, admin = _user_client(app, "alice"), _user_client(app, "bob"), authed_client(app)
+    session = alice.post("/api/v1/rppg/sessions").get_json()["id"]
+    assert [s["id"] for s in alice.get("/api/v1/rppg/sessions").get_json()["sessions"]] == [session]
+    assert bob.get("/api/v1/rppg/sessions").get_json()["sessions"] == []
+    for response in (bob.get(f"/api/v1/rppg/sessions/{session}"),
+                     bob.post(f"/api/v1/rppg/sessions/{session}/frames", json={"image": "aGVsbG8="}),
+                     bob.delete(f"/api/v1/rppg/sessions/{session}")):
+        assert response.status_code == 404 and response.get_json()["error"]["code"] == "session_not_found"
+    assert alice.get(f"/api/v1/rppg/sessions/{session}").status_code == 200  # bob's delete did nothing
+    assert [s["id"] for s in admin.get("/api/v1/rppg/sessions").get_json()["sessions"]] == [session]
+    assert admin.delete(f"/api/v1/rppg/sessions/{session}").status_code == 204
+
+
+def test_one_account_cannot_fill_every_session_slot():
+    app = create_test_app(Settings(rppg_max_sessions=5, rppg_max_sessions_per_user=2))
+    greedy, other = _user_client(app, "greedy"), _user_client(app, "other")
+    assert [greedy.post("/api/v1/rppg/sessions").status_code for _ in range(2)] == [201, 201]
+    refused = greedy.post("/api/v1/rppg/sessions")
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "too_many_sessions"
+    assert "one account" in refused.get_json()["error"]["message"]
+    assert other.post("/api/v1/rppg/sessions").status_code == 201  # the ward still gets one

@@ -41,15 +41,22 @@ _DATA_URL = re.compile(r"^data:[\w.+/-]*(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 # Pillow refuses images above its own bomb limit before we can say why; our own
 # pixel cap (Settings.max_image_pixels) is checked from the header first.
 Image.MAX_IMAGE_PIXELS = None
+EXIF_ORIENTATION = 0x0112  # the EXIF tag saying how to rotate the image upright (1: as stored)
 
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """Caps applied to every decoded still image."""
+    """Caps applied to every decoded still image.
+
+    ``decode_max_side``: a larger image is reduced while it is decoded so that its
+    longer side is at most this (None: full size). Analysis looks at 1280 px
+    anyway, and a 40 MP photo at full size costs ~120 MB per copy of its pixels.
+    """
 
     max_bytes: int
     max_pixels: int
     min_side: int
+    decode_max_side: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,13 +143,30 @@ def decode_image(data: bytes | str, limits: ImageLimits) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             _check_dimensions(width, height, limits)
-            img = ImageOps.exif_transpose(img)
-            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+            rgb = _decode_lean(img, limits.decode_max_side)
     except InputProblem:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise InputProblem("corrupt_image", "The image data is damaged or truncated and cannot be decoded.") from None
     return np.ascontiguousarray(rgb)
+
+
+def _decode_lean(img: Image.Image, max_side: int | None) -> np.ndarray:
+    """Decode with as few full-size copies of the pixels as possible: upright, RGB, reduced to ``max_side``.
+
+    A JPEG is reduced inside the decoder (``draft``: 1/2 to 1/8 scale, so a big photo
+    never exists at full size); other formats are decoded once at full size and
+    reduced at once (``thumbnail``), before any other copy is made. Each step below
+    runs only when it changes something, since each makes a copy.
+    """
+    if max_side is not None and max(img.size) > max_side:
+        # The box is square, so reducing before the EXIF rotation gives the same size as after it.
+        img.thumbnail((max_side, max_side), Image.Resampling.BOX)
+    if img.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        img = ImageOps.exif_transpose(img)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.uint8)
 
 
 def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 A session keeps only the last rPPG window of skin colour (bounded by time),
 expires after a stretch with no frames, and there are at most a fixed number at
-once.
+once, and fewer per owner (so one account cannot take every slot). A session
+belongs to the account that opened it: others get "not found" for it, as if it
+did not exist, unless they may see all (admins).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class RppgSession:
 
     id: str
     roi: str
+    owner_id: int | None  # the account that opened it (None: no owner, e.g. a test or a script without one)
     tracker: RppgTracker
     created_unix: float
     last_seen: float  # store clock
@@ -47,9 +50,11 @@ class RppgSessionStore:
 
     def __init__(
         self, max_sessions: int, idle_s: float, method: str, window_s: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, max_per_owner: int | None = None,
     ) -> None:
+        """``max_per_owner``: sessions one owner may have open (None: only the global cap)."""
         self.max_sessions = max_sessions
+        self.max_per_owner = max_sessions if max_per_owner is None else max_per_owner
         self.idle_s = idle_s
         self.method = method
         self.window_s = window_s
@@ -57,8 +62,8 @@ class RppgSessionStore:
         self._sessions: dict[str, RppgSession] = {}
         self._lock = threading.Lock()
 
-    def create(self, roi: str = "face") -> RppgSession:
-        """A new session; 429-style refusal when the cap is reached."""
+    def create(self, roi: str = "face", owner_id: int | None = None) -> RppgSession:
+        """A new session of ``owner_id``; 429-style refusal when the global or the owner's cap is reached."""
         if roi not in ROI_MODES:
             raise InputProblem("bad_parameter", f"'roi' must be one of {', '.join(ROI_MODES)}.")
         with self._lock:
@@ -68,34 +73,42 @@ class RppgSessionStore:
                     "too_many_sessions",
                     f"{self.max_sessions} sessions are open; close one or wait {self.idle_s:.0f} s for idle ones to expire.",
                 )
+            owned = sum(1 for s in self._sessions.values() if s.owner_id == owner_id)
+            if owner_id is not None and owned >= self.max_per_owner:
+                raise InputProblem(
+                    "too_many_sessions",
+                    f"You have {owned} sessions open, the most one account may have; close one or wait "
+                    f"{self.idle_s:.0f} s for idle ones to expire.",
+                )
             now = self._clock()
             session = RppgSession(
-                id=secrets.token_urlsafe(12), roi=roi, tracker=RppgTracker(self.method, self.window_s),
-                created_unix=time.time(), last_seen=now, started=now,
+                id=secrets.token_urlsafe(12), roi=roi, owner_id=owner_id,
+                tracker=RppgTracker(self.method, self.window_s), created_unix=time.time(), last_seen=now, started=now,
             )
             self._sessions[session.id] = session
             return session
 
-    def get(self, session_id: str) -> RppgSession:
-        """An open session, or a not-found refusal (also for expired ones)."""
+    def get(self, session_id: str, viewer_id: int | None = None, sees_all: bool = True) -> RppgSession:
+        """An open session the viewer may see (its owner, or anyone when ``sees_all``), or a not-found
+        refusal (also for expired ones, and for another's: whether it exists is not told)."""
         with self._lock:
             self._expire()
             session = self._sessions.get(session_id)
-        if session is None:
+        if session is None or not (sees_all or session.owner_id == viewer_id):
             raise InputProblem("session_not_found", f"There is no open session {session_id!r} (it may have expired).")
         return session
 
-    def delete(self, session_id: str) -> None:
-        """Close a session (not-found if it is not open)."""
-        self.get(session_id)
+    def delete(self, session_id: str, viewer_id: int | None = None, sees_all: bool = True) -> None:
+        """Close a session the viewer may see (not-found otherwise)."""
+        self.get(session_id, viewer_id, sees_all)
         with self._lock:
             self._sessions.pop(session_id, None)
 
-    def all(self) -> list[RppgSession]:
-        """Every open session."""
+    def all(self, viewer_id: int | None = None, sees_all: bool = True) -> list[RppgSession]:
+        """Every open session the viewer may see."""
         with self._lock:
             self._expire()
-            return list(self._sessions.values())
+            return [s for s in self._sessions.values() if sees_all or s.owner_id == viewer_id]
 
     def count(self) -> int:
         """How many sessions are open (expired ones no longer count)."""

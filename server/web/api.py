@@ -17,7 +17,7 @@ from server.services import Services
 from server.upload_records import record_photo, record_video
 from server.web.ecg_api import ecg_attachment
 from server.web.errors import error_response
-from server.web.inputs import face_index, flag, option, read_image_upload, read_video_upload
+from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload, read_video_upload
 from server.web.metrics import record_analysis, timed_analysis
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,9 @@ def analyze_image():
     """
     services = _services()
     upload = read_image_upload(request)
-    estimator = services.estimators.get(option(request, upload.options, "estimator"), services.settings.estimator)
+    estimator = services.estimators.get(
+        estimator_name(option(request, upload.options, "estimator")), services.settings.estimator
+    )
     index = face_index(option(request, upload.options, "face"))
     overlay = flag(option(request, upload.options, "overlay"))
     patient_id = _patient_to_record(upload.options)
@@ -121,7 +123,7 @@ def run_video_analysis() -> tuple[PainEstimator, VideoReport, dict[str, Any]]:
     response's extras (``ecg``, ``record``). The seed-compatible ``/upload-video`` shares it."""
     services = _services()
     video, references, options = read_video_upload(request)
-    estimator = services.estimators.get(option(request, options, "estimator"), services.settings.estimator)
+    estimator = services.estimators.get(estimator_name(option(request, options, "estimator")), services.settings.estimator)
     index = face_index(option(request, options, "face"))
     patient_id = _patient_to_record(options)
     received_at = utcnow()

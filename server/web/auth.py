@@ -15,14 +15,22 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 
-from server.accounts import Account, account_by_id, account_for_token, authenticate
+from server.accounts import (
+    Account,
+    account_for_login_session,
+    account_for_token,
+    authenticate,
+    end_login_session,
+    start_login_session,
+)
 from server.web.errors import error_response
 
 auth = Blueprint("auth", __name__)
@@ -36,6 +44,14 @@ MACHINE_ENDPOINTS = frozenset({"metrics.get_metrics", "docs.openapi_json"})
 MACHINE_BLUEPRINTS = frozenset({"compat"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BEARER = "bearer "
+# The key of the login's server-side id in the signed session cookie (see accounts.start_login_session).
+SESSION_ID_KEY = "_ps_sid"
+# One address may fail this many times the per-account allowance, over all names: enough for a ward
+# behind one NAT whose nurses mistype, too few to try many accounts from one place.
+ADDRESS_FAILURE_FACTOR = 4
+# Failure records kept at most; beyond, the stale ones are forgotten (names sprayed by a guesser
+# must not grow the process's memory without bound).
+MAX_THROTTLE_KEYS = 10_000
 # No inline script or style, nothing from elsewhere: scripts, styles, fonts and
 # connections from this origin only; images also from data:/blob: URLs (overlays,
 # charts); the camera preview is a MediaStream, which needs no source. Nobody may
@@ -73,7 +89,11 @@ class SessionUser(UserMixin):
 
 
 class LoginThrottle:
-    """At most ``max_failures`` failed logins per client address within ``window_s`` seconds."""
+    """At most ``max_failures`` failed logins per key within ``window_s`` seconds.
+
+    The login view keys it on (address, account name) and, with a larger allowance, on the address
+    alone; so behind a shared address one person's failures never lock out another account.
+    """
 
     def __init__(self, max_failures: int, window_s: float) -> None:
         self.max_failures = max_failures
@@ -81,18 +101,26 @@ class LoginThrottle:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def retry_after(self, client: str) -> float | None:
-        """Seconds until this client may try again, or None when it may now."""
+    def retry_after(self, client: str, max_failures: int | None = None) -> float | None:
+        """Seconds until this key may try again, or None when it may now (``max_failures``: another allowance)."""
+        allowed = self.max_failures if max_failures is None else max_failures
         with self._lock:
             recent = self._recent(client)
-            if len(recent) < self.max_failures:
+            if len(recent) < allowed:
                 return None
-            return max(1.0, recent[0] + self.window_s - time.monotonic())
+            return max(1.0, recent[-allowed] + self.window_s - time.monotonic())
 
     def failed(self, client: str) -> None:
         """Count a failed attempt."""
         with self._lock:
+            if client not in self._failures and len(self._failures) >= MAX_THROTTLE_KEYS:
+                self._forget_stale()
             self._recent(client).append(time.monotonic())
+
+    def _forget_stale(self) -> None:
+        for key in list(self._failures):
+            if not self._recent(key):
+                del self._failures[key]
 
     def succeeded(self, client: str) -> None:
         """Forget the client's failures."""
@@ -100,7 +128,7 @@ class LoginThrottle:
             self._failures.pop(client, None)
 
     def _recent(self, client: str) -> deque[float]:
-        recent = self._failures.setdefault(client, deque())
+        recent = self._failures.setdefault(client, deque(maxlen=self.max_failures * ADDRESS_FAILURE_FACTOR))
         while recent and recent[0] < time.monotonic() - self.window_s:
             recent.popleft()
         return recent
@@ -135,8 +163,12 @@ def _db() -> Any:
 
 
 def _load_user(user_id: str) -> SessionUser | None:
+    """The user of the session cookie, if its login has not ended (logout ends it for every copy)."""
+    sid = session.get(SESSION_ID_KEY)
+    if not isinstance(sid, str):
+        return None  # a cookie from before login sessions were kept, or a forged one
     try:
-        account = account_by_id(_db(), int(user_id))
+        account = account_for_login_session(_db(), int(user_id), sid)
     except ValueError:
         return None
     return SessionUser(account) if account is not None else None
@@ -160,13 +192,43 @@ def _load_user_from_token(req: Any) -> SessionUser | None:
     return SessionUser(account)
 
 
+@dataclass(frozen=True)
+class SocketCredential:
+    """What let a Socket.IO connection in, kept so it can be checked again while the stream runs."""
+
+    account: Account
+    kind: str  # "session" (a login cookie) or "token"
+    secret: str  # the login's session id or the API token
+
+
+def socket_credential(auth_data: Any) -> SocketCredential | None:
+    """The credential of a Socket.IO connection: the session's login, or a token in ``auth={"token": ...}``
+    (or an ``Authorization: Bearer`` header on the handshake)."""
+    if current_user.is_authenticated:
+        if g.get("auth_via") == "token":
+            token = bearer_token(request.headers.get("Authorization")) or ""
+            return SocketCredential(current_user.account, "token", token)
+        return SocketCredential(current_user.account, "session", session.get(SESSION_ID_KEY, ""))
+    if isinstance(auth_data, dict) and isinstance(auth_data.get("token"), str):
+        account = account_for_token(_db(), auth_data["token"])
+        if account is not None:
+            return SocketCredential(account, "token", auth_data["token"])
+    return None
+
+
 def account_from_socket_auth(auth_data: Any) -> Account | None:
     """The account of a Socket.IO connection: the session's user, or a token in ``auth={"token": ...}``."""
-    if current_user.is_authenticated:
-        return current_user.account
-    if isinstance(auth_data, dict) and isinstance(auth_data.get("token"), str):
-        return account_for_token(_db(), auth_data["token"])
-    return None
+    credential = socket_credential(auth_data)
+    return credential.account if credential is not None else None
+
+
+def credential_still_valid(db: Any, credential: SocketCredential) -> bool:
+    """Is the token not revoked, or the login not ended (by a logout), for the same account?"""
+    if credential.kind == "token":
+        account = account_for_token(db, credential.secret)
+    else:
+        account = account_for_login_session(db, credential.account.id, credential.secret)
+    return account is not None and account.id == credential.account.id
 
 
 def wants_json() -> bool:
@@ -218,7 +280,22 @@ def _safe_next(target: str | None) -> str:
 
 
 def _client() -> str:
+    """The client's address: the peer's, or (with PAINSCOPE_TRUSTED_PROXIES) what the trusted proxies say
+    (werkzeug's ProxyFix rewrites it in server/__init__.py; X-Forwarded-For is never read otherwise)."""
     return request.remote_addr or "unknown"
+
+
+def _throttle_keys(name: str) -> tuple[str, str]:
+    """(address + account name, address): the first has the per-account allowance, the second a larger one."""
+    address = _client()
+    return f"{address}\n{name.strip().lower()}", address
+
+
+def _throttled(throttle: LoginThrottle, name: str) -> float | None:
+    pair, address = _throttle_keys(name)
+    waits = [throttle.retry_after(pair), throttle.retry_after(address, throttle.max_failures * ADDRESS_FAILURE_FACTOR)]
+    known = [w for w in waits if w is not None]
+    return max(known) if known else None
 
 
 @auth.route("/login", methods=["GET", "POST"])
@@ -230,7 +307,8 @@ def login() -> Any:
         return render_template("login.html", next=request.args.get("next", ""), error=None)
     throttle: LoginThrottle = current_app.extensions["login_throttle"]
     next_page = request.form.get("next", "")
-    wait = throttle.retry_after(_client())
+    name = request.form.get("name", "")
+    wait = _throttled(throttle, name)
     if wait is not None:
         message = f"Too many failed logins from here. Try again in {wait:.0f} s."
         response = current_app.make_response((render_template("login.html", next=next_page, error=message), 429))
@@ -245,18 +323,27 @@ def login() -> Any:
     # (on an OS thread, hence the pool-less twin of the database; see Database.unpooled).
     services = current_app.extensions["painscope"]
     account = services.offloader.run(
-        authenticate, services.db.unpooled(), request.form.get("name", ""), request.form.get("password", "")
+        authenticate, services.db.unpooled(), name, request.form.get("password", "")
     )
     if account is None:
-        throttle.failed(_client())
+        for key in _throttle_keys(name):
+            throttle.failed(key)
         return render_template("login.html", next=next_page, error="Wrong name or password."), 401
-    throttle.succeeded(_client())
+    throttle.succeeded(_throttle_keys(name)[0])
+    session[SESSION_ID_KEY] = start_login_session(services.db, account.id)
     login_user(SessionUser(account))
     return redirect(_safe_next(next_page))
 
 
 @auth.post("/logout")
 def logout() -> Any:
-    """End the session (a POST with the CSRF token, so no other site can log a user out)."""
+    """End the session (a POST with the CSRF token, so no other site can log a user out).
+
+    The login's server-side row is ended too, so a copy of the cookie stops working as well.
+    """
+    sid = session.get(SESSION_ID_KEY)
+    if isinstance(sid, str):
+        end_login_session(_db(), sid)
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))

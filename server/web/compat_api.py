@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
 
 from server import __version__
 from server.analysis import VideoReport
@@ -30,7 +31,7 @@ from server.services import Services
 from server.vitals.rppg import MIN_SIGNAL_S
 from server.vitals.sessions import RppgSession
 from server.web.api import run_video_analysis
-from server.web.rppg_api import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds
+from server.web.rppg_api import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
 
 compat = Blueprint("compat", __name__)
 
@@ -133,7 +134,7 @@ def pain_server_answer(report: VideoReport) -> dict[str, Any]:
 @compat.post("/create-session")
 def create_session():
     """Open a heart-rate session (200, as the seed answered); JSON ``{"roi": "face" | "full"}`` is optional."""
-    session = _services().rppg_sessions.create(requested_roi())
+    session = _services().rppg_sessions.create(requested_roi(), owner_id=current_user.id)
     return jsonify({"session_id": session.id, "message": "Session created."})
 
 
@@ -188,21 +189,21 @@ def analyze_batch():
 def session_status(session_id: str):
     """One session: frames, stream duration, heart rate, confidence, creation and last activity."""
     store = _services().rppg_sessions
-    return jsonify(_session_summary(store.get(session_id)))
+    return jsonify(_session_summary(store.get(session_id, **viewer())))
 
 
 @compat.delete("/session/<session_id>")
 def delete_session(session_id: str):
     """Close a session (404 when it is not open)."""
-    _services().rppg_sessions.delete(session_id)
+    _services().rppg_sessions.delete(session_id, **viewer())
     return jsonify({"session_id": session_id, "message": "Session deleted."})
 
 
 @compat.get("/sessions")
 def list_sessions():
-    """Every open session's status, their count and the cap."""
+    """Every open session's status (the caller's own; an admin's: all), their count and the cap."""
     store = _services().rppg_sessions
-    sessions = [_session_summary(s) for s in store.all()]
+    sessions = [_session_summary(s) for s in store.all(**viewer())]
     return jsonify({"sessions": sessions, "count": len(sessions), "max_sessions": store.max_sessions})
 
 
@@ -248,7 +249,10 @@ def _feed(
     session_id = body.get("session_id")
     if session_id is not None and not isinstance(session_id, str):
         raise InputProblem("bad_field_type", "'session_id' must be the string /create-session returned.")
-    session = store.get(session_id) if session_id is not None else store.create()
+    if session_id is not None:
+        session = store.get(session_id, **viewer())
+    else:
+        session = store.create(owner_id=current_user.id)
     try:
         return session, feed_session(services, session, frames, frame_interval_s)
     except InputProblem:

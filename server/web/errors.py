@@ -1,9 +1,11 @@
 """Every error leaves as ``{"error": {"code", "message"}}`` with the right status, never a stack trace."""
 from __future__ import annotations
 
+import errno
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from server.problems import InputProblem
@@ -17,6 +19,7 @@ STATUS_BY_CODE = {
     "empty": 400,
     "bad_base64": 400,
     "invalid_json": 400,
+    "json_too_deep": 400,
     "bad_json_type": 400,
     "bad_field_type": 400,
     "missing_field": 400,
@@ -56,6 +59,13 @@ STATUS_BY_CODE = {
 }
 
 
+# OSErrors that mean the storage cannot take a write (disk full, quota, read-only, failing disk):
+# the client may retry later, so 503 record_failed like a refused database write. Any other
+# OSError is a bug or a lost connection, and stays an internal error.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+RECORD_FAILED_MESSAGE = "The server could not save this (its storage refused the write); try again later."
+
+
 def error_body(code: str, message: str) -> dict:
     """The error shape, as a dict (Socket.IO acks use it too)."""
     return {"error": {"code": code, "message": message}}
@@ -85,6 +95,18 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.errorhandler(SQLAlchemyError)
+    def _storage_failed(exc: SQLAlchemyError):
+        log.exception("database error")
+        return error_response("record_failed", RECORD_FAILED_MESSAGE, STATUS_BY_CODE["record_failed"])
+
+    @app.errorhandler(OSError)
+    def _os_error(exc: OSError):
+        if exc.errno in STORAGE_ERRNOS:
+            log.exception("storage error")
+            return error_response("record_failed", RECORD_FAILED_MESSAGE, STATUS_BY_CODE["record_failed"])
+        return _unexpected(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

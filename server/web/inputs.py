@@ -98,6 +98,13 @@ def flag(value: Any) -> bool:
     return str(value).strip().lower() in _TRUE if value is not None else False
 
 
+def estimator_name(value: Any) -> str | None:
+    """The ``estimator`` option: a name, or None for the server's default; anything else is a 400."""
+    if value is None or isinstance(value, str):
+        return value
+    raise InputProblem("bad_parameter", "'estimator' must be an estimator's name (a string), e.g. \"geometry\".")
+
+
 def face_index(value: Any) -> int | None:
     """The ``face`` option: which face is the patient (0 = largest), or None."""
     if value is None or value == "":

@@ -42,8 +42,9 @@ EXTENSION_KEY = "painscope.openapi"
 
 # Standard error responses: status -> (component name, when).
 ERRORS: dict[int, tuple[str, str]] = {
-    400: ("BadRequest", "Malformed: empty body, broken JSON, wrong field name or type, damaged image or video, "
-                        "or a cookie-authenticated change without its CSRF token (csrf_failed)."),
+    400: ("BadRequest", "Malformed: empty body, broken JSON (NaN and Infinity included), JSON nested more than "
+                        "32 levels (json_too_deep), wrong field name or type, a number out of range, damaged image "
+                        "or video, or a cookie-authenticated change without its CSRF token (csrf_failed)."),
     401: ("Unauthorized", "Not logged in and no valid API token (Authorization: Bearer ps_...)."),
     403: ("Forbidden", "Logged in, but not allowed: admins only."),
     404: ("NotFound", "No such patient, assessment or session."),
@@ -52,10 +53,12 @@ ERRORS: dict[int, tuple[str, str]] = {
     415: ("UnsupportedMediaType", "Not an image or video (the content is sniffed), or an unsupported body type."),
     422: ("UnprocessableContent", "Understood but unusable: 1x1 image, no face in a reference, model not installed, "
                                   "too few heartbeats ..."),
-    429: ("TooManyRequests", "Too many open sessions (or failed logins)."),
-    503: ("ServiceUnavailable", "The database refused a write (record_failed: retry), or the server has no voice."),
+    429: ("TooManyRequests", "Too many open sessions, in all or of this account (or failed logins)."),
+    503: ("ServiceUnavailable", "The storage refused a write, e.g. a full disk (record_failed: retry later), "
+                                "or the server has no voice."),
 }
-AUTH_ERRORS = (401,)
+# Every call that needs a login can meet a storage failure (a token's use is noted in the database).
+AUTH_ERRORS = (401, 503)
 BODY_ERRORS = (400, 413)
 
 BINARY = {"type": "string", "format": "binary"}
@@ -141,7 +144,8 @@ OVERLAY = query("overlay", {"type": "boolean"}, "1/true: add the annotated image
 ECG_RATE = query("sampling_rate", {"type": "number"}, "Hz, when the file has no time column.")
 ECG_BASELINE_RATE = query("baseline_sampling_rate", {"type": "number"}, "Hz of the baseline file.")
 ECG_BASELINE_S = query("baseline_seconds", {"type": "number"}, "Seconds at the start of the file used as baseline.")
-ASSESSMENT = query("assessment_id", {"type": "integer", "minimum": 0}, "Only this assessment's readings.")
+ASSESSMENT = query("assessment_id", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                   "Only this assessment's readings (a larger number is a 400).")
 RAW_IMAGE = {"image/jpeg": BINARY, "image/png": BINARY, "application/octet-stream": BINARY}
 ANALYSIS_ERRORS = (404, 415, 422, 503)
 TAG_ANALYSIS, TAG_RPPG, TAG_RECORDS, TAG_USERS, TAG_SERVICE, TAG_COMPAT = (
@@ -212,11 +216,12 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         "Open a heart-rate session", TAG_RPPG,
         {201: json_body(s.RppgSessionSchema, "The new session (status collecting).")},
         errors=(429,),
-        description="Sessions expire after 5 idle minutes; at most 100 are open at once.",
+        description="The session belongs to the caller: others get 404 for it (admins see every session). "
+                    "Sessions expire after 5 idle minutes; at most 100 are open at once, 10 per account.",
         body={"application/json": s.RppgSessionRequestSchema}, body_required=False,
     ),
     "rppg_api.list_sessions": Operation(
-        "Every open heart-rate session", TAG_RPPG,
+        "The caller's open heart-rate sessions (an admin's: every one)", TAG_RPPG,
         {200: json_body(s.RppgSessionListSchema, "Each session's state.")},
     ),
     "rppg_api.session_status": Operation(
@@ -350,7 +355,7 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         errors=(404,),
     ),
     "compat.list_sessions": Operation(
-        "Every open session (seed heart-rate API)", TAG_COMPAT,
+        "The caller's open sessions, an admin's: every one (seed heart-rate API)", TAG_COMPAT,
         {200: json_body(s.CompatSessionListSchema, "Sessions, their count and the cap.")},
     ),
     "compat.system_status": Operation(

@@ -23,6 +23,9 @@ records_api = Blueprint("records_api", __name__, url_prefix="/api/v1")
 # A ward identifier in a download's file name: anything but these becomes "_".
 UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 PATIENT_FIELDS = ("identifier", "display_name", "notes")
+# A number with more digits than this is refused before it is converted (Python refuses to turn
+# strings of more than 4300 digits into an int anyway, with a ValueError).
+MAX_ID_DIGITS = 20
 
 
 def _db() -> Database:
@@ -61,6 +64,8 @@ def _assessment_id() -> int | None:
         return None
     if not value.isascii() or not value.isdigit():
         raise InputProblem("bad_parameter", "'assessment_id' must be a whole number.")
+    if len(value) > MAX_ID_DIGITS or int(value) > records.MAX_ROW_ID:  # beyond any row id (and the driver's range)
+        raise InputProblem("bad_parameter", f"'assessment_id' is at most {records.MAX_ROW_ID}.")
     return int(value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
 
 from server.problems import InputProblem
 from server.services import Services
@@ -20,11 +21,19 @@ def _services() -> Services:
     return current_app.extensions["painscope"]
 
 
+def viewer() -> dict[str, Any]:
+    """Who asks, as the session store's arguments: a session is its creator's; admins see every one.
+
+    Also used by the seed-compatible heart-rate API (``server/web/compat_api.py``).
+    """
+    return {"viewer_id": current_user.id, "sees_all": bool(current_user.is_admin)}
+
+
 @rppg_api.post("/sessions")
 def create_session():
-    """Open a session; JSON ``{"roi": "face" | "full"}`` is optional."""
+    """Open a session, owned by the caller; JSON ``{"roi": "face" | "full"}`` is optional."""
     store = _services().rppg_sessions
-    session = store.create(requested_roi())
+    session = store.create(requested_roi(), owner_id=current_user.id)
     return jsonify(store.status(session)), 201
 
 
@@ -38,22 +47,22 @@ def requested_roi() -> str:
 
 @rppg_api.get("/sessions")
 def list_sessions():
-    """Every open session's status."""
+    """Every open session's status: the caller's own (an admin's: all)."""
     store = _services().rppg_sessions
-    return jsonify({"sessions": [store.status(s) for s in store.all()]})
+    return jsonify({"sessions": [store.status(s) for s in store.all(**viewer())]})
 
 
 @rppg_api.get("/sessions/<session_id>")
 def session_status(session_id: str):
     """Heart rate, quality and buffer of one session."""
     store = _services().rppg_sessions
-    return jsonify(store.status(store.get(session_id)))
+    return jsonify(store.status(store.get(session_id, **viewer())))
 
 
 @rppg_api.delete("/sessions/<session_id>")
 def delete_session(session_id: str):
     """Close a session."""
-    _services().rppg_sessions.delete(session_id)
+    _services().rppg_sessions.delete(session_id, **viewer())
     return "", 204
 
 
@@ -62,7 +71,7 @@ def post_frames(session_id: str):
     """One frame ``{"image", "timestamp"?}`` or a batch ``{"frames": [...]}``; timestamps in seconds."""
     services = _services()
     store = services.rppg_sessions
-    session = store.get(session_id)
+    session = store.get(session_id, **viewer())
     frames = _frames_from(request.get_json(silent=True))
     samples = feed_session(services, session, frames)
     status = store.status(session)

@@ -41,10 +41,11 @@ def add_user() -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
         raise InputProblem("missing_field", 'Send JSON {"name": "...", "password": "...", "admin": false}.')
+    admin = body.get("admin", False)
+    if not isinstance(admin, bool):  # "yes", 1 or "false" must not make (or fail to make) an admin by accident
+        raise InputProblem("bad_field_type", "'admin' must be JSON true or false.")
     try:
-        account = create_user(
-            current_app.extensions["painscope"].db, body["name"], body["password"], bool(body.get("admin", False))
-        )
+        account = create_user(current_app.extensions["painscope"].db, body["name"], body["password"], admin)
     except AccountError as error:
         raise InputProblem("bad_account", str(error)) from None
     return jsonify({"id": account.id, "name": account.name, "admin": account.is_admin}), 201
