@@ -21,6 +21,7 @@ thread-safe: one tracker serves one caller at a time (``FaceTracker`` holds a lo
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ MIN_PRESENCE_CONFIDENCE = 0.5
 MIN_TRACKING_CONFIDENCE = 0.5
 # Stream mode without capture times: frames are taken as this far apart (a 30 fps camera).
 DEFAULT_FRAME_STEP_MS = 33
+# Stream mode reads blendshapes at most this often (15 Hz: the browser's default capture rate,
+# PAINSCOPE_LIVE_MAX_FPS); a faster camera reuses the last scores in between. Facial actions
+# last 0.5 s and more, and the verdicts hold a level for 1 s, so 15 Hz misses nothing they judge.
+BLENDSHAPES_STREAM_INTERVAL_MS = 1000.0 / 15.0 - 5.0  # less a little for capture-time jitter
 # A Face Landmarker face belongs to the Face Mesh face whose landmark centroid is
 # nearer than this share of that face's eye distance (the same face: ~0.02).
 SAME_FACE_IOD_SHARE = 0.5
@@ -114,6 +119,8 @@ class FaceTracker:
         self._lock = threading.Lock()
         self._last_ms = -1
         self.blendshapes_ms = 0.0  # what the last process() spent in Face Landmarker (a stage of timing_ms)
+        self._scored: list = []  # the last Face Landmarker faces (match points, blendshapes), stream mode
+        self._scored_ms = float("-inf")
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=not stream,
             max_num_faces=max_faces,
@@ -145,21 +152,33 @@ class FaceTracker:
         small = np.ascontiguousarray(downscale(rgb, self.max_side))
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=small)
         with self._lock:
-            mesh = self._mesh.process(small)
-            started = time.perf_counter()
             if self.stream:
                 wanted = self._last_ms + DEFAULT_FRAME_STEP_MS if t_s is None else int(round(t_s * 1000.0))
                 self._last_ms = max(self._last_ms + 1, wanted)
-                learned = self._landmarker.detect_for_video(image, self._last_ms)
+            scale = (width, height, width)  # normalised -> pixels; z shares x's scale
+            due = not self.stream or self._last_ms - self._scored_ms >= BLENDSHAPES_STREAM_INTERVAL_MS
+            if due:
+                answer: list = []
+                # The two graphs run side by side, one per core: measured here (bench/bench_face.py)
+                # a frame then costs about the slower graph rather than the sum of both.
+                landmarker = _os_thread(lambda: answer.append(self._detect(image)))
+                landmarker.start()
+                mesh = self._mesh.process(small)
+                landmarker.join()
+                if isinstance(answer[0], BaseException):
+                    raise answer[0]
+                learned, self.blendshapes_ms = answer[0]
+                self._scored = [
+                    (np.array([(points[j].x, points[j].y) for j in MATCH_POINTS]) * scale[:2],
+                     {c.category_name: float(c.score)
+                      for c in (learned.face_blendshapes[i] if learned.face_blendshapes else ())})
+                    for i, points in enumerate(learned.face_landmarks or ())
+                ]
+                self._scored_ms = self._last_ms
             else:
-                learned = self._landmarker.detect(image)
-            self.blendshapes_ms = (time.perf_counter() - started) * 1000.0
-        scale = (width, height, width)  # normalised -> pixels; z shares x's scale
-        scored = [
-            (np.array([(points[j].x, points[j].y) for j in MATCH_POINTS]) * scale[:2],
-             {c.category_name: float(c.score) for c in (learned.face_blendshapes[i] if learned.face_blendshapes else ())})
-            for i, points in enumerate(learned.face_landmarks or ())
-        ]
+                mesh = self._mesh.process(small)
+                self.blendshapes_ms = 0.0
+            scored = self._scored
         faces = []
         for face_landmarks in mesh.multi_face_landmarks or ():
             points = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float64) * scale
@@ -167,11 +186,32 @@ class FaceTracker:
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
+    def _detect(self, image) -> tuple:
+        """Face Landmarker on one image (the caller holds the lock): its result and its milliseconds,
+        or the exception it raised (handed to the caller's thread)."""
+        started = time.perf_counter()
+        try:
+            if self.stream:
+                learned = self._landmarker.detect_for_video(image, self._last_ms)
+            else:
+                learned = self._landmarker.detect(image)
+        except Exception as problem:  # noqa: BLE001 - re-raised in the caller's thread
+            return problem
+        return learned, (time.perf_counter() - started) * 1000.0
+
     def close(self) -> None:
         """Release the MediaPipe graph."""
         with self._lock:
             self._landmarker.close()
             self._mesh.close()
+
+
+def _os_thread(target) -> threading.Thread:
+    """A real OS thread, also under eventlet's monkey-patching (a green thread would not use the other core)."""
+    eventlet = sys.modules.get("eventlet")
+    if eventlet is not None and eventlet.patcher.is_monkey_patched("thread"):
+        return eventlet.patcher.original("threading").Thread(target=target, daemon=True)
+    return threading.Thread(target=target, daemon=True)
 
 
 def _blendshapes_of(points: np.ndarray, scored: list[tuple[np.ndarray, dict[str, float]]]) -> dict[str, float]:
