@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from server.version import __version__  # noqa: F401  (re-exported: server.__version__ still works)
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import __version__, records
+from server import records
+from server.version import __version__
 from server.analysis import VideoReport, png_data_url
 from server.db import utcnow
 from server.pain.estimator import PainEstimator

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from server import __version__
+from server.version import __version__
 from server.analysis import VideoReport
 from server.pain import scale
 from server.pain.estimator import PainEstimator

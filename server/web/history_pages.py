@@ -11,7 +11,8 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from server import __version__, records
+from server import records
+from server.version import __version__
 from server.db import Database, utcnow
 from server.pain.scale import LEVELS
 from server.problems import InputProblem

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, make_response, render_template
 
-from server import __version__
+from server.version import __version__
 from server.pain.scale import LEVELS
 from server.web.compat_api import prefers_json, seed_index
 
