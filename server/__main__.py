@@ -60,7 +60,7 @@ def _run(settings: Any) -> int:
 
 def _first_admin(db: Any) -> None:
     """With no user at all, make the first admin and print its password once."""
-    from server.accounts import FIRST_ADMIN, ensure_first_admin
+    from server.store.accounts import FIRST_ADMIN, ensure_first_admin
 
     password = ensure_first_admin(db)
     if password is not None:
@@ -69,7 +69,7 @@ def _first_admin(db: Any) -> None:
 
 
 def _accounts(settings: Any, args: argparse.Namespace) -> int:
-    from server.accounts import AccountError, create_token, create_user, list_tokens, revoke_token
+    from server.store.accounts import AccountError, create_token, create_user, list_tokens, revoke_token
     from server.services import open_database
 
     db = open_database(settings)
@@ -80,7 +80,7 @@ def _accounts(settings: Any, args: argparse.Namespace) -> int:
         elif args.command == "users":
             from sqlalchemy import select
 
-            from server.db import User
+            from server.store.db import User
 
             with db.session() as session:
                 for user in session.scalars(select(User).order_by(User.id)):

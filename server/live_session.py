@@ -17,7 +17,7 @@ from server.pain.physiology import RestingHeartRate, from_camera
 from server.pain.verdict import Reading, SustainedLevel
 from server.speech import phrase
 from server.problems import InputProblem
-from server.result import Result
+from server.pain.result import Result
 from server.vision.body import BodyTracker
 from server.vision.body_movement import LiveBodyMovement
 from server.vision.face import Face, FaceTracker

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from server.analysis import Analyzer
 from server.config import Settings
-from server.db import Database, database_url
+from server.store.db import Database, database_url
 from server.offload import Offloader, TrackerPool
 from server.pain.registry import EstimatorRegistry
 from server.speech import SpeechRenderer

@@ -8,10 +8,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import records
+from server.store import records
 from server.version import __version__
 from server.analysis import VideoReport, png_data_url
-from server.db import utcnow
+from server.store.db import utcnow
 from server.pain.estimator import PainEstimator
 from server.problems import InputProblem
 from server.services import Services

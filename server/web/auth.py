@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, current_app, g, redirect, render_template, r
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 
-from server.accounts import Account, account_by_id, account_for_token, authenticate
+from server.store.accounts import Account, account_by_id, account_for_token, authenticate
 from server.web.errors import error_response
 
 auth = Blueprint("auth", __name__)

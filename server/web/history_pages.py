@@ -11,9 +11,9 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from server import records
+from server.store import records
 from server.version import __version__
-from server.db import Database, utcnow
+from server.store.db import Database, utcnow
 from server.pain.scale import LEVELS
 from server.problems import InputProblem
 from server.web.errors import STATUS_BY_CODE

@@ -15,7 +15,7 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from server.pain.scale import LEVELS
-from server.records import ACTIONS, KINDS, MODALITIES
+from server.store.records import ACTIONS, KINDS, MODALITIES
 from server.vitals.sessions import ROI_MODES
 
 QUALITIES = ("high", "medium", "low")
