@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from server.analysis import Analyzer
+from server.assess.analysis import Analyzer
 from server.config import Settings
 from server.store.db import Database, database_url
-from server.offload import Offloader, TrackerPool
+from server.assess.offload import Offloader, TrackerPool
 from server.pain.registry import EstimatorRegistry
-from server.speech import SpeechRenderer
+from server.assess.speech import SpeechRenderer
 from server.vision.face_model import DEFAULT_PATH, verify
 from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore

@@ -9,7 +9,7 @@ import io
 import pytest
 import requests
 
-from server.analysis import VideoReport
+from server.assess.analysis import VideoReport
 from server.config import Settings
 from server.pain.estimate import estimate_from_levels
 from server.problems import InputProblem

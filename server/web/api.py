@@ -10,12 +10,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from server.store import records
 from server.version import __version__
-from server.analysis import VideoReport, png_data_url
+from server.assess.analysis import VideoReport, png_data_url
 from server.store.db import utcnow
 from server.pain.estimator import PainEstimator
 from server.problems import InputProblem
 from server.services import Services
-from server.upload_records import record_photo, record_video
+from server.assess.upload_records import record_photo, record_video
 from server.web.ecg_api import ecg_attachment
 from server.web.errors import error_response
 from server.web.inputs import face_index, flag, option, read_image_upload, read_video_upload

@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, current_app, jsonify, request
 
-from server.analysis import image_limits, png_data_url, video_limits
+from server.assess.analysis import image_limits, png_data_url, video_limits
 from server.services import Services
 from server.vision.body import BODY_VIDEO_FPS, BodyTracker, MaskPartFinder, analyze_body_image, analyze_body_video
 from server.vision.segmenter import LearnedSegmenter

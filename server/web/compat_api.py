@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from server.version import __version__
-from server.analysis import VideoReport
+from server.assess.analysis import VideoReport
 from server.pain import scale
 from server.pain.estimator import PainEstimator
 from server.problems import InputProblem

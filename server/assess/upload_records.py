@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from server.store import records
-from server.analysis import VideoReport
+from server.assess.analysis import VideoReport
 from server.store.db import Database
 from server.store.per_second import summarise_seconds
 from server.pain.result import Result

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from server.store import records
 from server.store.accounts import Account
 from server.store.live_recorder import LiveRecorder
-from server.live_session import LiveSession
+from server.assess.live_session import LiveSession
 from server.problems import InputProblem
 from server.pain.result import Result
 from server.services import Services
