@@ -79,7 +79,7 @@ class HeartRate:
     reason: str | None = None
 
     def as_vitals(self, waveform: np.ndarray | None = None, waveform_hz: float = RESAMPLE_HZ) -> dict:
-        """The DESIGN.md ``vitals`` fields, plus the recent pulse waveform when given."""
+        """The ``vitals`` fields of the Result (docs/ARCHITECTURE.md), plus the recent pulse waveform when given."""
         extra = {}
         if waveform is not None:
             extra = {"waveform": [round(float(v), 3) for v in waveform], "waveform_hz": waveform_hz}
