@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from server.version import __version__  # noqa: F401  (re-exported: server.__version__ still works)
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -28,8 +28,8 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from flask_socketio import SocketIO
 
     from server.config import Settings, secret_key
-    from server.live import LiveNamespace
-    from server.offload import eventlet_active
+    from server.web.live import LiveNamespace
+    from server.assess.offload import eventlet_active
     from server.services import Services
     from server.web.api import api, health
     from server.web.auth import init_auth

@@ -72,7 +72,7 @@ def _run(settings: Any) -> int:
 
 def _end_open_assessments(db: Any) -> None:
     """Assessments a killed server left open are ended where their record ends (README "Patient records")."""
-    from server.records import end_open_assessments
+    from server.store.records import end_open_assessments
 
     ended = end_open_assessments(db)
     if ended:
@@ -87,7 +87,7 @@ def _stop_cleanly_on(signals: tuple[int, ...], socketio: Any) -> None:
     stopping: list[bool] = []
 
     def shut_down() -> None:
-        from server.live import close_live_streams
+        from server.web.live import close_live_streams
 
         try:
             with eventlet.Timeout(SHUTDOWN_TIMEOUT_S):
@@ -118,7 +118,7 @@ def _stop_cleanly_on(signals: tuple[int, ...], socketio: Any) -> None:
 
 def _first_admin(db: Any) -> None:
     """With no user at all, make the first admin and print its password once."""
-    from server.accounts import FIRST_ADMIN, ensure_first_admin
+    from server.store.accounts import FIRST_ADMIN, ensure_first_admin
 
     password = ensure_first_admin(db)
     if password is not None:
@@ -127,7 +127,7 @@ def _first_admin(db: Any) -> None:
 
 
 def _accounts(settings: Any, args: argparse.Namespace) -> int:
-    from server.accounts import AccountError, create_token, create_user, list_tokens, revoke_token
+    from server.store.accounts import AccountError, create_token, create_user, list_tokens, revoke_token
     from server.services import open_database
 
     db = open_database(settings)
@@ -138,7 +138,7 @@ def _accounts(settings: Any, args: argparse.Namespace) -> int:
         elif args.command == "users":
             from sqlalchemy import select
 
-            from server.db import User
+            from server.store.db import User
 
             with db.session() as session:
                 for user in session.scalars(select(User).order_by(User.id)):

@@ -36,7 +36,7 @@ class Settings:
 
     # --- analysis ---
     estimator: str = "geometry"
-    level_thresholds: tuple[float, float, float] = (0.5, 5.5, 10.5)  # PSPI boundaries none|mild|moderate|severe (DESIGN.md)
+    level_thresholds: tuple[float, float, float] = (0.5, 5.5, 10.5)  # PSPI boundaries none|mild|moderate|severe (docs/ARCHITECTURE.md)
     analysis_threads: int = 2  # OS threads for CPU-bound analysis (one per core here)
 
     # --- learned models (checkpoints in models_dir; none ship with PainScope) ---

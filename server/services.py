@@ -1,21 +1,34 @@
-"""The long-lived objects one PainScope process shares between requests and streams."""
+"""The long-lived objects one PainScope process shares between requests and streams.
+
+The composition root: it builds the assessment, storage and analysis objects
+from the settings; the web layer reads them (server.web.context.services()).
+It imports nothing from server.web.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Mapping, Protocol
 
-from server.analysis import Analyzer
+from server.assess.analysis import Analyzer
+from server.assess.offload import Offloader, TrackerPool
+from server.assess.speech import SpeechRenderer
 from server.config import Settings
-from server.db import Database, database_url
-from server.offload import Offloader, TrackerPool
 from server.pain.registry import EstimatorRegistry
-from server.speech import SpeechRenderer
+from server.store.db import Database, database_url
 from server.vision.face_model import DEFAULT_PATH, verify
 from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore
 
-if TYPE_CHECKING:
-    from server.web.metrics import Metrics
+
+class MetricsSink(Protocol):
+    """What the services need of the Prometheus metrics (server.web.metrics.Metrics).
+
+    A protocol, so that this composition root, which the web layer imports, does
+    not import the web layer back (not even for type checking).
+    """
+
+    def live_frame(self, outcome: str, timing_ms: Mapping[str, float] | None = None) -> None:
+        """Count one /live frame with its stage timings."""
 
 
 @dataclass
@@ -32,7 +45,7 @@ class Services:
     db: Database
     live_streams: set[str] = field(default_factory=set)
     body_segmenter: SegmenterFile | None = None  # models/segmentation.onnx, loaded or broken; None: no file
-    metrics: Metrics | None = None  # Prometheus metrics, set by server.web.metrics.init_metrics
+    metrics: MetricsSink | None = None  # server.web.metrics.Metrics, set by server.web.metrics.init_metrics
 
     @property
     def segmenter(self) -> LearnedSegmenter | None:

@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging out of test output
 
 from server import create_app, socketio_of  # noqa: E402
-from server.accounts import create_token, create_user  # noqa: E402
+from server.store.accounts import create_token, create_user  # noqa: E402
 from server.config import Settings  # noqa: E402
 
 TEST_USER = "tester"

@@ -182,8 +182,8 @@ class ServerProcess:
 
 def _test_account(instance_dir: str, url: str) -> str:
     """Create the test user (if missing) in the server's database; a fresh API token for it."""
-    from server.accounts import AccountError, create_token, create_user
-    from server.db import Database, database_url
+    from server.store.accounts import AccountError, create_token, create_user
+    from server.store.db import Database, database_url
 
     db = Database(database_url(url, instance_dir))
     try:

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from server import socketio_of
-from server.accounts import create_token, create_user, revoke_token
+from server.store.accounts import create_token, create_user, revoke_token
 from server.config import Settings, secret_key
 from server.web.auth import MACHINE_BLUEPRINTS, MACHINE_ENDPOINTS
 from tests import synthetic
@@ -213,7 +213,7 @@ def test_the_command_line_creates_users_and_tokens_and_revokes_them(tmp_path):
 
 
 def test_the_first_run_makes_an_admin_with_a_random_password_once(tmp_path):
-    from server.accounts import authenticate, ensure_first_admin
+    from server.store.accounts import authenticate, ensure_first_admin
     from server.services import open_database
 
     db = open_database(Settings(instance_dir=str(tmp_path)))

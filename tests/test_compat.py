@@ -9,11 +9,11 @@ import io
 import pytest
 import requests
 
-from server.analysis import VideoReport
+from server.assess.analysis import VideoReport
 from server.config import Settings
 from server.pain.estimate import estimate_from_levels
 from server.problems import InputProblem
-from server.result import Result
+from server.pain.result import Result
 from server.vitals.sessions import RppgSessionStore
 from server.web.compat_api import pain_server_answer
 from tests import media, synthetic

@@ -8,9 +8,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
-from server.accounts import account_for_token, authenticate, create_token, create_user, revoke_token
+from server.store.accounts import account_for_token, authenticate, create_token, create_user, revoke_token
 from server.config import Settings
-from server.db import Database, Patient, User, alembic_config, database_url
+from server.store.db import Database, Patient, User, alembic_config, database_url
 from tests import synthetic
 from tests.conftest import authed_client, create_test_app
 from tests.postgres_server import postgres_server

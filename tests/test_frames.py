@@ -128,7 +128,7 @@ def test_a_big_photo_is_reduced_to_the_analysis_size_while_decoding_and_kept_upr
 # mark would hide it): ru_maxrss before and after, in KiB on Linux.
 _DECODE_PEAK_SCRIPT = """
 import resource, sys
-from server.analysis import image_limits
+from server.assess.analysis import image_limits
 from server.config import Settings
 from server.vision.frames import decode_image
 data = open(sys.argv[1], "rb").read()

@@ -175,8 +175,8 @@ def test_a_revoked_token_or_a_logout_ends_an_open_stream(app):
     import time
 
     from server import socketio_of
-    from server.accounts import create_token, revoke_token
-    from server.live import AUTH_RECHECK_S
+    from server.store.accounts import create_token, revoke_token
+    from server.web.live import AUTH_RECHECK_S
     from tests.conftest import TEST_PASSWORD, TEST_USER
 
     db = app.extensions["painscope"].db

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from server import records
-from server.accounts import create_token, create_user
+from server.store import records
+from server.store.accounts import create_token, create_user
 from server.config import Settings
-from server.db import Assessment, AuditEvent, Reading
-from server.live_recorder import LiveRecorder
+from server.store.db import Assessment, AuditEvent, Reading
+from server.store.live_recorder import LiveRecorder
 from server.pain.estimate import make_estimate
-from server.per_second import SecondSummary, summarise_seconds
-from server.result import Result
+from server.store.per_second import SecondSummary, summarise_seconds
+from server.pain.result import Result
 from tests import media, synthetic
 from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app, live_call, live_client, multipart
 from tests.postgres_server import postgres_server

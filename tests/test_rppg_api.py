@@ -101,7 +101,7 @@ def test_idle_sessions_expire_and_free_their_place():
 
 
 def _user_client(app, name):
-    from server.accounts import create_token, create_user
+    from server.store.accounts import create_token, create_user
 
     db = app.extensions["painscope"].db
     create_user(db, name, "a long enough password")

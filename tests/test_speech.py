@@ -1,6 +1,6 @@
 """The spoken phrase: one sentence per level, heart rate only when trustworthy, no face said plainly."""
 from server.pain.estimate import make_estimate
-from server.speech import phrase
+from server.assess.speech import phrase
 
 AUS = {"AU4": 3.0, "AU6": 0.0, "AU7": 3.0, "AU9": 0.0, "AU10": 1.0, "AU43": 0.0}
 

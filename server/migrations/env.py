@@ -8,7 +8,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from server.db import Base
+from server.store.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from server import __version__
+from server.version import __version__
 from server.pain import resnet, sequence
 
 FORMAT = "painscope-checkpoint/1"

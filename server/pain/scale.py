@@ -22,7 +22,7 @@ AU_NAMES: Mapping[str, str] = {
     "AU10": "upper lip raiser",
     "AU43": "eyes closed",
 }
-# Default cut points between none|mild|moderate|severe (DESIGN.md; configurable
+# Default cut points between none|mild|moderate|severe (docs/ARCHITECTURE.md; configurable
 # through Settings.level_thresholds).
 DEFAULT_THRESHOLDS: tuple[float, float, float] = (0.5, 5.5, 10.5)
 

@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from server.analysis import Analyzer
+from server.assess.analysis import Analyzer
 from server.config import Settings
 from server.pain import scale
 from server.pain.registry import EstimatorRegistry

@@ -16,10 +16,7 @@ Regions are fused by weighting their spectra by signal quality (SNR).
 """
 from __future__ import annotations
 
-import argparse
 import functools
-import json
-import sys
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -82,7 +79,7 @@ class HeartRate:
     reason: str | None = None
 
     def as_vitals(self, waveform: np.ndarray | None = None, waveform_hz: float = RESAMPLE_HZ) -> dict:
-        """The DESIGN.md ``vitals`` fields, plus the recent pulse waveform when given."""
+        """The ``vitals`` fields of the Result (docs/ARCHITECTURE.md), plus the recent pulse waveform when given."""
         extra = {}
         if waveform is not None:
             extra = {"waveform": [round(float(v), 3) for v in waveform], "waveform_hz": waveform_hz}
@@ -490,41 +487,12 @@ class RppgTracker:
 
 
 # ----------------------------------------------------------------- command line
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m server.vitals.rppg CLIP [CLIP ...]``: the clips are regions of one recording, fused."""
-    parser = argparse.ArgumentParser(prog="python -m server.vitals.rppg", description=main.__doc__)
-    parser.add_argument("clips", nargs="+", help="video files of one recording (e.g. forehead, cheeks)")
-    parser.add_argument("--method", choices=METHOD_NAMES, default="pos")
-    parser.add_argument("--roi", choices=("face", "full"), default="face",
-                        help="face: skin regions from face landmarks; full: every pixel is skin (pre-cropped)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-
-    from server.vitals.skin import traces_from_video_file  # OpenCV / MediaPipe only for the CLI
-
-    from server.problems import InputProblem
-
-    regions: list[RegionTrace] = []
-    for clip in args.clips:
-        try:
-            regions.extend(traces_from_video_file(clip, args.roi))
-        except InputProblem as problem:
-            print(f"{clip}: {problem.message}", file=sys.stderr)
-            return 2
-    if not regions:
-        print("no skin found in the clips", file=sys.stderr)
-        return 1
-    rate = estimate_recording(regions, args.method)
-    if args.json:
-        print(json.dumps({**rate.as_vitals(), "method": args.method, "regions": len(regions)}))
-    elif rate.bpm is None:
-        print(f"heart rate: not measurable ({rate.reason})")
-    else:
-        print(f"heart rate: {rate.bpm:.1f} bpm  quality: {rate.quality}  SNR: {rate.snr_db:.1f} dB")
-    return 0
-
+# The command line lives in server/vitals/rppg_cli.py: it reads video files
+# through server.vitals.skin, which itself builds on this module.
 
 if __name__ == "__main__":
+    import sys
+
+    from server.vitals.rppg_cli import main
+
     sys.exit(main())

@@ -1,57 +1,28 @@
 """The JSON API under /api/v1, and /health."""
 from __future__ import annotations
 
-import logging
-from typing import Any, Callable
+from flask import Blueprint, Response, jsonify, request
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
-
-from server import __version__, records
-from server.analysis import VideoReport, png_data_url
-from server.db import utcnow
-from server.pain.estimator import PainEstimator
+from server.assess.analysis import png_data_url
+from server.assess.upload_records import record_photo
 from server.problems import InputProblem
-from server.services import Services
-from server.upload_records import record_photo, record_video
-from server.web.ecg_api import ecg_attachment
+from server.store.db import utcnow
+from server.version import __version__
+from server.web.context import current_services
+from server.web.ecg_fields import ecg_attachment
 from server.web.errors import error_response
-from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload, read_video_upload
-from server.web.metrics import record_analysis, timed_analysis
+from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
+from server.web.metrics import record_analysis
+from server.web.uploads import patient_to_record, run_video_analysis, store_upload
 
-log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
-
-
-def _services() -> Services:
-    return current_app.extensions["painscope"]
-
-
-def _patient_to_record(options: dict[str, Any]) -> int | None:
-    """The ``patient_id`` an upload is recorded for (form field, JSON field or query), checked to exist."""
-    patient_id = records.patient_id_option(option(request, options, "patient_id"))
-    if patient_id is not None:
-        records.get_patient(_services().db, patient_id)  # patient_not_found before any analysis
-    return patient_id
-
-
-def _store(recorder: Callable[..., dict[str, int]], patient_id: int, *args: Any) -> dict[str, int]:
-    """Run ``record_photo`` / ``record_video`` off the event loop (hence the unpooled database); a failed
-    write is a 503 ``record_failed``, never a result that looks recorded."""
-    services = _services()
-    try:
-        return services.offloader.run(recorder, services.db.unpooled(), patient_id, current_user.id, *args)
-    except SQLAlchemyError:
-        log.exception("upload not recorded for patient %s", patient_id)
-        raise InputProblem("record_failed", "The analysis could not be saved to the patient's record.") from None
 
 
 @health.get("/health")
 def get_health():
     """Liveness plus what this server can do: estimators, speech, live load, limits."""
-    services = _services()
+    services = current_services()
     settings = services.settings
     speech_ok, speech_detail = services.speech.available()
     return jsonify({
@@ -80,14 +51,14 @@ def analyze_image():
     response) and, with ``estimator=fusion``, its arousal joins the face. With
     ``patient_id`` the photo is stored as that patient's assessment (``record`` in the response).
     """
-    services = _services()
+    services = current_services()
     upload = read_image_upload(request)
     estimator = services.estimators.get(
         estimator_name(option(request, upload.options, "estimator")), services.settings.estimator
     )
     index = face_index(option(request, upload.options, "face"))
     overlay = flag(option(request, upload.options, "overlay"))
-    patient_id = _patient_to_record(upload.options)
+    patient_id = patient_to_record(upload.options)
     received_at = utcnow()
     physiology, ecg = ecg_attachment(request, upload.options)
     with services.trackers.borrow() as tracker:
@@ -102,7 +73,7 @@ def analyze_image():
     if ecg is not None:
         body["ecg"] = ecg
     if patient_id is not None:
-        body["record"] = _store(record_photo, patient_id, estimator.name, result, ecg, received_at)
+        body["record"] = store_upload(record_photo, patient_id, estimator.name, result, ecg, received_at)
     return jsonify(body)
 
 
@@ -118,32 +89,10 @@ def analyze_video():
     return jsonify({**report.to_dict(), **extras})
 
 
-def run_video_analysis() -> tuple[PainEstimator, VideoReport, dict[str, Any]]:
-    """The work of POST /analyze/video for the current request: the estimator, the report, and the
-    response's extras (``ecg``, ``record``). The seed-compatible ``/upload-video`` shares it."""
-    services = _services()
-    video, references, options = read_video_upload(request)
-    estimator = services.estimators.get(estimator_name(option(request, options, "estimator")), services.settings.estimator)
-    index = face_index(option(request, options, "face"))
-    patient_id = _patient_to_record(options)
-    received_at = utcnow()
-    physiology, ecg = ecg_attachment(request, options)
-    with services.trackers.borrow() as tracker, timed_analysis("video"):
-        report = services.offloader.run(
-            services.analyzer.analyze_video, tracker, estimator, video, references, index, physiology
-        )
-    extras: dict[str, Any] = {}
-    if ecg is not None:
-        extras["ecg"] = ecg
-    if patient_id is not None:
-        extras["record"] = _store(record_video, patient_id, estimator.name, report, ecg, received_at)
-    return estimator, report, extras
-
-
 @api.get("/speech.wav")
 def speech_wav():
     """The given phrase spoken by the server's voice (pyttsx3 / espeak-ng), as WAV."""
-    services = _services()
+    services = current_services()
     text = (request.args.get("text") or "").strip()
     if not text:
         raise InputProblem("missing_field", "Give the phrase to speak as ?text=...")

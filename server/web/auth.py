@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, current_app, g, redirect, render_template, r
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 
-from server.accounts import (
+from server.store.accounts import (
     Account,
     account_for_login_session,
     account_for_token,

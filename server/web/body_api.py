@@ -14,21 +14,17 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from server.analysis import image_limits, png_data_url, video_limits
-from server.services import Services
+from server.assess.analysis import image_limits, png_data_url, video_limits
 from server.vision.body import BODY_VIDEO_FPS, BodyTracker, MaskPartFinder, analyze_body_image, analyze_body_video
 from server.vision.segmenter import LearnedSegmenter
+from server.web.context import current_services
 from server.web.inputs import read_image_upload, read_video_upload
 
 T = TypeVar("T")
 
 body_api = Blueprint("body_api", __name__, url_prefix="/api/v1")
-
-
-def _services() -> Services:
-    return current_app.extensions["painscope"]
 
 
 def _with_tracker(fn: Callable[..., T], segmenter: LearnedSegmenter | None, max_side: int, *args: Any) -> T:
@@ -49,7 +45,7 @@ def _method(segmenter: LearnedSegmenter | None) -> str:
 @body_api.post("/analyze/body")
 def analyze_body():
     """One photo (multipart ``image``, JSON ``{"image"}`` or a raw image body) -> body parts + overlay."""
-    services = _services()
+    services = current_services()
     settings = services.settings
     upload = read_image_upload(request)
     segmenter = services.segmenter
@@ -65,7 +61,7 @@ def analyze_body():
 @body_api.post("/analyze/body/video")
 def analyze_body_video_upload():
     """One video (multipart ``video``) -> per-part centroid tracks and movement index, sampled at 2 fps."""
-    services = _services()
+    services = current_services()
     settings = services.settings
     video, _references, _options = read_video_upload(request)
     segmenter = services.segmenter

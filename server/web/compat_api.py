@@ -19,19 +19,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from server import __version__
-from server.analysis import VideoReport
+from server.version import __version__
+from server.assess.analysis import VideoReport
 from server.pain import scale
 from server.pain.estimator import PainEstimator
 from server.problems import InputProblem
-from server.services import Services
 from server.vitals.rppg import MIN_SIGNAL_S
 from server.vitals.sessions import RppgSession
-from server.web.api import run_video_analysis
+from server.web.context import current_services as _services
 from server.web.rppg_api import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
+from server.web.uploads import run_video_analysis
 
 compat = Blueprint("compat", __name__)
 
@@ -41,10 +41,6 @@ NO_PAIN, PAIN = "NO_PAIN", "PAIN"
 # API's default ``frame_rate``, so its clients that send none get what they got there.
 DEFAULT_BATCH_FRAME_RATE = 20.0
 MAX_BATCH_FRAME_RATE = 240.0  # fps; above any camera a client could be sending from
-
-
-def _services() -> Services:
-    return current_app.extensions["painscope"]
 
 
 # ------------------------------------------------------------------ pain server

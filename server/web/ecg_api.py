@@ -1,16 +1,14 @@
 """ECG uploads over HTTP: POST /api/v1/analyze/ecg -> heart rate, HRV, quality and arousal."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from flask import Blueprint, Request, current_app, jsonify, request
 
-from server.pain.physiology import Physiology, from_ecg
 from server.problems import InputProblem
-from server.services import Services
-from server.vitals.ecg import analyze_ecg
-from server.web.inputs import option, read_file_field, sent_fields
+from server.web.context import current_services
+from server.web.ecg_fields import analyze_ecg_fields
+from server.web.inputs import read_file_field, sent_fields
 
 ecg_api = Blueprint("ecg_api", __name__, url_prefix="/api/v1")
 
@@ -21,45 +19,14 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 RAW_TYPES = ("text/csv", "text/plain", "text/tab-separated-values", "application/csv", "application/octet-stream")
 
 
-def _services() -> Services:
-    return current_app.extensions["painscope"]
-
-
 @ecg_api.post("/analyze/ecg")
 def analyze_ecg_upload():
     """Multipart ``file`` (+ ``baseline``) or a raw text/csv body; ``sampling_rate`` and
     ``baseline_seconds`` from the form or the query string."""
-    services = _services()
+    services = current_services()
     data, baseline, options = _read_ecg_upload(request, services.settings.max_ecg_bytes)
-    report = _analyze(services, data, baseline, options, "")
+    report = analyze_ecg_fields(services, data, baseline, options, "")
     return jsonify(report.to_dict())
-
-
-def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | None, dict[str, Any] | None]:
-    """An ECG sent with a photo or video (multipart ``ecg`` + optional ``ecg_baseline``, ``ecg_sampling_rate``,
-    ``ecg_baseline_seconds``): its arousal for fusion and its report for the response; (None, None) without one."""
-    services = _services()
-    max_bytes = services.settings.max_ecg_bytes
-    data = read_file_field(req, "ecg", max_bytes, "The ECG file")
-    if data is None:
-        return None, None
-    baseline = read_file_field(req, "ecg_baseline", max_bytes, "The ECG baseline file")
-    report = _analyze(services, data, baseline, options, "ecg_")
-    return from_ecg(report), report.to_dict()
-
-
-def _analyze(services: Services, data: bytes, baseline: bytes | None, options: dict[str, Any], prefix: str) -> Any:
-    """analyze_ecg with the request's numeric options (named with ``prefix``), off the event loop."""
-    def number(name: str) -> float | None:
-        return _number(option(request, options, prefix + name), prefix + name)
-
-    baseline_seconds = number("baseline_seconds")
-    return services.offloader.run(
-        analyze_ecg, data, number("sampling_rate"),
-        baseline=baseline,
-        baseline_sampling_rate=number("baseline_sampling_rate"),
-        baseline_seconds=services.settings.ecg_baseline_seconds if baseline_seconds is None else baseline_seconds,
-    )
 
 
 def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None, dict[str, Any]]:
@@ -92,16 +59,3 @@ def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None,
     if not data:
         raise InputProblem("empty", "The request has no body. Send the ECG as a CSV file in the multipart field 'file'.")
     return data, None, {}
-
-
-def _number(value: Any, name: str) -> float | None:
-    """A finite number from a form / query field, None when absent or blank."""
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise InputProblem("bad_parameter", f"'{name}' must be a number, not {str(value)[:40]!r}.") from None
-    if not math.isfinite(number):
-        raise InputProblem("bad_parameter", f"'{name}' must be a finite number.")
-    return number

@@ -11,17 +11,19 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from server import __version__, records
-from server.db import Database, utcnow
+from server.store import records
+from server.version import __version__
+from server.store.db import Database, utcnow
 from server.pain.scale import LEVELS
 from server.problems import InputProblem
+from server.web.context import current_services
 from server.web.errors import STATUS_BY_CODE
 
 history_pages = Blueprint("history", __name__)
 
 
 def _db() -> Database:
-    return current_app.extensions["painscope"].db
+    return current_services().db
 
 
 def _list_page(form: dict[str, str], error: str | None = None, status: int = 200) -> Any:

@@ -27,7 +27,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 from werkzeug.routing import Rule
 
-from server import __version__
+from server.version import __version__
 from server.web import schemas as s
 
 log = logging.getLogger(__name__)

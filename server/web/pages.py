@@ -1,11 +1,12 @@
 """HTML pages."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template
+from flask import Blueprint, jsonify, make_response, render_template
 
-from server import __version__
+from server.version import __version__
 from server.pain.scale import LEVELS
 from server.web.compat_api import prefers_json, seed_index
+from server.web.context import current_services
 
 pages = Blueprint("pages", __name__)
 
@@ -17,7 +18,7 @@ def index():
     if prefers_json():
         response = jsonify(seed_index())
     else:
-        settings = current_app.extensions["painscope"].settings
+        settings = current_services().settings
         response = make_response(render_template(
             "index.html",
             speech_repeat_s=settings.speech_repeat_s,

@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 
-from server import records
-from server.db import Database
+from server.store import records
+from server.store.db import Database
 from server.problems import InputProblem
 from server.web.errors import error_response
 from server.web.inputs import field_name

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from server.problems import InputProblem
@@ -12,13 +12,10 @@ from server.vision.face import FaceTracker
 from server.vision.frames import ImageLimits, decode_image
 from server.vitals.sessions import RppgSession
 from server.vitals.skin import full_frame_patches, region_means
+from server.web.context import current_services as _services
 
 rppg_api = Blueprint("rppg_api", __name__, url_prefix="/api/v1/rppg")
 MAX_FRAMES_PER_POST = 300  # 10 s at 30 fps: a device batches at most one window
-
-
-def _services() -> Services:
-    return current_app.extensions["painscope"]
 
 
 def viewer() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from server.pain.scale import LEVELS
-from server.records import ACTIONS, KINDS, MODALITIES
+from server.store.records import ACTIONS, KINDS, MODALITIES
 from server.vitals.sessions import ROI_MODES
 
 QUALITIES = ("high", "medium", "low")
@@ -137,7 +137,7 @@ class EcgReportSchema(Schema):
     timing_ms = _timing()
 
 
-# ---------------------------------------------------------------- the Result (DESIGN.md "Result schema")
+# ---------------------------------------------------------------- the Result (docs/ARCHITECTURE.md, "One upload")
 
 
 class FaceSchema(Schema):
@@ -215,7 +215,7 @@ class RecordRefSchema(Schema):
 
 
 class ResultSchema(Schema):
-    """One image's face, pain, vitals and spoken phrase (DESIGN.md); no face: ``face.found`` false, ``pain`` null."""
+    """One image's face, pain, vitals and spoken phrase (docs/ARCHITECTURE.md); no face: ``face.found`` false, ``pain`` null."""
 
     face = _req(fields.Nested(FaceSchema))
     faces = _req(fields.List(fields.Nested(FaceBoxSchema), metadata={"description": "largest first"}))

@@ -7,8 +7,8 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from server.accounts import AccountError, create_user
-from server.db import User
+from server.store.accounts import AccountError, create_user
+from server.store.db import User
 from server.problems import InputProblem
 from server.web.errors import error_response
 

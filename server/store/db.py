@@ -37,7 +37,7 @@ from sqlalchemy.pool import NullPool
 
 from server.config import INSTANCE_DIR_MODE
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"  # server/migrations, where Alembic keeps them
 SQLITE_FILE = "painscope.db"
 # SQLite: WAL lets the page read while a live stream writes; synchronous=FULL makes
 # every commit durable against power loss as well as a killed process (a reading a

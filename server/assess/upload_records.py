@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from server import records
-from server.analysis import VideoReport
-from server.db import Database
-from server.per_second import summarise_seconds
-from server.result import Result
+from server.store import records
+from server.assess.analysis import VideoReport
+from server.store.db import Database
+from server.store.per_second import summarise_seconds
+from server.pain.result import Result
 
 
 def photo_modalities(ecg: dict[str, Any] | None) -> list[str]:

@@ -27,10 +27,10 @@ from typing import Any, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import records
-from server.db import Database, utcnow
-from server.per_second import SecondSummary, second_of
-from server.result import Result
+from server.store import records
+from server.store.db import Database, utcnow
+from server.store.per_second import SecondSummary, second_of
+from server.pain.result import Result
 
 log = logging.getLogger(__name__)
 

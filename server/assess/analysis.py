@@ -23,8 +23,8 @@ from server.pain.geometry import GeometryEstimator
 from server.pain.physiology import Physiology, VideoHeartRate
 from server.pain.verdict import Reading, clip_verdict
 from server.problems import InputProblem
-from server.result import Result, choose_patient
-from server.speech import phrase
+from server.pain.result import Result, choose_patient
+from server.assess.speech import phrase
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, VideoLimits, VideoSource, decode_image, open_video
 from server.vision.overlay import draw_overlay

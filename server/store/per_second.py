@@ -21,7 +21,7 @@ import math
 from typing import Any, Iterable, Sequence
 
 from server.pain.scale import LEVELS
-from server.records import (
+from server.store.records import (
     AU_DECIMALS,
     CONFIDENCE_DECIMALS,
     HEART_RATE_DECIMALS,
@@ -29,7 +29,7 @@ from server.records import (
     SHARE_DECIMALS,
     ReadingRow,
 )
-from server.result import Result
+from server.pain.result import Result
 
 # Client timestamps are float milliseconds: 2999.9999999 ms must still fall in second 2.
 TIME_EPSILON_S = 1e-6

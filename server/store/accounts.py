@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.db import ApiToken, Database, LoginSession, User, utcnow
+from server.store.db import ApiToken, Database, LoginSession, User, utcnow
 
 TOKEN_PREFIX = "ps_"
 TOKEN_BYTES = 32

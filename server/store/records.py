@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.db import Assessment, AuditEvent, Database, Patient, Reading, User, utcnow
+from server.store.db import Assessment, AuditEvent, Database, Patient, Reading, User, utcnow
 from server.pain.scale import ACTION_UNITS
 from server.problems import InputProblem
-from server.result import Result
+from server.pain.result import Result
 
 # Limits of the text fields: the first two are the widths of the columns in server/db.py;
 # notes are context for the people at the bedside (a few pages), not a medical record.

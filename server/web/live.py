@@ -37,12 +37,12 @@ from flask import request
 from flask_socketio import Namespace
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import records
-from server.accounts import Account
-from server.live_recorder import LiveRecorder
-from server.live_session import LiveSession
+from server.store import records
+from server.store.accounts import Account
+from server.store.live_recorder import LiveRecorder
+from server.assess.live_session import LiveSession
 from server.problems import InputProblem
-from server.result import Result
+from server.pain.result import Result
 from server.services import Services
 from server.web.auth import SocketCredential, credential_still_valid, socket_credential
 from server.web.errors import error_body

@@ -24,7 +24,7 @@ class Result:
     speech_level: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The DESIGN.md result schema as plain JSON-ready types."""
+        """The result schema (docs/ARCHITECTURE.md) as plain JSON-ready types."""
         face = self.face
         out: dict[str, Any] = {
             "face": {

@@ -6,7 +6,7 @@ from collections import deque
 
 import numpy as np
 
-from server.analysis import StageClock, assess
+from server.assess.analysis import StageClock, assess
 from server.config import Settings
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
 from server.pain.blendshapes import vector as blendshape_vector
@@ -15,9 +15,9 @@ from server.pain.estimator import Observation, PainEstimator
 from server.pain.geometry import GeometryEstimator
 from server.pain.physiology import RestingHeartRate, from_camera
 from server.pain.verdict import Reading, SustainedLevel
-from server.speech import phrase
+from server.assess.speech import phrase
 from server.problems import InputProblem
-from server.result import Result
+from server.pain.result import Result
 from server.vision.body import BodyTracker
 from server.vision.body_movement import LiveBodyMovement
 from server.vision.face import Face, FaceTracker
