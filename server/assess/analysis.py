@@ -316,9 +316,10 @@ class Analyzer:
         verdict = clip_verdict([
             Reading(sample.t_s, r.pain.level, r.pain.pspi) for sample, r in zip(samples, results) if r.pain is not None
         ])
+        held = verdict.to_dict()
         summary = {
             **_summary(pspis, timeline, baseline, self.video_limits.sample_fps),
-            "level": verdict.level, "sustained_pspi": verdict.to_dict()["pspi"], "sustain_s": verdict.to_dict()["sustain_s"],
+            "level": held["level"], "sustained_pspi": held["pspi"], "sustain_s": held["sustain_s"],
             "context": sorted({c for r in results if r.pain is not None for c in (r.pain.context or ())}),
         }
         speech = phrase(peak.pain, True, vitals, level=verdict.level) if peak is not None else VideoReport.speech_text

@@ -7,10 +7,11 @@ the pain reading, and the result names it (``pain.context``):
 - **smile** (AU12, mouthSmile above neutral): a Duchenne smile raises the
   cheeks and narrows the eyes (AU6/AU7) and lifts the upper lip (AU10) -- the
   eye and lip terms of PSPI. A smile discounts AU6, AU7, AU9 and AU10 by its
-  strength, *unless the brows are lowered too*: brow lowering (AU4) is no
-  part of a smile, and a smile over lowered brows is the grimace of pain
-  (Prkachin 1992 lists AU12 among the occasional pain actions), so the
-  discount shrinks as AU4 grows.
+  strength, *unless the brows are lowered or the eyes stay shut*: neither is
+  part of a happy smile, and a smile over lowered brows or closed eyes is the
+  grimace of pain (Prkachin 1992 lists AU12 among the occasional pain
+  actions; a crying face pulls the lip corners too), so the discount shrinks
+  as AU4 grows and goes while the eyes stay shut.
 - **speech** (jaw moving up and down): lips and jaw in speech move the upper
   lip against the nose, which the geometry and mouthUpperUp read as AU10.
   While jawOpen varies like speech over the last second, AU10 is discounted.
@@ -30,7 +31,7 @@ import numpy as np
 
 from server.pain import blendshapes as bs
 from server.pain.estimator import Observation
-from server.vision.face import Face
+from server.vision.face import Face, ramp
 
 EYES_CLOSED_MIN_S = 0.5  # longer than nearly every blink (Caffier 2003: 0.1-0.4 s)
 # Smile strength ramps from 0 to 1 as mouthSmile rises this far above neutral; a
@@ -89,11 +90,6 @@ class ExpressionTrack:
     def evidence(self, observation: Observation) -> ExpressionHistory:
         """The history up to this frame."""
         return ExpressionHistory(tuple(self._frames))
-
-
-def ramp(value: float, low: float, high: float) -> float:
-    """0 at ``low``, 1 at ``high``, linear between, clipped."""
-    return float(np.clip((value - low) / (high - low), 0.0, 1.0))
 
 
 def smile_strength(scores: np.ndarray | None, neutral: np.ndarray | None) -> float:

@@ -171,7 +171,7 @@ class GeometryEstimator:
             fused[au] = (1.0 - weight) * geo[au] + weight * (by_bs or 0.0)
             sources[au] = {"geometry": geo[au], "blendshapes": by_bs}
         sources["AU43"] = {
-            "geometry": float(geo["closure"] * EYES_CLOSED_APERTURE_LOSS >= EYES_CLOSED_APERTURE_LOSS + tolerance),
+            "geometry": float(geo["closure"] >= closed_mark),
             "blendshapes": None if scores is None else float(bs.eye_closure(scores, neutral) >= 1.0),
         }
         fused["AU43"] = 0.0

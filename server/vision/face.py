@@ -256,7 +256,7 @@ def face_quality(points: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, 
     """Product of size, sharpness, exposure, head-turn and in-frame factors, in [0, 1]."""
     height, width = rgb.shape[:2]
     iod = float(np.linalg.norm(points[RIGHT_EYE_OUTER, :2] - points[LEFT_EYE_OUTER, :2]))
-    size_q = _ramp(iod, IOD_UNUSABLE_PX, IOD_GOOD_PX)
+    size_q = ramp(iod, IOD_UNUSABLE_PX, IOD_GOOD_PX)
     inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
     in_frame_q = float(inside.mean())
     x, y, w, h = box
@@ -264,13 +264,13 @@ def face_quality(points: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, 
         return 0.0
     crop = cv2.cvtColor(rgb[y : y + h, x : x + w], cv2.COLOR_RGB2GRAY)
     luma = float(crop.mean())
-    exposure_q = min(_ramp(luma, LUMA_DARK, LUMA_LOW), 1.0 - _ramp(luma, LUMA_HIGH, LUMA_BRIGHT))
+    exposure_q = min(ramp(luma, LUMA_DARK, LUMA_LOW), 1.0 - ramp(luma, LUMA_HIGH, LUMA_BRIGHT))
     scaled = cv2.resize(crop, (SHARPNESS_CROP_WIDTH, max(2, round(h * SHARPNESS_CROP_WIDTH / w))))
-    sharp_q = _ramp(float(cv2.Laplacian(scaled, cv2.CV_64F).var()), 0.0, SHARPNESS_GOOD)
-    turn_q = 1.0 - _ramp(turn_deg, TURN_GOOD_DEG, TURN_UNUSABLE_DEG)
+    sharp_q = ramp(float(cv2.Laplacian(scaled, cv2.CV_64F).var()), 0.0, SHARPNESS_GOOD)
+    turn_q = 1.0 - ramp(turn_deg, TURN_GOOD_DEG, TURN_UNUSABLE_DEG)
     return round(size_q * in_frame_q * exposure_q * sharp_q * turn_q, 3)
 
 
-def _ramp(value: float, low: float, high: float) -> float:
+def ramp(value: float, low: float, high: float) -> float:
     """0 at ``low``, 1 at ``high``, linear between, clipped."""
     return float(np.clip((value - low) / (high - low), 0.0, 1.0))
