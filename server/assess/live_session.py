@@ -49,7 +49,9 @@ class LiveSession:
         # estimator speaks: fusion uses it, and switching estimators keeps it.
         self.geometry = GeometryEstimator(settings.level_thresholds)
         self.limits = limits
-        self.tracker = FaceTracker(stream=True, max_side=settings.analysis_max_side)
+        self.tracker = FaceTracker(
+            stream=True, max_side=settings.analysis_max_side, background_blendshapes=True,
+        )
         self.rolling = RollingBaseline(settings.rolling_baseline_seconds)
         self.calibration: NeutralBaseline | None = None
         self._recent_faces: deque[Face] = deque(maxlen=CALIBRATION_FRAMES)

@@ -16,7 +16,11 @@ Face Mesh's. That trade is left for a change with real rPPG recordings of
 whole faces to measure it on.
 
 Static mode detects in every image (photos); stream mode tracks a face from
-frame to frame and needs non-decreasing frame times. The graphs are not
+frame to frame and needs non-decreasing frame times. A live stream
+(``background_blendshapes=True``) does not wait for the Face Landmarker: it
+starts on the frame that is due and the frames after it read its scores once it
+has finished (one or two frames, 30-70 ms, later), so a frame's answer costs
+Face Mesh alone. The graphs are not
 thread-safe: one tracker serves one caller at a time (``FaceTracker`` holds a lock).
 """
 from __future__ import annotations
@@ -54,6 +58,9 @@ DEFAULT_FRAME_STEP_MS = 33
 # misses nothing they judge. Measured (bench_live, one stream paced at 30 fps): 15 Hz gave a
 # server p50 of 24.5 ms and ack p95 65 ms, 10 Hz 17.2 ms and 60 ms.
 BLENDSHAPES_STREAM_INTERVAL_MS = 1000.0 / 10.0 - 5.0  # less a little for capture-time jitter
+# Background blendshapes older than this (a stream that paused, or a first frame) are not reused:
+# that frame waits for fresh scores instead. Three intervals: two missed runs are tolerated.
+BLENDSHAPES_STALE_MS = 3.0 * 1000.0 / 10.0
 # A Face Landmarker face belongs to the Face Mesh face whose landmark centroid is
 # nearer than this share of that face's eye distance (the same face: ~0.02).
 SAME_FACE_IOD_SHARE = 0.5
@@ -108,9 +115,15 @@ class FaceTracker:
 
     def __init__(
         self, stream: bool = False, max_faces: int = DEFAULT_MAX_FACES, max_side: int = 1280,
-        model_path: str | Path = "",
+        model_path: str | Path = "", background_blendshapes: bool = False,
     ) -> None:
-        """``model_path``: the bundle (default ``models/face_landmarker.task``); missing or altered raises."""
+        """``model_path``: the bundle (default ``models/face_landmarker.task``); missing or altered raises.
+
+        ``background_blendshapes`` (stream mode only; the live camera): a frame never waits for the
+        Face Landmarker while reasonably recent scores exist (``BLENDSHAPES_STALE_MS``); the
+        Landmarker runs beside the following frames instead. Uploaded videos keep it off, so that
+        every frame's blendshapes, and so the report, do not depend on thread timing.
+        """
         import mediapipe as mp  # imported here: loading the graph costs ~0.1 s, only when needed
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -122,6 +135,9 @@ class FaceTracker:
         self.blendshapes_ms = 0.0  # what the last process() spent in Face Landmarker (a stage of timing_ms)
         self._scored: list = []  # the last Face Landmarker faces (match points, blendshapes), stream mode
         self._scored_ms = float("-inf")
+        self.background = stream and background_blendshapes
+        self._pending: threading.Thread | None = None  # a background Face Landmarker run, if one is going
+        self._pending_answer: list = []
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=not stream,
             max_num_faces=max_faces,
@@ -158,24 +174,23 @@ class FaceTracker:
                 self._last_ms = max(self._last_ms + 1, wanted)
             scale = (width, height, width)  # normalised -> pixels; z shares x's scale
             due = not self.stream or self._last_ms - self._scored_ms >= BLENDSHAPES_STREAM_INTERVAL_MS
-            if due:
+            self._collect_background()
+            fresh_enough = self._last_ms - self._scored_ms < BLENDSHAPES_STALE_MS
+            if due and self.background and fresh_enough:
+                if self._pending is None:  # else the last run is still going: this frame skips its turn
+                    self._start_background(image, scale)
+                mesh = self._mesh.process(small)
+                self.blendshapes_ms = 0.0  # this frame did not wait for them
+            elif due:
+                self._wait_background()  # a stale background run: its timestamp must come first
                 answer: list = []
                 # The two graphs run side by side, one per core: measured here (bench/bench_face.py)
                 # a frame then costs about the slower graph rather than the sum of both.
-                landmarker = _os_thread(lambda: answer.append(self._detect(image)))
+                landmarker = _os_thread(lambda: answer.append(self._detect(image, self._last_ms)))
                 landmarker.start()
                 mesh = self._mesh.process(small)
                 landmarker.join()
-                if isinstance(answer[0], BaseException):
-                    raise answer[0]
-                learned, self.blendshapes_ms = answer[0]
-                self._scored = [
-                    (np.array([(points[j].x, points[j].y) for j in MATCH_POINTS]) * scale[:2],
-                     {c.category_name: float(c.score)
-                      for c in (learned.face_blendshapes[i] if learned.face_blendshapes else ())})
-                    for i, points in enumerate(learned.face_landmarks or ())
-                ]
-                self._scored_ms = self._last_ms
+                self._keep_scores(answer[0], scale, self._last_ms)
             else:
                 mesh = self._mesh.process(small)
                 self.blendshapes_ms = 0.0
@@ -187,22 +202,62 @@ class FaceTracker:
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
-    def _detect(self, image) -> tuple:
-        """Face Landmarker on one image (the caller holds the lock): its result and its milliseconds,
+    def _detect(self, image, t_ms: int) -> tuple:
+        """Face Landmarker on one image: its result, its milliseconds and the frame time,
         or the exception it raised (handed to the caller's thread)."""
         started = time.perf_counter()
         try:
             if self.stream:
-                learned = self._landmarker.detect_for_video(image, self._last_ms)
+                learned = self._landmarker.detect_for_video(image, t_ms)
             else:
                 learned = self._landmarker.detect(image)
         except Exception as problem:  # noqa: BLE001 - re-raised in the caller's thread
             return problem
         return learned, (time.perf_counter() - started) * 1000.0
 
+    def _keep_scores(self, answer, scale: tuple[int, int, int], t_ms: float) -> None:
+        """Keep one Face Landmarker answer as the scores later frames match (the caller holds the lock)."""
+        if isinstance(answer, BaseException):
+            raise answer
+        learned, self.blendshapes_ms = answer
+        self._scored = [
+            (np.array([(points[j].x, points[j].y) for j in MATCH_POINTS]) * scale[:2],
+             {c.category_name: float(c.score)
+              for c in (learned.face_blendshapes[i] if learned.face_blendshapes else ())})
+            for i, points in enumerate(learned.face_landmarks or ())
+        ]
+        self._scored_ms = t_ms
+
+    def _start_background(self, image, scale: tuple[int, int, int]) -> None:
+        """Run the Face Landmarker on this frame beside the next ones (the caller holds the lock)."""
+        t_ms, answer = self._last_ms, []
+        self._pending_answer = [answer, scale, t_ms]
+        self._pending = _os_thread(lambda: answer.append(self._detect(image, t_ms)))
+        self._pending.start()
+
+    def _collect_background(self) -> None:
+        """Take a finished background run's scores, if there is one (the caller holds the lock)."""
+        if self._pending is not None and not self._pending.is_alive():
+            self._wait_background()
+
+    def _wait_background(self) -> None:
+        """Wait for a background run and keep its scores (the caller holds the lock)."""
+        if self._pending is None:
+            return
+        self._pending.join()
+        answer, scale, t_ms = self._pending_answer
+        self._pending, self._pending_answer = None, []
+        blendshapes_ms = self.blendshapes_ms
+        self._keep_scores(answer[0], scale, t_ms)
+        self.blendshapes_ms = blendshapes_ms  # the run's cost was not this frame's wait
+
     def close(self) -> None:
         """Release the MediaPipe graph."""
         with self._lock:
+            try:
+                self._wait_background()
+            except Exception:  # noqa: BLE001 - closing: a failed last run has no one left to tell
+                pass
             self._landmarker.close()
             self._mesh.close()
 
