@@ -202,15 +202,10 @@ def cycles(graph: dict[str, list[Import]]) -> list[list[str]]:
     return groups
 
 
-# Blueprint modules that still import another one, each with why. Keep this list short: what two
-# blueprints share belongs in a helper module inside web/ (context, inputs, uploads, ecg_fields).
-BLUEPRINT_IMPORTS_KNOWN = {
-    # The seed-compatible heart-rate routes feed the same sessions as /api/v1/rppg; the shared
-    # helpers move out of rppg_api once the work on it in progress elsewhere has landed.
-    ("server.web.compat_api", "server.web.rppg_api"),
-    # The index page answers a seed client with the seed's JSON (compat_api); same reason.
-    ("server.web.pages", "server.web.compat_api"),
-}
+# Blueprint modules that still import another one, each with why. Keep this list empty: what two
+# blueprints share belongs in a helper module inside web/ (context, inputs, uploads, ecg_fields,
+# rppg_sessions, seed).
+BLUEPRINT_IMPORTS_KNOWN: set[tuple[str, str]] = set()
 # server.web.metrics holds the Prometheus instruments; its /metrics route comes with them, and
 # the recorders (record_analysis, timed_analysis) are meant to be called from every handler.
 SHARED_BLUEPRINT_MODULES = {"server.web.metrics"}

@@ -6,7 +6,7 @@ seed servers' shapes; no analysis here.
 - The pain server: a mobile app posts a video to ``POST /upload-video``
   (multipart ``video``, Bearer token) and reads ``painLevel``. ``GET /`` with
   ``Accept: application/json`` answers the pain server's status JSON (see
-  :func:`seed_index`; ``server/web/pages.py``); browsers keep getting the page.
+  ``server/web/seed.py``; ``server/web/pages.py``); browsers keep getting the page.
 - The facial heart-rate API: ``/create-session``, ``/analyze-image``,
   ``/analyze-batch``, ``/session/<id>/status``, ``DELETE /session/<id>``,
   ``/sessions`` and ``/status``, over the same heart-rate sessions as
@@ -25,18 +25,16 @@ from flask_login import current_user
 from server.version import __version__
 from server.assess.analysis import VideoReport
 from server.pain import scale
-from server.pain.estimator import PainEstimator
 from server.problems import InputProblem
 from server.vitals.rppg import MIN_SIGNAL_S
 from server.vitals.sessions import RppgSession
 from server.web.context import current_services as _services
-from server.web.rppg_api import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
+from server.web.rppg_sessions import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
+from server.web.seed import NO_PAIN, PAIN
 from server.web.uploads import run_video_analysis
 
 compat = Blueprint("compat", __name__)
 
-SEED_INDEX_MESSAGE = "PainScope pain assessment server"
-NO_PAIN, PAIN = "NO_PAIN", "PAIN"
 # A batch without timestamps is taken to be frames at this rate: the seed heart-rate
 # API's default ``frame_rate``, so its clients that send none get what they got there.
 DEFAULT_BATCH_FRAME_RATE = 20.0
@@ -44,32 +42,6 @@ MAX_BATCH_FRAME_RATE = 240.0  # fps; above any camera a client could be sending 
 
 
 # ------------------------------------------------------------------ pain server
-
-
-def prefers_json() -> bool:
-    """True when the request's best match between the page and JSON is JSON (``GET /``)."""
-    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
-
-
-def seed_index() -> dict[str, Any]:
-    """The pain server's ``GET /`` JSON: ``message``, ``status``, ``model_type``, ``num_classes``.
-
-    ``model_type`` is the default estimator; ``num_classes`` is the number of
-    ``painLevel`` values ``/upload-video`` answers with it: its label set's size for a
-    sequence model, else 2 (the binary PAIN / NO_PAIN view).
-    """
-    services = _services()
-    name = services.settings.estimator
-    try:
-        classes = len(_labels(services.estimators.get(name, name)))
-    except InputProblem:  # the default estimator is not installed; /upload-video will say so
-        classes = 2
-    return {"message": SEED_INDEX_MESSAGE, "status": "ok", "model_type": name, "num_classes": classes}
-
-
-def _labels(estimator: PainEstimator) -> tuple[str, ...]:
-    label_set = getattr(estimator, "label_set", None)
-    return tuple(scale.LABEL_SETS[label_set]) if label_set in scale.LABEL_SETS else (NO_PAIN, PAIN)
 
 
 @compat.post("/upload-video")

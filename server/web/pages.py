@@ -5,8 +5,8 @@ from flask import Blueprint, jsonify, make_response, render_template
 
 from server.version import __version__
 from server.pain.scale import LEVELS
-from server.web.compat_api import prefers_json, seed_index
 from server.web.context import current_services
+from server.web.seed import prefers_json, seed_index
 
 pages = Blueprint("pages", __name__)
 
@@ -14,7 +14,7 @@ pages = Blueprint("pages", __name__)
 @pages.get("/")
 def index():
     """The single page with the Upload and Live Camera tabs; the pain server's status JSON for a
-    client that asks for ``application/json`` (a seed client, ``server/web/compat_api.py``)."""
+    client that asks for ``application/json`` (a seed client, ``server/web/seed.py``)."""
     if prefers_json():
         response = jsonify(seed_index())
     else:

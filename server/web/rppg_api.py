@@ -7,23 +7,10 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from server.problems import InputProblem
-from server.services import Services
-from server.vision.face import FaceTracker
-from server.vision.frames import ImageLimits, decode_image
-from server.vitals.sessions import RppgSession
-from server.vitals.skin import full_frame_patches, region_means
 from server.web.context import current_services as _services
+from server.web.rppg_sessions import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
 
 rppg_api = Blueprint("rppg_api", __name__, url_prefix="/api/v1/rppg")
-MAX_FRAMES_PER_POST = 300  # 10 s at 30 fps: a device batches at most one window
-
-
-def viewer() -> dict[str, Any]:
-    """Who asks, as the session store's arguments: a session is its creator's; admins see every one.
-
-    Also used by the seed-compatible heart-rate API (``server/web/compat_api.py``).
-    """
-    return {"viewer_id": current_user.id, "sees_all": bool(current_user.is_admin)}
 
 
 @rppg_api.post("/sessions")
@@ -32,14 +19,6 @@ def create_session():
     store = _services().rppg_sessions
     session = store.create(requested_roi(), owner_id=current_user.id)
     return jsonify(store.status(session)), 201
-
-
-def requested_roi() -> str:
-    """The optional ``roi`` of a request that opens a session (``face`` when there is no body)."""
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise InputProblem("bad_json_type", 'The body must be a JSON object such as {"roi": "face"}.')
-    return body.get("roi", "face")
 
 
 @rppg_api.get("/sessions")
@@ -77,25 +56,6 @@ def post_frames(session_id: str):
     return jsonify(status)
 
 
-def feed_session(
-    services: Services, session: RppgSession, frames: list[tuple[str, float | None]],
-    frame_interval_s: float | None = None,
-) -> list[tuple[float | None, dict, tuple | None]]:
-    """Decode base64 frames, measure their skin colour off the event loop and add it to ``session``.
-
-    Also used by the seed-compatible heart-rate API (``server/web/compat_api.py``).
-    Returns the samples: (timestamp or None, region means, face box or None) per frame.
-    """
-    limits = services.analyzer.image_limits
-    if session.roi == "full":
-        samples = services.offloader.run(_skin_samples, None, frames, limits)
-    else:
-        with services.trackers.borrow() as tracker:
-            samples = services.offloader.run(_skin_samples, tracker, frames, limits)
-    services.rppg_sessions.add_samples(session, samples, frame_interval_s)
-    return samples
-
-
 def _frames_from(body: Any) -> list[tuple[str, float | None]]:
     if body is None:
         raise InputProblem("invalid_json", 'Send JSON: {"image": "<base64>", "timestamp": 12.3} or {"frames": [...]}.')
@@ -112,35 +72,3 @@ def _frames_from(body: Any) -> list[tuple[str, float | None]]:
             raise InputProblem("missing_field", f"Frame {number} needs an 'image' (base64 or data URL).")
         frames.append((item["image"], seconds(item.get("timestamp"), f"Frame {number}: 'timestamp'")))
     return frames
-
-
-def seconds(value: Any, what: str) -> float | None:
-    """A capture time in seconds (None when absent); ``what`` names the field in the refusal."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputProblem("bad_field_type", f"{what} must be a number of seconds.")
-    return float(value)
-
-
-def _skin_samples(
-    tracker: FaceTracker | None, frames: list[tuple[str, float | None]], limits: ImageLimits
-) -> list[tuple[float | None, dict, tuple | None]]:
-    """Decode every frame first (a bad one refuses the whole post), then measure skin colour."""
-    images = []
-    for number, (data, timestamp) in enumerate(frames):
-        try:
-            images.append((decode_image(data, limits), timestamp))
-        except InputProblem as problem:
-            raise InputProblem(problem.code, f"Frame {number}: {problem.message}") from None
-    samples = []
-    for rgb, timestamp in images:
-        if tracker is None:
-            samples.append((timestamp, full_frame_patches(rgb), None))
-            continue
-        faces = tracker.process(rgb)
-        if faces:
-            samples.append((timestamp, region_means(rgb, faces[0].landmarks), faces[0].box))
-        else:
-            samples.append((timestamp, {}, None))
-    return samples
