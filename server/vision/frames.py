@@ -215,7 +215,7 @@ def open_video(data: bytes, limits: VideoLimits) -> Iterator["VideoSource"]:
     The bytes go to a private temporary file only while OpenCV reads them (its
     FFmpeg backend needs a path); the file is removed when the block ends. It
     is made in memory (``/dev/shm``) where the system has that, so an upload
-    never reaches a disk (DESIGN.md: uploads are not stored unless asked).
+    never reaches a disk (docs/ARCHITECTURE.md "One upload": an upload is not stored unless asked).
     """
     if not data:
         raise InputProblem("empty", "The video is empty (0 bytes).")

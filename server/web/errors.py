@@ -12,7 +12,7 @@ from server.problems import InputProblem
 
 log = logging.getLogger(__name__)
 
-# InputProblem code -> HTTP status (DESIGN.md: 400 malformed, 404 no such record,
+# InputProblem code -> HTTP status (docs/ARCHITECTURE.md "One upload": 400 malformed, 404 no such record,
 # 409 conflicts with a record, 413 too large, 415 not an image/video,
 # 422 understood but unusable, 503 the database failed).
 STATUS_BY_CODE = {
