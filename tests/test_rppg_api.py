@@ -13,6 +13,20 @@ from tests.pulse import pulse_clip, skin_patch_clip
 BATCH = 120
 
 
+@pytest.fixture(autouse=True)
+def _no_sessions_left_open(client):
+    """Each test starts with none of this account's heart-rate sessions open: the app is shared by
+    every test file, and the per-account cap (Settings.rppg_max_sessions_per_user) must not be met
+    by sessions other tests left behind."""
+    def close_all() -> None:
+        for listed in client.get("/api/v1/rppg/sessions").get_json()["sessions"]:
+            client.delete(f"/api/v1/rppg/sessions/{listed['id']}")
+
+    close_all()
+    yield
+    close_all()
+
+
 def _b64(rgb, quality=90):
     return base64.b64encode(synthetic.encode(rgb, quality=quality)).decode()
 
