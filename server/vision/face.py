@@ -190,7 +190,7 @@ class FaceTracker:
                 landmarker.start()
                 mesh = self._mesh.process(small)
                 landmarker.join()
-                self._keep_scores(answer[0], scale, self._last_ms)
+                self.blendshapes_ms = self._keep_scores(answer[0], scale, self._last_ms)
             else:
                 mesh = self._mesh.process(small)
                 self.blendshapes_ms = 0.0
@@ -215,11 +215,12 @@ class FaceTracker:
             return problem
         return learned, (time.perf_counter() - started) * 1000.0
 
-    def _keep_scores(self, answer, scale: tuple[int, int, int], t_ms: float) -> None:
-        """Keep one Face Landmarker answer as the scores later frames match (the caller holds the lock)."""
+    def _keep_scores(self, answer, scale: tuple[int, int, int], t_ms: float) -> float:
+        """Keep one Face Landmarker answer as the scores later frames match; return what the run took
+        in milliseconds (the caller holds the lock)."""
         if isinstance(answer, BaseException):
             raise answer
-        learned, self.blendshapes_ms = answer
+        learned, run_ms = answer
         self._scored = [
             (np.array([(points[j].x, points[j].y) for j in MATCH_POINTS]) * scale[:2],
              {c.category_name: float(c.score)
@@ -227,6 +228,7 @@ class FaceTracker:
             for i, points in enumerate(learned.face_landmarks or ())
         ]
         self._scored_ms = t_ms
+        return run_ms
 
     def _start_background(self, image, scale: tuple[int, int, int]) -> None:
         """Run the Face Landmarker on this frame beside the next ones (the caller holds the lock)."""
@@ -247,9 +249,7 @@ class FaceTracker:
         self._pending.join()
         answer, scale, t_ms = self._pending_answer
         self._pending, self._pending_answer = None, []
-        blendshapes_ms = self.blendshapes_ms
-        self._keep_scores(answer[0], scale, t_ms)
-        self.blendshapes_ms = blendshapes_ms  # the run's cost was not this frame's wait
+        self._keep_scores(answer[0], scale, t_ms)  # its cost is not this frame's wait: not a timing stage
 
     def close(self) -> None:
         """Release the MediaPipe graph."""
