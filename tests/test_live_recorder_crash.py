@@ -29,14 +29,18 @@ def _patient(server: ServerProcess) -> int:
     return response.json()["id"]
 
 
+def _recorded_stream(server: ServerProcess, patient_id: int) -> tuple[socketio.Client, dict]:
+    """A live client on ``/live`` whose stream is recorded for the patient, and its ``start`` answer."""
+    client = socketio.Client(reconnection=False)
+    client.connect(server.base_url, namespaces=["/live"], transports=["websocket"], auth={"token": server.token})
+    return client, client.call("start", {"patient_id": patient_id}, namespace="/live", timeout=CALL_TIMEOUT_S)
+
+
 def test_a_killed_server_keeps_every_acknowledged_reading_and_corrupts_nothing(tmp_path):
     frame = synthetic.encode(synthetic.camera_frame(synthetic.astronaut_face()), quality=85)
     with ServerProcess(instance_dir=str(tmp_path)) as server:
         patient_id = _patient(server)
-        client = socketio.Client(reconnection=False)
-        client.connect(server.base_url, namespaces=["/live"], transports=["websocket"],
-                       auth={"token": server.token})
-        started = client.call("start", {"patient_id": patient_id}, namespace="/live", timeout=CALL_TIMEOUT_S)
+        client, started = _recorded_stream(server, patient_id)
         assert started.get("ok"), started
         last_record = None
         sent_s = 0.0
@@ -79,10 +83,7 @@ def test_sigterm_commits_the_unfinished_second_and_ends_the_assessment(tmp_path)
     frame = synthetic.encode(synthetic.camera_frame(synthetic.astronaut_face()), quality=85)
     with ServerProcess(instance_dir=str(tmp_path)) as server:
         patient_id = _patient(server)
-        client = socketio.Client(reconnection=False)
-        client.connect(server.base_url, namespaces=["/live"], transports=["websocket"],
-                       auth={"token": server.token})
-        started = client.call("start", {"patient_id": patient_id}, namespace="/live", timeout=CALL_TIMEOUT_S)
+        client, started = _recorded_stream(server, patient_id)
         assessment_id = started["session"]["record"]["assessment_id"]
         frames = int(2.5 * FPS)  # two whole seconds and half of a third
         for seq in range(frames):
