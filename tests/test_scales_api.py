@@ -1,18 +1,24 @@
 """The clinical-scale API (server/web/scales_api.py): scales, pre-fill on real videos, storing, bad input."""
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import re
 
 import numpy as np
 import pytest
 from skimage import data as skdata
 
+from server.store import scale_records
+from server.store.db import utcnow
 from tests import media, synthetic
 from tests.conftest import multipart
 
 ASTRONAUT = skdata.astronaut()  # head and torso of Eileen Collins (NASA, public domain)
 CANVAS_W, CANVAS_H, FPS, SECONDS = 720, 512, 10, 3
 PAINAD_ITEMS = {"breathing": 0, "vocalization": 1, "face": 2, "body_language": 1, "consolability": 0}
+FLACC_ZERO = dict.fromkeys(("face", "legs", "activity", "cry", "consolability"), 0)
+CPOT_ZERO = dict.fromkeys(("face", "body_movements", "ventilator_or_vocalization", "muscle_tension"), 0)
 _ids = itertools.count()
 
 
@@ -110,3 +116,30 @@ def test_bad_prefill_requests_are_refused(client):
     assert missing.status_code == 400 and missing.get_json()["error"]["code"] == "missing_field"
     assert client.post("/api/v1/patients/999999/scale-assessments",
                        json={"scale": "painad", "items": PAINAD_ITEMS, "context": "rest"}).status_code == 404
+
+
+def test_patients_list_and_page_flag_a_due_then_overdue_reassessment(app, client):
+    patient_id = _patient(client)
+    db = app.extensions["painscope"].db
+    minutes = app.extensions["painscope"].settings.reassess_minutes
+    past = utcnow() - dt.timedelta(minutes=minutes + 1)
+    scale_records.record_scale_assessment(db, patient_id, None, "flacc", {**FLACC_ZERO, "legs": 2, "cry": 2}, "rest", past)
+    row = _patient_row(client, patient_id)
+    assert 'data-state="due"' in row and "Reassess due" in row
+    page = client.get(f"/patients/{patient_id}").get_data(as_text=True)
+    assert 'id="scale-reassess"' in page and "Pain reassessment due since" in page
+    older = utcnow() - dt.timedelta(minutes=2 * minutes + 1)
+    other = _patient(client)
+    scale_records.record_scale_assessment(db, other, None, "cpot", {**CPOT_ZERO, "face": 2, "body_movements": 1},
+                                          "movement", older)
+    assert 'data-state="overdue"' in _patient_row(client, other)
+    # a new assessment below the bands that ask for it clears the flag
+    scale_records.record_scale_assessment(db, other, None, "cpot", CPOT_ZERO, "rest")
+    assert "data-state" not in _patient_row(client, other)
+
+
+def _patient_row(client, patient_id: int) -> str:
+    page = client.get("/patients").get_data(as_text=True)
+    match = re.search(rf'<tr data-patient-id="{patient_id}">.*?</tr>', page, re.S)
+    assert match, page
+    return match.group(0)

@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.pain.scales import CONTEXTS, SCALES, Scale, get_scale, score_scale
 from server.problems import InputProblem
@@ -156,6 +156,25 @@ def reassessment(
     overdue_at = due_at + interval
     state = OVERDUE if now >= overdue_at else DUE if now >= due_at else SCHEDULED
     return Reassessment(state, due_at, overdue_at, newest.id)
+
+
+def ward_reassessments(db: Database, interval: dt.timedelta, now: dt.datetime) -> dict[int, Reassessment]:
+    """Each patient's reassessment (by patient id), for those whose newest scale assessment asks for one."""
+    newest = (
+        select(ScaleAssessment.patient_id, func.max(ScaleAssessment.assessed_at).label("at"))
+        .group_by(ScaleAssessment.patient_id)
+        .subquery()
+    )
+    statement = select(ScaleAssessment).join(
+        newest, (newest.c.patient_id == ScaleAssessment.patient_id) & (newest.c.at == ScaleAssessment.assessed_at)
+    )
+    with db.session() as session:
+        rows = [_info(row, None) for row in session.scalars(statement).all()]
+    by_patient: dict[int, list[ScaleAssessmentInfo]] = {}
+    for info in rows:
+        by_patient.setdefault(info.patient_id, []).append(info)
+    due = {patient_id: reassessment(infos, interval, now) for patient_id, infos in by_patient.items()}
+    return {patient_id: r for patient_id, r in due.items() if r is not None}
 
 
 def scale_csv(assessments: Iterable[ScaleAssessmentInfo]) -> str:

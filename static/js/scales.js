@@ -1,0 +1,149 @@
+// The patient page's clinical scales: "Assess with PAINAD / CPOT / FLACC" opens a form built from
+// GET /api/v1/scales; "Pre-fill from the camera" posts a video or photo to
+// /api/v1/scales/<scale>/prefill and ticks what the camera saw (with its evidence); the clinician
+// completes and corrects every item and saves (POST /api/v1/patients/<id>/scale-assessments).
+// A kept camera value is saved as source "camera", anything the clinician chose as "clinician".
+import { getJson, postForm, postJson } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const patientId = document.body.dataset.patientId;
+let scales = null; // key -> scale, loaded once
+let current = null; // the scale being filled in
+let camera = {}; // item -> { value, evidence } pre-filled by the camera
+
+async function loadScales() {
+  if (!scales) {
+    const body = await getJson('/api/v1/scales');
+    scales = Object.fromEntries(body.scales.map((scale) => [scale.key, scale]));
+  }
+  return scales;
+}
+
+function itemFieldset(item) {
+  const fieldset = document.createElement('fieldset');
+  fieldset.className = 'scale-item';
+  fieldset.dataset.item = item.key;
+  const legend = document.createElement('legend');
+  legend.textContent = item.name;
+  fieldset.append(legend);
+  for (const option of item.options) {
+    const label = document.createElement('label');
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = `scale-${item.key}`;
+    input.value = String(option.score);
+    input.id = `scale-${item.key}-${option.score}`;
+    label.append(input, ` ${option.score} – ${option.label}`);
+    fieldset.append(label);
+  }
+  const evidence = document.createElement('p');
+  evidence.className = 'scale-evidence';
+  evidence.id = `scale-evidence-${item.key}`;
+  evidence.textContent = item.evidence ? 'The camera can pre-fill this.' : 'Only you can judge this.';
+  fieldset.append(evidence);
+  return fieldset;
+}
+
+function chosen() {
+  const values = {};
+  for (const item of current.items) {
+    const input = document.querySelector(`input[name="scale-${item.key}"]:checked`);
+    values[item.key] = input ? Number(input.value) : null;
+  }
+  return values;
+}
+
+function showTotal() {
+  const values = Object.values(chosen());
+  const complete = values.every((v) => v !== null);
+  $('scale-save').disabled = !complete;
+  if (!complete) {
+    const left = values.filter((v) => v === null).length;
+    $('scale-total').textContent = `Total: not final, ${left} item${left === 1 ? '' : 's'} still to score.`;
+    return;
+  }
+  const total = values.reduce((sum, v) => sum + v, 0);
+  const band = current.bands.find((b) => b.low <= total && total <= b.high);
+  $('scale-total').textContent = `Total: ${total}/${current.max_total} – ${band.label}`;
+}
+
+async function open(key) {
+  const all = await loadScales();
+  current = all[key];
+  camera = {};
+  $('scale-form-title').textContent = `${current.name}: ${current.title}`;
+  $('scale-form-source').textContent = `For ${current.population}. ${current.source}. Bands: ${current.bands_source}.`;
+  $('scale-items').replaceChildren(...current.items.map(itemFieldset));
+  $('scale-prefill-status').textContent = '';
+  $('scale-error').hidden = true;
+  $('scale-form').hidden = false;
+  showTotal();
+  $('scale-form-title').scrollIntoView({ block: 'start' });
+}
+
+async function prefillFromCamera() {
+  const file = $('scale-media').files[0];
+  const status = $('scale-prefill-status');
+  if (!file) {
+    status.textContent = 'Choose a short video (or a photo) of the patient first.';
+    return;
+  }
+  const form = new FormData();
+  form.append(file.type.startsWith('image/') ? 'image' : 'video', file);
+  status.textContent = 'Analysing…';
+  $('scale-prefill').disabled = true;
+  try {
+    const body = await postForm(`/api/v1/scales/${current.key}/prefill`, form);
+    camera = {};
+    let filled = 0;
+    for (const [key, item] of Object.entries(body.items)) {
+      const note = $(`scale-evidence-${key}`);
+      if (item.value === null) {
+        if (item.evidence) note.textContent = `Camera: ${item.evidence} (not scored).`;
+        continue;
+      }
+      camera[key] = item;
+      filled += 1;
+      $(`scale-${key}-${item.value}`).checked = true;
+      note.textContent = `Camera: ${item.evidence}. Change it if you see otherwise.`;
+    }
+    status.textContent = `The camera pre-filled ${filled} of ${current.items.length} items; score the rest.`;
+  } catch (error) {
+    status.textContent = `Could not pre-fill: ${error.message}`;
+  } finally {
+    $('scale-prefill').disabled = false;
+    showTotal();
+  }
+}
+
+async function save(event) {
+  event.preventDefault();
+  const items = {};
+  for (const [key, value] of Object.entries(chosen())) {
+    const kept = camera[key] && camera[key].value === value;
+    items[key] = kept ? { value, source: 'camera', evidence: camera[key].evidence } : { value, source: 'clinician' };
+  }
+  $('scale-save').disabled = true;
+  try {
+    await postJson(`/api/v1/patients/${encodeURIComponent(patientId)}/scale-assessments`,
+      { scale: current.key, items, context: $('scale-context').value });
+    window.location.reload(); // the table, the chart and the reassessment flag come from the server
+  } catch (error) {
+    $('scale-error').textContent = error.message;
+    $('scale-error').hidden = false;
+    showTotal();
+  }
+}
+
+export function initScaleForm() {
+  for (const button of document.querySelectorAll('.scale-start')) {
+    button.addEventListener('click', () => open(button.dataset.scale).catch((error) => {
+      $('scale-error').textContent = error.message;
+      $('scale-error').hidden = false;
+    }));
+  }
+  $('scale-items').addEventListener('change', showTotal);
+  $('scale-prefill').addEventListener('click', prefillFromCamera);
+  $('scale-form').addEventListener('submit', save);
+  $('scale-cancel').addEventListener('click', () => { $('scale-form').hidden = true; });
+}
