@@ -36,6 +36,7 @@ from server.vitals.rppg import (
     traces_from_rows,
     window_spectrum,
 )
+from server.vitals.respiration import head_height, respiration_rate
 from server.vitals.skin import region_means
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
@@ -232,6 +233,7 @@ class Analyzer:
         skin: dict[str, list[tuple[float, np.ndarray]]] = {}
         motion_meter = MotionMeter()
         motion: list[float] = []  # face motion per second between consecutive tracked frames
+        head: list[tuple[float, float]] = []  # (t, the face's height in face heights): breathing moves it
         stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
         track = estimator.track()
         try:
@@ -246,6 +248,7 @@ class Analyzer:
                         for region, mean in region_means(frame.rgb, patient.landmarks).items():
                             skin.setdefault(region, []).append((frame.t_s, mean))
                         motion.append(motion_meter.update(frame.t_s, patient.box)[0])
+                        head.append((frame.t_s, head_height(patient.landmarks, patient.box)))
                         observation = Observation(patient, frame.rgb, frame.t_s)
                         track.add(observation)
                     if frame.t_s + 1e-6 >= next_sample:
@@ -262,6 +265,8 @@ class Analyzer:
                     last_t = frame.t_s
                 typical_motion = float(np.median(motion)) if motion else 0.0
                 vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s, typical_motion)
+                if vitals is not None and head:
+                    vitals.update(respiration_rate(*zip(*head), source="head").as_vitals())
                 physiology_at: Callable[[float], Physiology | None] = (
                     VideoHeartRate(vitals, self.settings.resting_heart_rate_seconds).at if ecg is None
                     else lambda _t: ecg  # one ECG arousal for the whole video

@@ -22,6 +22,7 @@ from server.vision.body import BodyTracker
 from server.vision.body_movement import LiveBodyMovement
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, decode_image
+from server.vitals.respiration import RespirationTracker, head_height
 from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker
 from server.vitals.skin import region_means
 
@@ -59,6 +60,7 @@ class LiveSession:
         self.sustained = SustainedLevel()  # what speech announces: the level held for the last second
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
+        self.respiration = RespirationTracker("head")  # the live page sees the face, rarely the shoulders
         self._vitals: dict | None = None
         self._vitals_at = float("-inf")
         self.resting = RestingHeartRate(settings.resting_heart_rate_seconds)
@@ -114,11 +116,12 @@ class LiveSession:
     def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> dict:
         """Add this frame's skin colour; the current heart rate (re-estimated every VITALS_INTERVAL_S)."""
         self.rppg.add(t_s, region_means(rgb, face.landmarks), face.box)
+        self.respiration.add(t_s, head_height(face.landmarks, face.box))
         if self._vitals is None or t_s - self._vitals_at >= VITALS_INTERVAL_S:
             rate, waveform = self.rppg.current()
             if waveform is not None:
                 waveform = waveform[-int(WAVEFORM_SECONDS * RESAMPLE_HZ):]
-            self._vitals = rate.as_vitals(waveform)
+            self._vitals = {**rate.as_vitals(waveform), **self.respiration.current().as_vitals()}
             self._vitals_at = t_s
         return self._vitals
 

@@ -1,20 +1,25 @@
 """What the camera measured in an upload, as evidence for pre-filling a clinical scale. No Flask.
 
 A video gets two passes: the face pipeline (``Analyzer.analyze_video``: the most
-painful frame's estimate) and the body pass (``analyze_body_video``: the movement
-index per part). A photo gives the face only: one frame shows no movement.
+painful frame's estimate, the head's breathing motion) and the body pass (pose at
+BODY_VIDEO_FPS: the movement index per part and the shoulders' breathing motion).
+The respiration rate is the shoulders' when they give one, else the head's.
+A photo gives the face only: one frame shows no movement and no breathing.
 The pre-fill itself (what a measurement means for an item) is ``server/pain/scale_prefill.py``.
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from server.assess.analysis import Analyzer, VideoReport
 from server.pain.estimator import PainEstimator
 from server.pain.scale_prefill import CameraEvidence
-from server.vision.body import BODY_VIDEO_FPS, PartFinder, analyze_body_video
+from server.vision.body import BODY_VIDEO_FPS, BodyParts, PartFinder, movement_summary
 from server.vision.face import FaceTracker
-from server.vision.frames import VideoLimits
+from server.vision.frames import VideoLimits, open_video
+from server.vitals.respiration import Respiration, respiration_rate
 
 
 def video_evidence(
@@ -28,15 +33,18 @@ def video_evidence(
 ) -> tuple[CameraEvidence, dict[str, Any]]:
     """A video -> the evidence (peak pain, movement, respiration) and a summary of what was measured."""
     report: VideoReport = analyzer.analyze_video(tracker, estimator, video, references)
-    body = analyze_body_video(finder, video, limits, BODY_VIDEO_FPS)
+    with open_video(video, limits) as clip:
+        observations = [(frame.t_s, finder.process(frame.rgb)) for frame in clip.frames(BODY_VIDEO_FPS)]
+        duration = clip.info.duration_s
+    body = movement_summary(observations)
+    respiration = _respiration(observations, report.vitals)
     pain = report.peak.pain if report.peak is not None else None
-    vitals = report.vitals or {}
     evidence = CameraEvidence(
         pain=pain,
         movement_index=body["movement_index"] if body["frames_with_person"] else None,
-        movement_window_s=body["duration_s"],
-        respiration_bpm=vitals.get("respiration_rate_bpm"),
-        respiration_quality=vitals.get("respiration_quality"),
+        movement_window_s=round(duration, 1),
+        respiration_bpm=respiration.rate_bpm if respiration else None,
+        respiration_quality=respiration.quality if respiration else None,
     )
     measured = {
         "kind": "video",
@@ -46,8 +54,24 @@ def video_evidence(
         "movement_index": evidence.movement_index,
         "frames_with_person": body["frames_with_person"],
         "vitals": report.vitals,
+        "respiration": respiration.as_vitals() if respiration else None,
     }
     return evidence, measured
+
+
+def _respiration(observations: list[tuple[float, BodyParts]], vitals: dict[str, Any] | None) -> Respiration | None:
+    """The shoulders' breathing rate when they give one, else the head's (from the face pass), else None."""
+    seen = [(t, parts.shoulders) for t, parts in observations if parts.shoulders]
+    shoulders = None
+    if len(seen) > 1:
+        # In shoulder widths; one median width for the clip, as a frame's own width is noisier than breathing.
+        width = float(np.median([line[1] for _, line in seen]))
+        shoulders = respiration_rate([t for t, _ in seen], [line[0] / width for _, line in seen], "shoulders")
+    if shoulders is not None and shoulders.rate_bpm is not None:
+        return shoulders
+    if vitals and vitals.get("respiration_rate_bpm") is not None:
+        return Respiration(vitals["respiration_rate_bpm"], vitals["respiration_quality"], 0.0, "head")
+    return shoulders
 
 
 def image_evidence(
@@ -59,6 +83,6 @@ def image_evidence(
     measured = {
         "kind": "image", "duration_s": None, "face_level": result.pain.level if result.pain else None,
         "peak_pspi": result.pain.pspi if result.pain else None, "movement_index": None,
-        "frames_with_person": None, "vitals": None,
+        "frames_with_person": None, "vitals": None, "respiration": None,
     }
     return CameraEvidence(pain=result.pain), measured

@@ -61,6 +61,13 @@ class PrefilledItemSchema(Schema):
     source = _one_of(("camera",), nullable=True)
 
 
+class RespirationSchema(Schema):
+    respiration_rate_bpm = _number(nullable=True)
+    respiration_quality = _number(nullable=True)
+    respiration_source = _one_of(("head", "shoulders"))
+    respiration_reason = _string(nullable=True)
+
+
 class ScaleMeasuredSchema(Schema):
     """What the camera measured in the upload."""
 
@@ -71,6 +78,8 @@ class ScaleMeasuredSchema(Schema):
     movement_index = _req(_numbers_by_name(nullable_values=True, allow_none=True))
     frames_with_person = _integer(nullable=True)
     vitals = _req(fields.Nested(VitalsSchema, allow_none=True))
+    respiration = _req(fields.Nested(RespirationSchema, allow_none=True, metadata={
+        "description": "the rate the breathing item used: the shoulders' (pose) when measured, else the head's"}))
 
 
 class PrefillSchema(Schema):
