@@ -2,8 +2,15 @@
 // GET /api/v1/scales; "Pre-fill from the camera" posts a video or photo to
 // /api/v1/scales/<scale>/prefill and ticks what the camera saw (with its evidence); the clinician
 // completes and corrects every item and saves (POST /api/v1/patients/<id>/scale-assessments).
+// "Record from the camera" records CAPTURE_SECONDS of webcam video (MediaRecorder, WebM) and pre-fills from it.
 // A kept camera value is saved as source "camera", anything the clinician chose as "clinician".
 import { getJson, postForm, postJson } from './api.js';
+import { closeCamera, openCamera } from './camera.js';
+
+// 12 s: the respiration rate needs a 10 s window (server/vitals/respiration.py MIN_WINDOW_S), and the
+// camera's first moments (exposure settling) are worth a margin; scales observe for a few minutes at most.
+const CAPTURE_SECONDS = 12;
+const RECORDING_TYPE = 'video/webm';
 
 const $ = (id) => document.getElementById(id);
 const patientId = document.body.dataset.patientId;
@@ -81,17 +88,13 @@ async function open(key) {
   $('scale-form-title').scrollIntoView({ block: 'start' });
 }
 
-async function prefillFromCamera() {
-  const file = $('scale-media').files[0];
+async function prefillWith(media, field, name) {
   const status = $('scale-prefill-status');
-  if (!file) {
-    status.textContent = 'Choose a short video (or a photo) of the patient first.';
-    return;
-  }
   const form = new FormData();
-  form.append(file.type.startsWith('image/') ? 'image' : 'video', file);
+  form.append(field, media, name);
   status.textContent = 'Analysing…';
   $('scale-prefill').disabled = true;
+  $('scale-record').disabled = true;
   try {
     const body = await postForm(`/api/v1/scales/${current.key}/prefill`, form);
     camera = {};
@@ -112,8 +115,54 @@ async function prefillFromCamera() {
     status.textContent = `Could not pre-fill: ${error.message}`;
   } finally {
     $('scale-prefill').disabled = false;
+    $('scale-record').disabled = false;
     showTotal();
   }
+}
+
+function prefillFromFile() {
+  const file = $('scale-media').files[0];
+  if (!file) {
+    $('scale-prefill-status').textContent = 'Choose a short video (or a photo) of the patient first.';
+    return;
+  }
+  prefillWith(file, file.type.startsWith('image/') ? 'image' : 'video', file.name);
+}
+
+function wait(ms) {
+  return new Promise((resolve) => { setTimeout(resolve, ms); });
+}
+
+async function recordFromCamera() {
+  const status = $('scale-prefill-status');
+  const video = $('scale-camera');
+  if (!window.MediaRecorder || !MediaRecorder.isTypeSupported(RECORDING_TYPE)) {
+    status.textContent = 'This browser cannot record video; upload a clip instead.';
+    return;
+  }
+  let stream;
+  try {
+    stream = await openCamera(video);
+  } catch (error) {
+    status.textContent = error.message;
+    return;
+  }
+  video.hidden = false;
+  $('scale-record').disabled = true;
+  const chunks = [];
+  const recorder = new MediaRecorder(stream, { mimeType: RECORDING_TYPE });
+  recorder.addEventListener('dataavailable', (event) => chunks.push(event.data));
+  const stopped = new Promise((resolve) => { recorder.addEventListener('stop', resolve); });
+  recorder.start();
+  for (let left = CAPTURE_SECONDS; left > 0; left -= 1) {
+    status.textContent = `Recording… ${left} s`;
+    await wait(1000);
+  }
+  recorder.stop();
+  await stopped;
+  closeCamera(video, stream);
+  video.hidden = true;
+  await prefillWith(new Blob(chunks, { type: RECORDING_TYPE }), 'video', 'capture.webm');
 }
 
 async function save(event) {
@@ -143,7 +192,8 @@ export function initScaleForm() {
     }));
   }
   $('scale-items').addEventListener('change', showTotal);
-  $('scale-prefill').addEventListener('click', prefillFromCamera);
+  $('scale-prefill').addEventListener('click', prefillFromFile);
+  $('scale-record').addEventListener('click', recordFromCamera);
   $('scale-form').addEventListener('submit', save);
   $('scale-cancel').addEventListener('click', () => { $('scale-form').hidden = true; });
 }

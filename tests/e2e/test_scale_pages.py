@@ -10,7 +10,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests import media, synthetic
-from tests.e2e.browser import Browser, page_errors, require_browser
+from tests.e2e.browser import Browser, page_errors, require_browser, write_y4m
+from tests.synthetic import camera_frame
 from tests.server_process import running_server
 
 # Screenshots go to tests/artifacts/ (ignored by git), as in test_pages.py.
@@ -36,6 +37,26 @@ def browser(server):
     session.close()
 
 
+@pytest.fixture()
+def camera_browser(server, tmp_path):
+    """A browser whose fake webcam shows a relaxed face, then a grimace, looping."""
+    camera = tmp_path / "camera.y4m"
+    fps = 15
+    write_y4m(str(camera), [camera_frame(synthetic.astronaut_face())] * (3 * fps)
+              + [camera_frame(synthetic.grimace(1.0))] * (3 * fps), fps)
+    session = Browser(camera_y4m=str(camera))
+    session.log_in(server.base_url, server.user, server.password)
+    yield session
+    session.close()
+
+
+def _new_patient_page(driver, base_url):
+    driver.get(base_url + "/patients")
+    driver.find_element(By.ID, "new-patient-identifier").send_keys(f"SCALE-{time.time_ns()}")
+    driver.find_element(By.ID, "new-patient-submit").click()
+    _wait(driver, lambda d: re.search(r"/patients/\d+$", d.current_url), "the new patient's page did not open")
+
+
 def _wait(driver, condition, message):
     return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(condition, message)
 
@@ -47,10 +68,7 @@ def _checked(driver, item):
 
 def test_a_painad_prefilled_from_a_video_is_completed_saved_and_charted(server, browser, tmp_path):
     driver = browser.driver
-    driver.get(server.base_url + "/patients")
-    driver.find_element(By.ID, "new-patient-identifier").send_keys(f"SCALE-{time.time_ns()}")
-    driver.find_element(By.ID, "new-patient-submit").click()
-    _wait(driver, lambda d: re.search(r"/patients/\d+$", d.current_url), "the new patient's page did not open")
+    _new_patient_page(driver, server.base_url)
     assert "No pain scales recorded yet" in driver.find_element(By.ID, "scale-chart-status").text
 
     driver.find_element(By.ID, "scale-start-painad").click()
@@ -102,4 +120,21 @@ def test_a_painad_prefilled_from_a_video_is_completed_saved_and_charted(server, 
         assert not driver.find_element(By.ID, "scale-assess").is_displayed()
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert page_errors(driver) == []
+
+
+def test_a_flacc_prefilled_from_a_short_camera_recording(server, camera_browser):
+    driver = camera_browser.driver
+    _new_patient_page(driver, server.base_url)
+    driver.find_element(By.ID, "scale-start-flacc").click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'fieldset[data-item="cry"]'), "the FLACC form was not built")
+    driver.find_element(By.ID, "scale-record").click()
+    status = driver.find_element(By.ID, "scale-prefill-status")
+    _wait(driver, lambda d: "Recording" in status.text, "the recording did not start")
+    _wait(driver, lambda d: "pre-filled" in status.text or "Could not" in status.text or "cannot" in status.text,
+          "the recording was not pre-filled")
+    assert "pre-filled" in status.text, status.text
+    assert _checked(driver, "face") is not None and "AU4" in driver.find_element(By.ID, "scale-evidence-face").text
+    assert _checked(driver, "cry") is None
+    assert not driver.find_element(By.ID, "scale-camera").is_displayed()  # the camera is closed again
     assert page_errors(driver) == []
