@@ -25,10 +25,10 @@ from server.pain.physiology import Physiology, VideoHeartRate
 from server.pain.verdict import Reading, clip_verdict
 from server.problems import InputProblem
 from server.pain.result import Result, choose_patient
+from server.assess.overlay import draw_overlay
 from server.assess.speech import phrase
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, VideoLimits, VideoSource, decode_image, open_video
-from server.vision.overlay import draw_overlay
 from server.vitals.rppg import (
     VIDEO_MAX_FPS,
     MotionMeter,
