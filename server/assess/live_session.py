@@ -25,6 +25,7 @@ from server.vision.frames import ImageLimits, decode_image
 from server.vitals.respiration import RespirationTracker, head_height
 from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker
 from server.vitals.skin import region_means
+from server.vitals.vital_signs import Vitals
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
 # (~0.5 s at 15 fps): enough to average out landmark jitter, short enough that
@@ -61,7 +62,7 @@ class LiveSession:
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
         self.respiration = RespirationTracker("head")  # the live page sees the face, rarely the shoulders
-        self._vitals: dict | None = None
+        self._vitals: Vitals | None = None
         self._vitals_at = float("-inf")
         self.resting = RestingHeartRate(settings.resting_heart_rate_seconds)
         self.body = LiveBodyMovement(BodyTracker(stream=True, max_side=settings.analysis_max_side)) if body else None
@@ -113,7 +114,7 @@ class LiveSession:
         self.frames_analysed += 1
         return result
 
-    def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> dict:
+    def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> Vitals:
         """Add this frame's skin colour; the current heart rate (re-estimated every VITALS_INTERVAL_S)."""
         self.rppg.add(t_s, region_means(rgb, face.landmarks), face.box)
         self.respiration.add(t_s, head_height(face.landmarks, face.box))
@@ -121,7 +122,7 @@ class LiveSession:
             rate, waveform = self.rppg.current()
             if waveform is not None:
                 waveform = waveform[-int(WAVEFORM_SECONDS * RESAMPLE_HZ):]
-            self._vitals = {**rate.as_vitals(waveform), **self.respiration.current().as_vitals()}
+            self._vitals = dataclasses.replace(rate.as_vitals(waveform), respiration=self.respiration.current())
             self._vitals_at = t_s
         return self._vitals
 

@@ -20,6 +20,7 @@ from server.vision.body import BODY_VIDEO_FPS, BodyParts, PartFinder, movement_s
 from server.vision.face import FaceTracker
 from server.vision.frames import VideoLimits, open_video
 from server.vitals.respiration import Respiration, respiration_rate
+from server.vitals.vital_signs import Vitals
 
 
 def video_evidence(
@@ -53,13 +54,13 @@ def video_evidence(
         "peak_pspi": pain.pspi if pain is not None else None,
         "movement_index": evidence.movement_index,
         "frames_with_person": body["frames_with_person"],
-        "vitals": report.vitals,
+        "vitals": report.vitals.to_dict() if report.vitals is not None else None,
         "respiration": respiration.as_vitals() if respiration else None,
     }
     return evidence, measured
 
 
-def _respiration(observations: list[tuple[float, BodyParts]], vitals: dict[str, Any] | None) -> Respiration | None:
+def _respiration(observations: list[tuple[float, BodyParts]], vitals: Vitals | None) -> Respiration | None:
     """The shoulders' breathing rate when they give one, else the head's (from the face pass), else None."""
     seen = [(t, parts.shoulders) for t, parts in observations if parts.shoulders]
     shoulders = None
@@ -69,8 +70,9 @@ def _respiration(observations: list[tuple[float, BodyParts]], vitals: dict[str, 
         shoulders = respiration_rate([t for t, _ in seen], [line[0] / width for _, line in seen], "shoulders")
     if shoulders is not None and shoulders.rate_bpm is not None:
         return shoulders
-    if vitals and vitals.get("respiration_rate_bpm") is not None:
-        return Respiration(vitals["respiration_rate_bpm"], vitals["respiration_quality"], 0.0, "head")
+    head = vitals.respiration if vitals is not None else None
+    if head is not None and head.rate_bpm is not None:
+        return head
     return shoulders
 
 

@@ -28,7 +28,6 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template
 from werkzeug.routing import Rule
 
 from server.version import __version__
-from server.web import scale_schemas as sc
 from server.web import schemas as s
 
 log = logging.getLogger(__name__)
@@ -298,30 +297,30 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
     # ---- clinical scales (server/web/scales_api.py)
     "scales_api.list_scales": Operation(
         "PAINAD, CPOT and FLACC: items, options, bands and sources", TAG_SCALES,
-        {200: json_body(sc.ScaleListSchema, "Every scale.")},
+        {200: json_body(s.ScaleListSchema, "Every scale.")},
     ),
     "scales_api.prefill_scale": Operation(
         "Pre-fill a scale from a video or photo", TAG_SCALES,
-        {200: json_body(sc.PrefillSchema, "Each item's value (null: the clinician scores it) and its evidence.")},
+        {200: json_body(s.PrefillSchema, "Each item's value (null: the clinician scores it) and its evidence.")},
         errors=(404, 415, 422),
         description="Multipart `video` (face, body movement, breathing) or `image` (face only), optional "
                     "`reference` neutral photos; also JSON `{\"image\"}` or a raw image body. The path names the "
                     "scale: painad, cpot or flacc (another is a 422 unknown_scale). Nothing is stored.",
-        body={"multipart/form-data": sc.PrefillFormSchema, "application/json": s.ImageUploadJsonSchema, **RAW_IMAGE},
+        body={"multipart/form-data": s.PrefillFormSchema, "application/json": s.ImageUploadJsonSchema, **RAW_IMAGE},
         query=(ESTIMATOR,),
     ),
     "scales_api.add_scale_assessment": Operation(
         "Store a completed scale for a patient (audited)", TAG_SCALES,
-        {201: json_body(sc.ScaleAssessmentSchema, "The stored assessment with its total and band.")},
+        {201: json_body(s.ScaleAssessmentSchema, "The stored assessment with its total and band.")},
         errors=(404, 422),
         description="Every item must have a score (0-2); an item may say who set it "
                     "(`{\"value\": 2, \"source\": \"camera\", \"evidence\": \"...\"}`; default clinician). "
                     "Unknown scale or item, a missing or out-of-range score: 422.",
-        body={"application/json": sc.NewScaleAssessmentSchema},
+        body={"application/json": s.NewScaleAssessmentSchema},
     ),
     "scales_api.list_scale_assessments": Operation(
         "A patient's scale assessments and the reassessment due (audited)", TAG_SCALES,
-        {200: json_body(sc.ScaleAssessmentListSchema, "Oldest first; reassessment null when none is asked for.")},
+        {200: json_body(s.ScaleAssessmentListSchema, "Oldest first; reassessment null when none is asked for.")},
         errors=(404,),
     ),
     "scales_api.scale_assessments_csv": Operation(

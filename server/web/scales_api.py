@@ -22,7 +22,9 @@ from server.store.db import utcnow
 from server.web.body_finder import with_part_finder
 from server.web.context import current_services
 from server.web.downloads import patient_csv
-from server.web.inputs import estimator_name, option, read_image_upload, read_video_upload, sent_fields
+from server.web.inputs import (
+    estimator_name, json_object, option, read_image_upload, read_video_upload, sent_fields,
+)
 
 scales_api = Blueprint("scales_api", __name__, url_prefix="/api/v1")
 
@@ -62,12 +64,9 @@ def prefill_scale(scale: str) -> Any:
     return jsonify({**prefill(chosen, evidence).to_dict(), "measured": measured})
 
 
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InputProblem("invalid_json", "Send a JSON body like {\"scale\": \"painad\", \"items\": {...}, \"context\": \"rest\"}.")
-    if not isinstance(body, dict):
-        raise InputProblem("bad_json_type", "The body must be a JSON object with scale, items and context.")
+def _new_assessment_fields() -> dict[str, Any]:
+    """The JSON object of a new scale assessment: scale, items and context, nothing else."""
+    body = json_object(request)
     unknown = sorted(str(name) for name in set(body) - set(NEW_ASSESSMENT_FIELDS) - {"csrf_token"})
     if unknown:
         raise InputProblem("bad_parameter", f"Unknown field(s): {', '.join(unknown)}; expected scale, items, context.")
@@ -80,7 +79,7 @@ def _json_object() -> dict[str, Any]:
 @scales_api.post("/patients/<int:patient_id>/scale-assessments")
 def add_scale_assessment(patient_id: int) -> Any:
     """JSON ``{scale, items: {item: score}, context: rest|movement}`` -> 201 and the stored total and band."""
-    body = _json_object()
+    body = _new_assessment_fields()
     saved = scale_records.record_scale_assessment(
         current_services().db, patient_id, current_user.id, body["scale"], body["items"], body["context"]
     )
