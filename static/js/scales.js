@@ -74,7 +74,7 @@ function showTotal() {
   $('scale-total').textContent = `Total: ${total}/${current.max_total} – ${band.label}`;
 }
 
-async function open(key) {
+async function openForm(key) {
   const all = await loadScales();
   current = all[key];
   camera = {};
@@ -186,7 +186,7 @@ async function save(event) {
 
 export function initScaleForm() {
   for (const button of document.querySelectorAll('.scale-start')) {
-    button.addEventListener('click', () => open(button.dataset.scale).catch((error) => {
+    button.addEventListener('click', () => openForm(button.dataset.scale).catch((error) => {
       $('scale-error').textContent = error.message;
       $('scale-error').hidden = false;
     }));
