@@ -30,14 +30,9 @@ from server.assess.stage_clock import StageClock
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, VideoLimits, VideoSource, open_video
 from server.vision.overlay import draw_overlay
-from server.vitals.rppg import (
-    VIDEO_MAX_FPS,
-    MotionMeter,
-    estimate_recording,
-    estimate_series,
-    traces_from_rows,
-    window_spectrum,
-)
+from server.vitals.region_fusion import traces_from_rows, window_spectrum
+from server.vitals.rppg import VIDEO_MAX_FPS, estimate_recording, estimate_series
+from server.vitals.rppg_tracker import MotionMeter
 from server.vitals.vital_signs import Vitals, series_point
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).

@@ -22,7 +22,9 @@ from server.vision.body import BodyTracker
 from server.vision.body_movement import LiveBodyMovement
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits
-from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker
+from server.vitals.filters import RESAMPLE_HZ
+from server.vitals.rppg import HeartRate
+from server.vitals.rppg_tracker import RppgTracker
 from server.vitals.vital_signs import Vitals
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
