@@ -25,6 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from server.vitals.filters import resample
+
 # The breathing band, breaths per minute: 6 (slow, deep breathing) to 40 (adult tachypnoea
 # well beyond the NEWS2 top band of >= 25; Royal College of Physicians 2017).
 RATE_MIN_BPM = 6.0
@@ -75,8 +77,7 @@ def respiration_rate(times_s: Sequence[float], heights: Sequence[float], source:
         return Respiration(None, None, round(window, 2), source, f"needs {MIN_WINDOW_S:g} s")
     if np.median(np.diff(t)) > 1.0 / MIN_SAMPLE_HZ:
         return Respiration(None, None, round(window, 2), source, "too few samples")
-    grid = np.arange(t[0], t[-1], 1.0 / RESAMPLE_HZ)
-    signal = np.interp(grid, t, y)
+    grid, signal = resample(t, y, RESAMPLE_HZ)
     signal = signal - np.polyval(np.polyfit(grid, signal, 1), grid)
     if float(np.std(signal)) < MIN_MOTION:
         return Respiration(None, None, round(window, 2), source, "no breathing motion")
