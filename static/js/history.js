@@ -3,6 +3,7 @@
 // the @media print part of app.css).
 import { getJson } from './api.js';
 import { heartRateChart, pspiChart, resizeForPrint, scaleChart } from './history-charts.js';
+import { watchReassessment } from './reassess.js';
 import { initScaleForm } from './scales.js';
 
 const $ = (id) => document.getElementById(id);
@@ -65,4 +66,5 @@ async function showCharts() {
 showLocalTimes();
 $('history-print').addEventListener('click', () => window.print());
 initScaleForm();
+watchReassessment();
 showCharts();

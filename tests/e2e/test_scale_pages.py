@@ -138,3 +138,50 @@ def test_a_flacc_prefilled_from_a_short_camera_recording(server, camera_browser)
     assert _checked(driver, "cry") is None
     assert not driver.find_element(By.ID, "scale-camera").is_displayed()  # the camera is closed again
     assert page_errors(driver) == []
+
+
+# Spy for Web Notifications: permission granted, each notification's title recorded.
+NOTIFICATION_SPY = """
+window.__notified = [];
+window.Notification = class {
+  constructor(title) { window.__notified.push(title); }
+  static get permission() { return 'granted'; }
+  static requestPermission() { return Promise.resolve('granted'); }
+};
+"""
+REASSESS_SECONDS = 10  # a short interval, so the flag falls due and overdue while the page is open
+
+
+@pytest.fixture(scope="module")
+def quick_server():
+    require_browser()
+    with running_server(env={"PAINSCOPE_REASSESS_MINUTES": str(REASSESS_SECONDS / 60)}) as process:
+        yield process
+
+
+def test_a_moderate_painad_falls_due_then_overdue_on_the_open_page_with_a_notification(quick_server):
+    session = Browser()
+    try:
+        session.log_in(quick_server.base_url, quick_server.user, quick_server.password)
+        driver = session.driver
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": NOTIFICATION_SPY})
+        _new_patient_page(driver, quick_server.base_url)
+        driver.find_element(By.ID, "scale-start-painad").click()
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'fieldset[data-item="consolability"]'),
+              "the PAINAD form was not built")
+        for item, score in (("breathing", 0), ("vocalization", 2), ("face", 2), ("body_language", 0),
+                            ("consolability", 0)):
+            driver.find_element(By.ID, f"scale-{item}-{score}").click()
+        driver.find_element(By.ID, "scale-save").click()  # 4: moderate, a reassessment is scheduled
+        flag = _wait(driver, lambda d: d.find_elements(By.ID, "scale-reassess"), "no reassessment flag")[0]
+        _wait(driver, lambda d: flag.get_attribute("data-state") == "due", "the flag did not fall due")
+        assert "due" in flag.text
+        _wait(driver, lambda d: flag.get_attribute("data-state") == "overdue", "the flag did not become overdue")
+        assert "overdue" in flag.text
+        assert driver.execute_script("return window.__notified") == [
+            "Pain reassessment due", "Pain reassessment overdue"]
+        driver.get(quick_server.base_url + "/patients")
+        assert driver.find_element(By.CSS_SELECTOR, ".reassess-overdue").text == "Overdue"
+        assert page_errors(driver) == []
+    finally:
+        session.close()
