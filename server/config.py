@@ -92,7 +92,12 @@ class Settings:
     # --- storage / scale ---
     models_dir: str = "models"
 
+    # Socket.IO message queue (redis://host:port/db): with several workers, an emit reaches a client on any
+    # of them (README "Running on several machines"). Empty: one process, no queue.
     message_queue: str = ""
+    # Redis holding what every worker must share: heart-rate sessions (and their caps), login throttling.
+    # Empty: kept in this process's memory, right for one process (`make run`).
+    redis_url: str = ""
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (tests and the CLI use this)."""
