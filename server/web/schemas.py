@@ -551,6 +551,7 @@ class HealthSchema(Schema):
     body_segmenter = _req(fields.Nested(OpenObjectSchema, allow_none=True))
     speech = _req(fields.Dict())
     live = _req(fields.Dict())
+    worker = _req(fields.Dict(metadata={"description": "the process that answered: host name and pid"}))
     limits = _req(fields.Dict(keys=fields.String(), values=fields.Float()))
 
 
