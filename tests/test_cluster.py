@@ -7,7 +7,6 @@ loopback only and is stopped at the end.
 from __future__ import annotations
 
 import base64
-import contextlib
 import re
 import threading
 import time
@@ -17,12 +16,9 @@ import pytest
 import requests
 import socketio
 
-from server.config import Settings, secret_key
+from server.config import Settings
 from tests import synthetic
-from tests.nginx_server import nginx_server
-from tests.postgres_server import postgres_server
-from tests.redis_server import redis_server
-from tests.server_process import LOCALHOST, ServerProcess
+from tests.cluster import Cluster, running_cluster
 
 WORKERS = 2
 FPS = 15
@@ -31,49 +27,10 @@ RECONNECT_TIMEOUT_S = 30.0
 POLL_S = 0.2
 
 
-class Cluster:
-    """What the tests reach: nginx's URL, the workers (direct URLs, pids, tokens) and Redis."""
-
-    def __init__(self, url: str, workers: list[ServerProcess], redis) -> None:
-        self.url, self.workers, self.redis = url, workers, redis
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.workers[0].headers
-
-    @property
-    def token(self) -> str:
-        return self.workers[0].token
-
-    def worker_streams(self) -> dict[int, int]:
-        """Each live worker's pid -> its open live streams, asked of the worker itself."""
-        counts = {}
-        for worker in self.workers:
-            if worker.process is not None and worker.process.poll() is None:
-                counts[worker.pid] = requests.get(f"{worker.base_url}/health", timeout=10).json()["live"]["streams"]
-        return counts
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    instance = str(tmp_path_factory.mktemp("cluster-instance"))
-    secret_key(Settings(instance_dir=instance))  # made once: the workers share it, so a login works on each
-    with postgres_server() as postgres, redis_server() as redis:
-        env = {
-            "PAINSCOPE_DATABASE_URL": postgres.new_database(),
-            "PAINSCOPE_MESSAGE_QUEUE": redis.url,
-            "PAINSCOPE_REDIS_URL": redis.url,
-            "PAINSCOPE_TRUSTED_PROXIES": "1",
-        }
-        with contextlib.ExitStack() as stack:
-            workers = [ServerProcess(env=env, instance_dir=instance) for _ in range(WORKERS)]
-            for worker in workers:  # started together, waited for together: start-up is the slow part
-                worker.start()
-                stack.callback(worker.stop)
-            for worker in workers:
-                worker.wait_healthy()
-            url = stack.enter_context(nginx_server([f"{LOCALHOST}:{w.port}" for w in workers]))
-            yield Cluster(url, workers, redis)
+def cluster() -> Iterator[Cluster]:
+    with running_cluster(WORKERS) as running:
+        yield running
 
 
 def _jpeg_base64() -> str:
