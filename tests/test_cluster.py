@@ -148,6 +148,9 @@ def test_redis_down_answers_503_with_the_error_shape_then_recovers(cluster):
         refused = requests.post(f"{cluster.url}/api/v1/rppg/sessions", headers=cluster.headers, timeout=TIMEOUT_S)
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "shared_state_unavailable"
+        metrics = requests.get(f"{cluster.workers[0].base_url}/metrics", headers=cluster.headers, timeout=TIMEOUT_S)
+        assert metrics.status_code == 200  # the outage is visible to the scraper, not a scrape error
+        assert "painscope_rppg_sessions_open NaN" in metrics.text
     finally:
         cluster.redis.start()
     made = requests.post(f"{cluster.url}/api/v1/rppg/sessions", headers=cluster.headers, timeout=TIMEOUT_S)
