@@ -44,14 +44,17 @@ POLL_S = 0.25
 STOP_TIMEOUT_S = 10.0  # after SIGTERM; the workers' own shutdown grace is 5 s (server/__main__.py)
 
 
-def worker_env(redis_url: str, database_url: str, instance_dir: str) -> dict[str, str]:
-    """The settings every worker of a cluster runs with (deploy/Procfile lists the same)."""
+def worker_env(redis_url: str, database_url: str, instance_dir: str, first: bool) -> dict[str, str]:
+    """The settings every worker of a cluster runs with (deploy/Procfile lists the same); ``first``: the
+    worker that starts alone, before any stream is open."""
     return {
         "PAINSCOPE_DATABASE_URL": database_url,
         "PAINSCOPE_MESSAGE_QUEUE": redis_url,  # an emit reaches a client on any worker
         "PAINSCOPE_REDIS_URL": redis_url,  # heart-rate sessions and login throttling shared
         "PAINSCOPE_TRUSTED_PROXIES": "1",  # nginx sets X-Forwarded-For: throttling keys on the real client
         "PAINSCOPE_INSTANCE_DIR": instance_dir,  # one secret key for all, so a login cookie works on each
+        # only the first ends what a crash left open: for a later one, open assessments are others' live streams
+        "PAINSCOPE_END_OPEN_ASSESSMENTS_AT_START": "1" if first else "0",
     }
 
 
@@ -180,7 +183,7 @@ class Cluster:
         secret_key(Settings.from_env().replace(instance_dir=str(self.folder)))
 
     def _start_worker(self, port: int) -> None:
-        env = worker_env(self.redis_url, self.database_url, str(self.folder))
+        env = worker_env(self.redis_url, self.database_url, str(self.folder), first=port == self.worker_ports[0])
         self.worker_processes[port] = self._spawn(
             f"worker-{port}", [sys.executable, "-m", "server", "run", "--host", LOOPBACK, "--port", str(port)], env)
 

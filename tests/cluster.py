@@ -8,6 +8,7 @@ from typing import Iterator
 
 import requests
 
+from deploy.cluster import worker_env
 from server.config import Settings, secret_key
 from tests.nginx_server import nginx_server
 from tests.postgres_server import postgres_server
@@ -45,17 +46,16 @@ class Cluster:
 
 @contextlib.contextmanager
 def running_cluster(workers: int) -> Iterator[Cluster]:
-    """``workers`` workers with the settings deploy/cluster.py gives them, behind nginx; stopped afterwards."""
+    """``workers`` workers with the settings deploy/cluster.py gives them, behind nginx; stopped afterwards.
+
+    Unlike the launcher, all start at once: the test account is made (and the schema migrated) first.
+    """
     with tempfile.TemporaryDirectory(prefix="painscope-cluster-") as instance, \
             postgres_server() as postgres, redis_server() as redis, contextlib.ExitStack() as stack:
         secret_key(Settings(instance_dir=instance))  # made once: the workers share it, so a login works on each
-        env = {
-            "PAINSCOPE_DATABASE_URL": postgres.new_database(),
-            "PAINSCOPE_MESSAGE_QUEUE": redis.url,
-            "PAINSCOPE_REDIS_URL": redis.url,
-            "PAINSCOPE_TRUSTED_PROXIES": "1",
-        }
-        processes = [ServerProcess(env=env, instance_dir=instance) for _ in range(workers)]
+        database = postgres.new_database()
+        processes = [ServerProcess(env=worker_env(redis.url, database, instance, first=n == 0), instance_dir=instance)
+                     for n in range(workers)]
         for process in processes:  # started together, waited for together: start-up is the slow part
             process.start()
             stack.callback(process.stop)

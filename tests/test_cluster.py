@@ -187,10 +187,20 @@ def test_killing_a_worker_keeps_the_cluster_up_and_every_acknowledged_reading(cl
         # the client saw the connection drop ("reconnecting" on the page) and is back, on the survivor
         assert _wait_for(lambda: stream.connects >= 2 and stream.connected.is_set(), RECONNECT_TIMEOUT_S)
         assert stream.disconnects >= 1
-        stream.start()  # as the page does on every connect: a new assessment for the same patient
+        restarted = stream.start()  # as the page does on every connect: a new assessment for the same patient
         resumed = stream.frames(3, first_seq=len(acks))
         assert resumed[-1]["face"] is not None
         assert cluster.worker_streams() == {survivor.pid: 1}
+
+        # back as a later worker (as the README says to restart one): the survivor's live assessment stays open
+        victim.extra_env["PAINSCOPE_END_OPEN_ASSESSMENTS_AT_START"] = "0"
+        victim.start()
+        victim.wait_healthy()
+        live_id = restarted["session"]["record"]["assessment_id"]
+        assessments = requests.get(f"{cluster.url}/api/v1/patients/{patient_id}/readings", headers=cluster.headers,
+                                   params={"assessment_id": live_id}, timeout=TIMEOUT_S).json()["assessments"]
+        assert assessments[0]["ended_at"] is None
+        assert stream.frames(1, first_seq=len(acks) + 3)[0]["record"]["assessment_id"] == live_id
     finally:
         stream.client.disconnect()
 
