@@ -6,6 +6,7 @@ and cost ~0.3 s to create, so the web layer keeps a pool).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -37,6 +38,7 @@ from server.vitals.rppg import (
     window_spectrum,
 )
 from server.vitals.skin import region_means
+from server.vitals.vital_signs import Vitals, series_point
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
 VIDEO_STABILITY_SAMPLES = 5
@@ -86,7 +88,7 @@ def assess(
     baseline: NeutralBaseline,
     steadiness: float,
     clock: StageClock,
-    vitals: dict[str, Any] | None = None,
+    vitals: Vitals | None = None,
     evidence: Any = None,
     physiology: Physiology | None = None,
 ) -> Result:
@@ -116,7 +118,7 @@ class VideoReport:
     summary: dict[str, Any]
     peak: Result | None
     peak_overlay_png: bytes | None
-    vitals: dict[str, Any] | None = None
+    vitals: Vitals | None = None
     # Every sampled frame's (time, Result), for the patient record (server/per_second.py); not in to_dict.
     samples: list[tuple[float, Result]] = field(default_factory=list)
     peak_t_s: float | None = None  # time of the most painful frame in the video (not in to_dict)
@@ -131,7 +133,7 @@ class VideoReport:
         return {
             "timeline": self.timeline,
             "summary": self.summary,
-            "vitals": self.vitals,
+            "vitals": self.vitals.to_dict() if self.vitals is not None else None,
             "peak": peak,
             "speech": {"text": speech},
         }
@@ -279,7 +281,7 @@ class Analyzer:
         samples: list["_Sample"],
         baseline: NeutralBaseline,
         references: Sequence[bytes | str],
-        vitals: dict[str, Any] | None,
+        vitals: Vitals | None,
         video: "VideoSource",
         physiology_at: Callable[[float], Physiology | None],
     ) -> VideoReport:
@@ -332,7 +334,7 @@ class Analyzer:
 
 def video_vitals(
     skin: dict[str, list[tuple[float, np.ndarray]]], method: str, window_s: float, motion_per_s: float = 0.0
-) -> dict | None:
+) -> Vitals | None:
     """Heart rate over a whole video, the per-window series and the last window's waveform."""
     regions = traces_from_rows(skin)
     if not regions:
@@ -344,17 +346,8 @@ def video_vitals(
     end = max(r.t_s[-1] for r in regions)
     last = window_spectrum([r.between(end - window_s, end) for r in regions], method)
     waveform = last.waveform if last is not None and overall.bpm is not None else None
-    vitals = overall.as_vitals(waveform)
-    vitals["series"] = [
-        {
-            "t_s": round(t, 2),
-            "heart_rate_bpm": None if r.bpm is None else round(r.bpm, 1),
-            "quality": r.quality,
-            "snr_db": None if r.snr_db is None else round(r.snr_db, 1),
-        }
-        for t, r in series
-    ]
-    return vitals
+    points = tuple(series_point(t, r.bpm, r.quality, r.snr_db) for t, r in series)
+    return dataclasses.replace(overall.as_vitals(waveform), series=points)
 
 
 def _pick(faces: Sequence[Face], index: int | None, strict: bool = True) -> Face | None:

@@ -24,6 +24,7 @@ from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, decode_image
 from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker
 from server.vitals.skin import region_means
+from server.vitals.vital_signs import Vitals
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
 # (~0.5 s at 15 fps): enough to average out landmark jitter, short enough that
@@ -59,7 +60,7 @@ class LiveSession:
         self.sustained = SustainedLevel()  # what speech announces: the level held for the last second
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
-        self._vitals: dict | None = None
+        self._vitals: Vitals | None = None
         self._vitals_at = float("-inf")
         self.resting = RestingHeartRate(settings.resting_heart_rate_seconds)
         self.body = LiveBodyMovement(BodyTracker(stream=True, max_side=settings.analysis_max_side)) if body else None
@@ -111,7 +112,7 @@ class LiveSession:
         self.frames_analysed += 1
         return result
 
-    def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> dict:
+    def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> Vitals:
         """Add this frame's skin colour; the current heart rate (re-estimated every VITALS_INTERVAL_S)."""
         self.rppg.add(t_s, region_means(rgb, face.landmarks), face.box)
         if self._vitals is None or t_s - self._vitals_at >= VITALS_INTERVAL_S:

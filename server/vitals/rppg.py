@@ -23,6 +23,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from server.vitals.vital_signs import Vitals, heart_rate_vitals
+
 # Heart-rate band: 42-240 bpm covers resting bradycardia to maximal exertion.
 MIN_BPM, MAX_BPM = 42.0, 240.0
 RESAMPLE_HZ = 30.0  # uniform rate the trace is resampled to (above twice 4 Hz, the band's top)
@@ -78,19 +80,9 @@ class HeartRate:
     window_s: float
     reason: str | None = None
 
-    def as_vitals(self, waveform: np.ndarray | None = None, waveform_hz: float = RESAMPLE_HZ) -> dict:
-        """The ``vitals`` fields of the Result (docs/ARCHITECTURE.md), plus the recent pulse waveform when given."""
-        extra = {}
-        if waveform is not None:
-            extra = {"waveform": [round(float(v), 3) for v in waveform], "waveform_hz": waveform_hz}
-        return {
-            "heart_rate_bpm": None if self.bpm is None else round(self.bpm, 1),
-            "quality": self.quality,
-            "snr_db": None if self.snr_db is None else round(self.snr_db, 1),
-            "window_s": round(self.window_s, 1),
-            "reason": self.reason,
-            **extra,
-        }
+    def as_vitals(self, waveform: np.ndarray | None = None, waveform_hz: float = RESAMPLE_HZ) -> Vitals:
+        """These vital signs (docs/ARCHITECTURE.md), plus the recent pulse waveform when given."""
+        return heart_rate_vitals(self.bpm, self.quality, self.snr_db, self.window_s, self.reason, waveform, waveform_hz)
 
 
 # ---------------------------------------------------------------- signal steps

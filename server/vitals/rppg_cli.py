@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     rate = estimate_recording(regions, args.method)
     if args.json:
-        print(json.dumps({**rate.as_vitals(), "method": args.method, "regions": len(regions)}))
+        print(json.dumps({**rate.as_vitals().to_dict(), "method": args.method, "regions": len(regions)}))
     elif rate.bpm is None:
         print(f"heart rate: not measurable ({rate.reason})")
     else:

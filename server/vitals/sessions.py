@@ -163,7 +163,7 @@ class RppgSessionStore:
             "id": session.id,
             "status": state,
             "roi": session.roi,
-            **rate.as_vitals(),
+            **rate.as_vitals().to_dict(),
             "frames_buffered": buffered,
             "frames_received": session.frames_received,
             "faces_found": session.faces_found,

@@ -75,7 +75,7 @@ def analyze_image():
     if png is not None:
         body["overlay_png"] = png_data_url(png)
     if ecg is not None:
-        body["ecg"] = ecg
+        body["ecg"] = ecg.to_dict()
     if patient_id is not None:
         body["record"] = store_upload(record_photo, patient_id, estimator.name, result, ecg, received_at)
     return jsonify(body)

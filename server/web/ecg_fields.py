@@ -14,14 +14,15 @@ from flask import Request, request
 from server.pain.physiology import Physiology, from_ecg
 from server.problems import InputProblem
 from server.services import Services
-from server.vitals.ecg import analyze_ecg
+from server.vitals.ecg import EcgReport, analyze_ecg
 from server.web.context import current_services
 from server.web.inputs import option, read_file_field
 
 
-def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | None, dict[str, Any] | None]:
+def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | None, EcgReport | None]:
     """An ECG sent with a photo or video (multipart ``ecg`` + optional ``ecg_baseline``, ``ecg_sampling_rate``,
-    ``ecg_baseline_seconds``): its arousal for fusion and its report for the response; (None, None) without one."""
+    ``ecg_baseline_seconds``): its arousal for fusion and its report (for the response and the record);
+    (None, None) without one."""
     services = current_services()
     max_bytes = services.settings.max_ecg_bytes
     data = read_file_field(req, "ecg", max_bytes, "The ECG file")
@@ -29,7 +30,7 @@ def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | 
         return None, None
     baseline = read_file_field(req, "ecg_baseline", max_bytes, "The ECG baseline file")
     report = analyze_ecg_fields(services, data, baseline, options, "ecg_")
-    return from_ecg(report), report.to_dict()
+    return from_ecg(report), report
 
 
 def analyze_ecg_fields(services: Services, data: bytes, baseline: bytes | None, options: dict[str, Any], prefix: str) -> Any:

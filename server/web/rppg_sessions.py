@@ -13,6 +13,7 @@ from server.vision.face import FaceTracker
 from server.vision.frames import ImageLimits, decode_image
 from server.vitals.sessions import RppgSession
 from server.vitals.skin import full_frame_patches, region_means
+from server.web.inputs import json_object
 
 MAX_FRAMES_PER_POST = 300  # 10 s at 30 fps: a device batches at most one window
 
@@ -27,9 +28,7 @@ def viewer() -> dict[str, Any]:
 
 def requested_roi() -> str:
     """The optional ``roi`` of a request that opens a session (``face`` when there is no body)."""
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise InputProblem("bad_json_type", 'The body must be a JSON object such as {"roi": "face"}.')
+    body = json_object(request) if request.data else {}
     return body.get("roi", "face")
 
 

@@ -62,7 +62,7 @@ def run_video_analysis() -> tuple[PainEstimator, VideoReport, dict[str, Any]]:
         )
     extras: dict[str, Any] = {}
     if ecg is not None:
-        extras["ecg"] = ecg
+        extras["ecg"] = ecg.to_dict()
     if patient_id is not None:
         extras["record"] = store_upload(record_video, patient_id, estimator.name, report, ecg, received_at)
     return estimator, report, extras

@@ -11,6 +11,7 @@ from server.store.accounts import AccountError, create_user
 from server.store.db import User
 from server.problems import InputProblem
 from server.web.errors import error_response
+from server.web.inputs import json_object
 
 users_api = Blueprint("users_api", __name__, url_prefix="/api/v1")
 
@@ -38,8 +39,8 @@ def add_user() -> Any:
     refused = _forbidden_unless_admin()
     if refused is not None:
         return refused
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
+    body = json_object(request)
+    if not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
         raise InputProblem("missing_field", 'Send JSON {"name": "...", "password": "...", "admin": false}.')
     admin = body.get("admin", False)
     if not isinstance(admin, bool):  # "yes", 1 or "false" must not make (or fail to make) an admin by accident
