@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from server.vitals.ecg import AROUSAL_METHOD, HR_RISE_FOR_FULL_SCORE, HR_RISE_IGNORED, EcgReport, heart_rate_rise_score
-from server.vitals.rppg import SNR_FLOOR_DB, SNR_HIGH_DB
+from server.vitals.spectrum import SNR_FLOOR_DB, SNR_HIGH_DB
 from server.vitals.vital_signs import TimedVitals, Vitals
 
 # Window end times are rounded to 10 ms in a video's series; a sample at the same instant counts as after it.

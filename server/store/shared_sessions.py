@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 import redis
 
-from server.vitals.rppg import MAX_GAP_S, RppgTracker
+from server.vitals.rppg_tracker import MAX_GAP_S, RppgTracker
 from server.vitals.sessions import RppgSession, RppgSessionStore, Sample, apply_samples, check_roi, visible
 
 KEY_PREFIX = "painscope:rppg:"

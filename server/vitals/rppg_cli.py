@@ -13,7 +13,9 @@ import sys
 from typing import Sequence
 
 from server.problems import InputProblem
-from server.vitals.rppg import METHOD_NAMES, RegionTrace, estimate_recording
+from server.vitals.pulse_methods import METHOD_NAMES
+from server.vitals.region_fusion import RegionTrace
+from server.vitals.rppg import estimate_recording
 from server.vitals.skin import traces_from_video_file
 
 

@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from server.problems import InputProblem
-from server.vitals.rppg import RppgTracker
+from server.vitals.rppg_tracker import RppgTracker
 
 ROI_MODES = ("face", "full")  # skin regions from landmarks, or every pixel is skin (pre-cropped)
 Sample = tuple[float | None, Mapping[str, np.ndarray], tuple | None]  # (time s or None, region means, face box)

@@ -31,6 +31,7 @@ from server.store.accounts import (
     end_login_session,
     start_login_session,
 )
+from server.web.context import current_services
 from server.web.errors import error_response
 from server.web.shared_throttle import RedisLoginThrottle
 
@@ -164,7 +165,7 @@ def init_auth(app: Flask) -> None:
 
 
 def _db() -> Any:
-    return current_app.extensions["painscope"].db
+    return current_services().db
 
 
 def _load_user(user_id: str) -> SessionUser | None:
@@ -326,7 +327,7 @@ def login() -> Any:
         return render_template("login.html", next=next_page, error=message), 400
     # scrypt takes ~0.1-0.2 s of CPU: off the event loop, so live streams keep flowing meanwhile
     # (on an OS thread, hence the pool-less twin of the database; see Database.unpooled).
-    services = current_app.extensions["painscope"]
+    services = current_services()
     account = services.offloader.run(
         authenticate, services.db.unpooled(), name, request.form.get("password", "")
     )

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user
 
 from server.store import records
 from server.store.db import Database
 from server.problems import InputProblem
+from server.web.context import current_services
 from server.web.errors import error_response
 from server.web.inputs import field_name, json_object, sends_json
 
@@ -29,7 +30,7 @@ MAX_ID_DIGITS = 20
 
 
 def _db() -> Database:
-    return current_app.extensions["painscope"].db
+    return current_services().db
 
 
 def _fields() -> dict[str, Any]:
