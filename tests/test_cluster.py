@@ -151,6 +151,8 @@ def test_redis_down_answers_503_with_the_error_shape_then_recovers(cluster):
         metrics = requests.get(f"{cluster.workers[0].base_url}/metrics", headers=cluster.headers, timeout=TIMEOUT_S)
         assert metrics.status_code == 200  # the outage is visible to the scraper, not a scrape error
         assert "painscope_rppg_sessions_open NaN" in metrics.text
+        records = requests.get(f"{cluster.url}/api/v1/patients", headers=cluster.headers, timeout=TIMEOUT_S)
+        assert records.status_code == 200  # what does not use Redis goes on
     finally:
         cluster.redis.start()
     made = requests.post(f"{cluster.url}/api/v1/rppg/sessions", headers=cluster.headers, timeout=TIMEOUT_S)
