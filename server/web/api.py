@@ -1,6 +1,9 @@
 """The JSON API under /api/v1, and /health."""
 from __future__ import annotations
 
+import os
+import socket
+
 from flask import Blueprint, Response, jsonify, request
 
 from server.assess.analysis import png_data_url
@@ -21,7 +24,7 @@ health = Blueprint("health", __name__)
 
 @health.get("/health")
 def get_health():
-    """Liveness plus what this server can do: estimators, speech, live load, limits."""
+    """Liveness plus what this server can do: estimators, speech, live load, limits, and which worker answered."""
     services = current_services()
     settings = services.settings
     speech_ok, speech_detail = services.speech.available()
@@ -34,6 +37,7 @@ def get_health():
         "body_segmenter": services.body_segmenter.to_dict() if services.body_segmenter else None,
         "speech": {"server_tts": speech_ok, "detail": speech_detail},
         "live": {"streams": len(services.live_streams), "analysing": services.offloader.in_progress},
+        "worker": {"host": socket.gethostname(), "pid": os.getpid()},  # which worker of a cluster answered
         "limits": {
             "max_image_bytes": settings.max_image_bytes,
             "max_image_pixels": settings.max_image_pixels,

@@ -1,4 +1,4 @@
-"""``GET /health``: the estimators, models, speech, live streams and limits."""
+"""``GET /health``: the estimators, models, speech, live streams, the worker that answered, and limits."""
 from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields
@@ -29,4 +29,5 @@ class HealthSchema(Schema):
     body_segmenter = required(fields.Nested(OpenObjectSchema, allow_none=True))
     speech = required(fields.Dict())
     live = required(fields.Dict())
+    worker = required(fields.Dict(metadata={"description": "the process that answered: host name and pid"}))
     limits = required(fields.Dict(keys=fields.String(), values=fields.Float()))
