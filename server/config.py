@@ -70,7 +70,7 @@ class Settings:
     rppg_max_sessions_per_user: int = 10
     rppg_session_idle_s: float = 300.0  # a session nobody posts to for 5 minutes is dropped
 
-    # --- ECG (server/vitals/ecg.py) ---
+    # --- ECG (server/vitals/ecg_files.py, ecg.py; server/assess/ecg_report.py) ---
     max_ecg_bytes: int = 20 * 1024 * 1024  # one ECG text file: ~40 min of 500 Hz time,ecg CSV (~19 bytes a row)
     ecg_baseline_seconds: float = 10.0  # without a baseline upload, the file's first seconds are the baseline
 

@@ -126,12 +126,12 @@ def test_without_a_usable_heart_rate_the_face_stands_and_the_part_says_why(physi
 
 
 def test_an_ecg_report_gives_its_arousal_score_and_quality():
-    from server.vitals.ecg import analyze_ecg
+    from server.assess.ecg_report import analyze_ecg
     from tests.test_ecg import simulated, time_ecg_csv
 
     calm, fast = simulated(65, seconds=30), simulated(95, seconds=30, seed=2)
     report = analyze_ecg(time_ecg_csv(np.concatenate([calm, fast])), baseline_seconds=25)
-    physiology = from_ecg(report)
+    physiology = from_ecg(report.arousal, report.analysis)
     assert physiology.source == "ecg" and physiology.arousal == report.arousal.score >= 0.5
     assert physiology.baseline_bpm == pytest.approx(65, abs=3) and physiology.heart_rate_bpm > 85
     assert 0.5 < physiology.confidence <= 1.0

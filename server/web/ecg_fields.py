@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Request, request
 
+from server.assess.ecg_report import EcgReport, analyze_ecg
 from server.pain.physiology import Physiology, from_ecg
 from server.problems import InputProblem
 from server.services import Services
-from server.vitals.ecg import EcgReport, analyze_ecg
 from server.web.context import current_services
 from server.web.inputs import option, read_file_field
 
@@ -30,7 +30,7 @@ def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | 
         return None, None
     baseline = read_file_field(req, "ecg_baseline", max_bytes, "The ECG baseline file")
     report = analyze_ecg_fields(services, data, baseline, options, "ecg_")
-    return from_ecg(report), report
+    return from_ecg(report.arousal, report.analysis), report
 
 
 def analyze_ecg_fields(services: Services, data: bytes, baseline: bytes | None, options: dict[str, Any], prefix: str) -> Any:
