@@ -8,9 +8,9 @@ import subprocess
 import tempfile
 from typing import Iterator
 
-import pytest
 
 from deploy.cluster import nginx_config, wait_for_http
+from tests.prerequisites import missing, stop_process
 from tests.server_process import LOCALHOST, free_port
 
 START_TIMEOUT_S = 20.0
@@ -23,9 +23,7 @@ def require_nginx() -> str:
     if program is not None:
         return program
     message = "nginx is needed for these tests (Debian package nginx; `make test` installs it as root)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(message)
 
 
 @contextlib.contextmanager
@@ -44,10 +42,5 @@ def nginx_server(workers: list[str]) -> Iterator[str]:
         wait_for_http(f"{base_url}/health", START_TIMEOUT_S, process)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, STOP_TIMEOUT_S)
         shutil.rmtree(folder, ignore_errors=True)

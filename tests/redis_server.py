@@ -6,16 +6,15 @@ same port let a test take Redis away and bring it back.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import tempfile
 import time
 from typing import Iterator
 
-import pytest
 import redis
 
+from tests.prerequisites import missing, stop_process
 from tests.server_process import LOCALHOST, free_port
 
 START_TIMEOUT_S = 20.0
@@ -28,9 +27,7 @@ def require_redis() -> str:
     if program is not None:
         return program
     message = "redis-server is needed for these tests (Debian package redis-server; `make test` installs it as root)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(message)
 
 
 class RedisServer:
@@ -61,13 +58,8 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop it (SIGTERM, then SIGKILL if it lingers)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=START_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, START_TIMEOUT_S)
 
 
 @contextlib.contextmanager
