@@ -128,6 +128,21 @@ class ArousalSchema(Schema):
     reason = _string(nullable=True)
 
 
+class EcgModelSchema(Schema):
+    """The ECG Transformer's class for the recording's last window (server/pain/ecg_classifier.py)."""
+
+    estimator = _one_of(("ecg_transformer",))
+    model = _string(metadata={"description": "checkpoint file"})
+    label_set = _string()
+    label = _string(metadata={"description": "most likely class of the label set"})
+    level = _one_of(LEVELS)
+    label_probabilities = _req(_numbers_by_name())
+    label_logits = _req(fields.List(fields.Float()))
+    probabilities = _req(_numbers_by_name(metadata={"description": "per level, summing to 1"}))
+    confidence = _number(validate=validate.Range(0, 1), metadata={"description": "signal quality x top probability"})
+    window_s = _number()
+
+
 class EcgReportSchema(Schema):
     """Heart-rate series, mean HR, RMSSD/SDNN, signal quality and arousal against a baseline."""
 
@@ -135,6 +150,9 @@ class EcgReportSchema(Schema):
     vitals = _req(fields.Nested(EcgVitalsSchema))
     arousal = _req(fields.Nested(ArousalSchema))
     timing_ms = _timing()
+    answered_by = _one_of(("heuristic_arousal", "ecg_transformer"), metadata={
+        "description": "the ECG Transformer when its checkpoint is installed, else the heuristic arousal score"})
+    model = _req(fields.Nested(EcgModelSchema, allow_none=True))
 
 
 # ---------------------------------------------------------------- the Result (docs/ARCHITECTURE.md, "One upload")
@@ -167,6 +185,10 @@ class PainEstimateSchema(Schema):
     model = _string(nullable=True, metadata={"description": "checkpoint file of a learned estimator"})
     label = _string(nullable=True, metadata={"description": "sequence models: most likely class of their label set"})
     label_probabilities = _req(_numbers_by_name(allow_none=True))
+    label_logits = _req(fields.List(
+        fields.Float(), allow_none=True,
+        metadata={"description": "window classifiers: raw logits in label_probabilities' order (logit fusion)"},
+    ))
     parts = _req(fields.List(
         fields.Dict(), allow_none=True, metadata={"description": "fusion: each estimator's contribution and weight"}
     ))
