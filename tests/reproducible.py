@@ -12,6 +12,8 @@ the tests' training recipes are sized to converge despite that.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import io
 import json
 import os
 import subprocess
@@ -52,3 +54,15 @@ def run_cli(*args: object) -> dict:
                          timeout=CLI_TIMEOUT_S, env={**training_env(), "GLOG_minloglevel": "2"})
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_main(module: str, *args: object) -> dict:
+    """A training tool's ``main`` run in this process (no second torch start-up), on one arithmetic path.
+
+    The same code as ``python -m module args``; its last stdout line is JSON.
+    """
+    stdout = io.StringIO()
+    with one_arithmetic_path(), contextlib.redirect_stdout(stdout):
+        status = importlib.import_module(module).main([str(a) for a in args])
+    assert status == 0, stdout.getvalue()[-2000:]
+    return json.loads(stdout.getvalue().strip().splitlines()[-1])

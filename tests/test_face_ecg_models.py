@@ -1,5 +1,6 @@
 """The face-video + ECG learned system end to end: ResNet-18 + GRU and ECG Transformer, trained through their
-command lines (leave one subject out), exported, served, and fused 80/20 by their logits.
+command lines' main() (leave one subject out; in this process, so torch starts once), exported, served, and
+fused 80/20 by their logits.
 
 The data is synthetic (tests/tiny_datasets.py): BioVid-style videos of the warped astronaut whose motion
 depends on the label, and simulated ECG whose heart rate depends on it. The models learn those; this proves
@@ -16,7 +17,7 @@ from server.config import Settings
 from tests import synthetic, tiny_datasets
 from tests.conftest import authed_client, create_test_app, live_client, multipart
 from tests.media import write_video
-from tests.reproducible import run_cli
+from tests.reproducible import run_main
 
 SUBJECTS = tiny_datasets.BIOVID_SUBJECTS
 SERVED_FOLD = SUBJECTS[0]  # the fold whose models are served: this subject was never trained on
@@ -31,13 +32,13 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("face-ecg")
     videos = tiny_datasets.write_biovid(root / "video")
     biosignals = tiny_datasets.write_biovid_biosignals(root / "bio", per_class=ECG_PER_CLASS)
-    face = run_cli(
+    face = run_main(
         "server.training.resnet_gru", "--from-biovid", videos, "--manifest", root / "video.csv",
         "--out", root / "loso" / "resnet_gru.pt", "--label-set", "binary", "--folds", "loso", "--epochs", "1",
         "--fps", FACE_FPS, "--window-s", FACE_WINDOW_S, "--image-size", FACE_SIZE, "--batch-size", "2",
         "--cache", root / "cache", "--report-dir", root / "face-report", "--note", "warped astronaut, not pain data",
     )
-    ecg = run_cli(
+    ecg = run_main(
         "server.training.ecg_transformer", "--from-biovid", biosignals, "--manifest", root / "bio.csv",
         "--out", root / "loso" / "ecg_transformer.pt", "--label-set", "binary", "--folds", "loso",
         "--epochs", "15", "--report-dir", root / "ecg-report", "--note", "simulated ECG, not pain data",
@@ -46,9 +47,12 @@ def trained(tmp_path_factory):
     models.mkdir()
     for name in ("resnet_gru", "ecg_transformer"):
         shutil.copy(root / "loso" / f"{name}.loso-{SERVED_FOLD}.pt", models / f"{name}.pt")
-    exports = {name: run_cli("server.training.export", models / f"{name}.pt")
+    exports = {name: run_main("server.training.export", models / f"{name}.pt")
                for name in ("resnet_gru", "ecg_transformer")}
-    return {"root": root, "models": models, "face": face, "ecg": ecg, "exports": exports, "biosignals": biosignals}
+    evaluation = run_main("server.training.evaluate", models / "ecg_transformer.pt", "--manifest", root / "bio.csv",
+                         "--subjects", SERVED_FOLD, "--report-dir", root / "ecg-evaluation")
+    return {"root": root, "models": models, "face": face, "ecg": ecg, "exports": exports, "biosignals": biosignals,
+            "evaluation": evaluation}
 
 
 def test_leave_one_subject_out_trains_a_face_model_per_subject_and_pools_the_held_out_figures(trained):
@@ -82,6 +86,13 @@ def test_the_ecg_model_learns_the_heart_rate_of_subjects_it_never_saw(trained):
     pooled = run["cross_validation"]
     assert pooled["n"] == 6 * ECG_PER_CLASS and pooled["accuracy"] >= 0.8 and pooled["macro_f1"] >= 0.8  # chance: 0.5
     assert (trained["root"] / "ecg-report" / "summary.json").exists()
+
+
+def test_a_held_out_subject_is_evaluated_with_the_training_tools_figures(trained):
+    figures = trained["evaluation"]
+    assert figures["kind"] == "ecg_transformer" and figures["n"] == 2 * ECG_PER_CLASS
+    assert list(figures["per_subject"]) == [SERVED_FOLD] and figures["accuracy"] >= 0.8
+    assert (trained["root"] / "ecg-evaluation" / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_both_onnx_exports_give_torchs_logits(trained):
@@ -134,7 +145,7 @@ def test_an_ecg_upload_is_answered_by_the_ecg_model(served, trained, label):
 def _neutral_then_grimace() -> bytes:
     neutral = synthetic.camera_frame(tiny_datasets.grimace_faces()[0.0])
     pained = synthetic.camera_frame(tiny_datasets.grimace_faces()[1.0])
-    return write_video([neutral] * 30 + [pained] * 30, VIDEO_FPS)
+    return write_video([neutral] * 20 + [pained] * 20, VIDEO_FPS)
 
 
 def test_a_video_is_judged_window_by_window_and_fused_with_its_ecg_by_logits(served, trained):
