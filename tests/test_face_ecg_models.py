@@ -51,8 +51,13 @@ def trained(tmp_path_factory):
                for name in ("resnet_gru", "ecg_transformer")}
     evaluation = run_main("server.training.evaluate", models / "ecg_transformer.pt", "--manifest", root / "bio.csv",
                          "--subjects", SERVED_FOLD, "--report-dir", root / "ecg-evaluation")
+    fused = run_main("server.training.evaluate_fusion",
+                     "--face", *sorted((root / "loso").glob("resnet_gru.loso-*.pt")),
+                     "--ecg", *sorted((root / "loso").glob("ecg_transformer.loso-*.pt")),
+                     "--video-manifest", root / "video.csv", "--ecg-manifest", root / "bio.csv",
+                     "--cache", root / "cache", "--report-dir", root / "fused-report")
     return {"root": root, "models": models, "face": face, "ecg": ecg, "exports": exports, "biosignals": biosignals,
-            "evaluation": evaluation}
+            "evaluation": evaluation, "fused": fused}
 
 
 def test_leave_one_subject_out_trains_a_face_model_per_subject_and_pools_the_held_out_figures(trained):
@@ -95,6 +100,16 @@ def test_a_held_out_subject_is_evaluated_with_the_training_tools_figures(trained
     assert (trained["root"] / "ecg-evaluation" / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_fused_system_is_scored_leave_one_subject_out_beside_each_network_alone(trained):
+    figures = trained["fused"]
+    assert figures["folds"] == 3 and figures["pairs_found"] == 6 and figures["samples"] == 6  # video 001 + ECG 001
+    assert figures["ecg_weight"] == 0.2
+    for system in ("face", "ecg", "fused"):
+        assert figures[system]["n"] == 6 and set(figures[system]["per_subject"]) == set(SUBJECTS)
+    assert figures["ecg"]["accuracy"] >= 0.8  # the heart rate carries the label
+    assert (trained["root"] / "fused-report" / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_both_onnx_exports_give_torchs_logits(trained):
     for export in trained["exports"].values():
         assert export["matches"] is True and export["max_abs_difference"] < 1e-4
@@ -118,15 +133,17 @@ def test_health_lists_both_models_and_how_fusion_uses_them(served):
     assert "onnxruntime" in by_file["ecg_transformer.pt"]["runtime"]["latency_ms"]  # its own export was timed
     status = {e["name"]: e for e in health["estimators"]}
     assert status["resnet_gru"]["available"] and status["resnet_gru"]["model"] == "resnet_gru.pt"
-    assert status["ecg_transformer"]["available"] and status["ecg_transformer"]["model"] == "ecg_transformer.pt"
+    assert "ecg_transformer" not in status  # not a face estimator: the picker must not offer it
+    assert health["ecg_model"]["available"] and health["ecg_model"]["model"] == "ecg_transformer.pt"
     assert "80% / 20% with the ECG Transformer" in status["fusion"]["detail"]
 
 
 def test_without_checkpoints_health_says_why_and_ecg_uploads_stay_heuristic(app, trained):
     client = authed_client(app)
-    status = {e["name"]: e for e in client.get("/health").get_json()["estimators"]}
+    health = client.get("/health").get_json()
+    status = {e["name"]: e for e in health["estimators"]}
     assert not status["resnet_gru"]["available"] and "no resnet_gru checkpoint" in status["resnet_gru"]["detail"]
-    assert not status["ecg_transformer"]["available"] and "heuristic" in status["ecg_transformer"]["detail"]
+    assert not health["ecg_model"]["available"] and "heuristic" in health["ecg_model"]["detail"]
     body = client.post("/api/v1/analyze/ecg", data=multipart(file=_bio_file(trained, "PA4"))).get_json()
     assert body["answered_by"] == "heuristic_arousal" and body["model"] is None and body["arousal"]["method"]
 

@@ -123,8 +123,8 @@ def test_health_lists_every_checkpoint_and_reports_the_broken_one(served):
     assert by_file["bi_lstm.pt"]["runtime"]["runtime"] == "torch" and "another" in by_file["bi_lstm.pt"]["runtime"]["note"]
     assert by_file["attention_lstm.pt"]["runtime"]["note"] == "no ONNX export; torch"
     available = {e["name"]: e["available"] for e in health["estimators"]}
-    assert available == {"geometry": True, "resnet18": True, "lstm": True, "resnet_gru": False, "fusion": True,
-                         "ecg_transformer": False}
+    assert available == {"geometry": True, "resnet18": True, "lstm": True, "resnet_gru": False, "fusion": True}
+    assert not health["ecg_model"]["available"]
 
 
 def test_the_api_answers_with_the_resnet_and_with_fusion(served):

@@ -137,6 +137,12 @@ def add_physiology(
     )
 
 
+def fuse_logits(face_logits: Sequence[float], ecg_logits: Sequence[float], ecg_weight: float) -> np.ndarray:
+    """``(1 - ecg_weight) x face + ecg_weight x ECG`` logits over one label set (last axis)."""
+    return (1.0 - ecg_weight) * np.asarray(face_logits, dtype=np.float64) + ecg_weight * np.asarray(
+        ecg_logits, dtype=np.float64)
+
+
 def add_ecg_model(face: PainEstimate, physiology: ModelPhysiology, ecg_weight: float) -> PainEstimate | None:
     """The face's fused estimate with its ``resnet_gru`` part logit-fused with the ECG model (module docstring).
 
@@ -154,7 +160,7 @@ def add_ecg_model(face: PainEstimate, physiology: ModelPhysiology, ecg_weight: f
     listed = add_physiology(face, physiology, 0.0)
     share = face_part["weight"]
     face_logits = np.asarray(face_part["label_logits"], dtype=np.float64)
-    logits = (1.0 - ecg_weight) * face_logits + ecg_weight * np.asarray(reading.label_logits, dtype=np.float64)
+    logits = fuse_logits(face_logits, reading.label_logits, ecg_weight)
     probs = scale.softmax(logits)
     before = scale.label_level_probabilities(reading.label_set, scale.softmax(face_logits))
     after = scale.label_level_probabilities(reading.label_set, probs)

@@ -195,10 +195,10 @@ class EstimatorRegistry:
                 out.append(EstimatorStatus(name, True, f"weighted combination: {parts}{heart}"))
             else:
                 out.append(EstimatorStatus(name, True, "trained checkpoint", getattr(estimator, "model_name", None)))
-        return out + [self._ecg_model_status()]
+        return out
 
-    def _ecg_model_status(self) -> EstimatorStatus:
-        """The ECG model: it reads ECG uploads, or why the heuristic arousal does."""
+    def ecg_model_status(self) -> EstimatorStatus:
+        """The ECG model (not a face estimator, so not among ``statuses``): it reads ECG uploads, or why not."""
         if self.ecg_model is None:
             return EstimatorStatus(
                 ECG_MODEL_KIND, False,

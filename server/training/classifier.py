@@ -89,15 +89,20 @@ def class_weights(targets: np.ndarray, classes: int) -> torch.Tensor:
                             .astype(np.float32))
 
 
-def predict(model: nn.Module, inputs: Sequence[np.ndarray], batch: int = PREDICT_BATCH) -> np.ndarray:
-    """Class probabilities N x C, in batches."""
+def predict_logits(model: nn.Module, inputs: Sequence[np.ndarray], batch: int = PREDICT_BATCH) -> np.ndarray:
+    """Class logits N x C, in batches."""
     model.eval()
     out = []
     with torch.inference_mode():
         for start in range(0, len(inputs[0]), batch):
-            logits = model(*(torch.from_numpy(np.ascontiguousarray(a[start:start + batch])) for a in inputs))
-            out.append(torch.softmax(logits, dim=1).numpy())
+            out.append(model(*(torch.from_numpy(np.ascontiguousarray(a[start:start + batch])) for a in inputs)).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def predict(model: nn.Module, inputs: Sequence[np.ndarray], batch: int = PREDICT_BATCH) -> np.ndarray:
+    """Class probabilities N x C, in batches."""
+    logits = predict_logits(model, inputs, batch)
+    return torch.softmax(torch.from_numpy(logits), dim=1).numpy() if len(logits) else logits
 
 
 def classification_report(truth: np.ndarray, probs: np.ndarray, subjects: Sequence[str], label_set: str) -> dict:

@@ -30,6 +30,7 @@ def get_health():
         "version": __version__,
         "default_estimator": settings.estimator,
         "estimators": [vars(s) for s in services.estimators.statuses()],
+        "ecg_model": vars(services.estimators.ecg_model_status()),
         "models": [m.to_dict() for m in services.estimators.models],
         "body_segmenter": services.body_segmenter.to_dict() if services.body_segmenter else None,
         "speech": {"server_tts": speech_ok, "detail": speech_detail},

@@ -478,7 +478,8 @@ class AuditSchema(Schema):
 class _Options(Schema):
     """Options that may come as form fields, JSON fields or query parameters."""
 
-    estimator = fields.String(metadata={"description": "geometry, resnet18, lstm or fusion (default: the server's)"})
+    estimator = fields.String(
+        metadata={"description": "geometry, resnet18, lstm, resnet_gru or fusion (default: the server's)"})
     face = fields.Integer(validate=validate.Range(min=0), metadata={"description": "0 = the largest face"})
     patient_id = fields.Integer(metadata={"description": "store the analysis in this patient's record"})
 
@@ -569,6 +570,8 @@ class HealthSchema(Schema):
     version = _string()
     default_estimator = _string()
     estimators = _req(fields.List(fields.Nested(EstimatorStatusSchema)))
+    ecg_model = _req(fields.Nested(EstimatorStatusSchema, metadata={
+        "description": "the ECG Transformer that reads ECG uploads, or why the heuristic arousal score does"}))
     models = _req(fields.List(fields.Nested(OpenObjectSchema)))
     body_segmenter = _req(fields.Nested(OpenObjectSchema, allow_none=True))
     speech = _req(fields.Dict())
