@@ -21,7 +21,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO_ROOT, log  # noqa: E402
-from server.vitals import rppg  # noqa: E402
+from server.vitals import pulse_methods, region_fusion, rppg, spectrum  # noqa: E402
 from server.vitals.skin import traces_from_video_file  # noqa: E402
 
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "rppg-roi"
@@ -29,7 +29,7 @@ WITHIN_BPM = 5.0
 PUBLISHED_CHROM_MAE = 11.6  # Dasari et al. 2021, all subjects of the study (data README)
 
 
-def load_subjects(data_dir: Path) -> dict[str, tuple[float, list[rppg.RegionTrace]]]:
+def load_subjects(data_dir: Path) -> dict[str, tuple[float, list[region_fusion.RegionTrace]]]:
     """Ground truth and fused region traces per subject (all its clips, every pixel skin)."""
     subjects = {}
     with open(data_dir / "ground_truth.csv", newline="") as handle:
@@ -42,13 +42,13 @@ def load_subjects(data_dir: Path) -> dict[str, tuple[float, list[rppg.RegionTrac
     return subjects
 
 
-def evaluate(subjects: dict[str, tuple[float, list[rppg.RegionTrace]]], method: str) -> dict:
+def evaluate(subjects: dict[str, tuple[float, list[region_fusion.RegionTrace]]], method: str) -> dict:
     """Error figures of one method over all subjects."""
     errors, above_floor = [], 0
     for truth, traces in subjects.values():
         rate = rppg.estimate_recording(traces, method, floor_db=-np.inf)
         errors.append(abs(rate.bpm - truth))
-        above_floor += rate.snr_db is not None and rate.snr_db >= rppg.SNR_FLOOR_DB
+        above_floor += rate.snr_db is not None and rate.snr_db >= spectrum.SNR_FLOOR_DB
     errors = np.array(errors)
     return {
         "bench": "rppg", "method": method, "subjects": len(errors),
@@ -71,7 +71,7 @@ def main() -> int:
     start = time.perf_counter()
     subjects = load_subjects(args.data)
     log(f"traces extracted in {time.perf_counter() - start:.0f} s")
-    for method in rppg.METHOD_NAMES:
+    for method in pulse_methods.METHOD_NAMES:
         print(json.dumps(evaluate(subjects, method)), flush=True)
     return 0
 

@@ -45,6 +45,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.rppg_api import rppg_api
     from server.web.safe_json import BoundedJSONProvider, SocketJSON
     from server.web.users_api import users_api
+    from server.web.websocket_mask import install as install_fast_websocket_unmask
 
     settings = settings or Settings.from_env()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,6 +83,8 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     init_auth(app)
     init_metrics(app)
+    if eventlet_active():
+        install_fast_websocket_unmask()  # frames from browsers are unmasked in C, not byte by byte on the loop
     socketio = SocketIO(
         app,
         async_mode="eventlet" if eventlet_active() else "threading",

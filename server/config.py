@@ -97,7 +97,15 @@ class Settings:
     # --- storage / scale ---
     models_dir: str = "models"
 
+    # Socket.IO message queue (redis://host:port/db): with several workers, an emit reaches a client on any
+    # of them (README "Running on several machines"). Empty: one process, no queue.
     message_queue: str = ""
+    # Redis holding what every worker must share: heart-rate sessions (and their caps), login throttling.
+    # Empty: kept in this process's memory, right for one process (`make run`).
+    redis_url: str = ""
+    # At start, mark the assessments a killed server left open as ended. In a cluster only the first worker
+    # may: the others' open assessments are live streams (README "Running on several machines").
+    end_open_assessments_at_start: bool = True
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (tests and the CLI use this)."""

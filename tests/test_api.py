@@ -245,6 +245,23 @@ def test_deeply_nested_json_is_a_400_not_a_500(client, path):
     assert modest.status_code == 400 and modest.get_json()["error"]["code"] == "json_too_deep"
 
 
+JSON_ROUTES = ["/api/v1/patients", "/api/v1/analyze/image", "/api/v1/users", "/api/v1/rppg/sessions",
+               "/api/v1/rppg/sessions/{session}/frames", "/analyze-image", "/analyze-batch", "/create-session"]
+
+
+@pytest.mark.parametrize("body, code", [("{not json", "invalid_json"), ('["a", "list"]', "bad_json_type")])
+def test_a_body_that_is_not_a_json_object_is_refused_alike_on_every_json_route(client, body, code):
+    session = client.post("/api/v1/rppg/sessions").get_json()["id"]
+    try:
+        answers = [client.post(path.format(session=session), data=body, content_type="application/json")
+                   for path in JSON_ROUTES]
+    finally:
+        client.delete(f"/api/v1/rppg/sessions/{session}")
+    assert [r.status_code for r in answers] == [400] * len(JSON_ROUTES)
+    errors = {(r.get_json()["error"]["code"], r.get_json()["error"]["message"]) for r in answers}
+    assert len(errors) == 1 and errors.pop()[0] == code
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_json_numbers_that_are_not_finite_are_refused(client, number):
     session = client.post("/api/v1/rppg/sessions").get_json()["id"]

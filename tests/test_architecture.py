@@ -35,27 +35,32 @@ FOLDER_ROOMS = {
     "assess": "assess",
     "store": "store",
     "migrations": "store",
-    "pain": "analysis",
-    "vision": "analysis",
-    "vitals": "analysis",
+    "pain": "pain",
+    "vision": "vision",
+    "vitals": "vitals",
     "training": "training",
 }
+# The analysis rooms, lowest first: vision (frames, faces, bodies) knows no vitals and no pain;
+# vitals (heart rate from skin colour, ECG) may use vision's frames and faces; pain may use both.
+ANALYSIS = {"vision", "vitals", "pain"}
 # Which rooms each room may import (itself included where listed).
 ALLOWED = {
     "base": {"base"},
-    "analysis": {"base", "analysis"},
-    "store": {"base", "analysis", "store"},  # analysis: the Result and the pain scale it stores
-    "assess": {"base", "analysis", "store", "assess"},
-    "training": {"base", "analysis", "assess", "training"},  # evaluate_clips runs the upload analysis
-    "services": {"base", "analysis", "store", "assess", "services"},
-    "web": {"base", "analysis", "store", "assess", "services", "web"},
-    "app": {"base", "analysis", "store", "assess", "services", "web", "app"},
+    "vision": {"base", "vision"},
+    "vitals": {"base", "vision", "vitals"},
+    "pain": {"base", "vision", "vitals", "pain"},
+    "store": {"base", "store"} | ANALYSIS,  # analysis: the Result and the pain scale it stores
+    "assess": {"base", "store", "assess"} | ANALYSIS,
+    "training": {"base", "assess", "training"} | ANALYSIS,  # evaluate_clips runs the upload analysis
+    "services": {"base", "store", "assess", "services"} | ANALYSIS,
+    "web": {"base", "store", "assess", "services", "web"} | ANALYSIS,
+    "app": {"base", "store", "assess", "services", "web", "app"} | ANALYSIS,
 }
 # Outside libraries a room must not use: the analysis and assessment code stays pure.
 WEB_LIBRARIES = {"flask", "flask_socketio", "flask_login", "flask_wtf", "marshmallow", "apispec", "prometheus_client"}
 FORBIDDEN_LIBRARIES = {
     "base": WEB_LIBRARIES | {"sqlalchemy", "alembic"},
-    "analysis": WEB_LIBRARIES | {"sqlalchemy", "alembic", "werkzeug"},
+    **dict.fromkeys(ANALYSIS, WEB_LIBRARIES | {"sqlalchemy", "alembic", "werkzeug"}),
     "assess": WEB_LIBRARIES | {"werkzeug"},
     "store": WEB_LIBRARIES,
     "training": WEB_LIBRARIES | {"sqlalchemy", "alembic", "werkzeug"},
@@ -234,8 +239,26 @@ def test_the_reader_sees_the_imports(graph):
 
 
 def test_every_import_follows_the_dependency_rule(graph):
-    """web -> services -> assess -> store -> pain / vision / vitals -> base, never back up; no Flask below web."""
+    """web -> services -> assess -> store -> pain -> vitals -> vision -> base, never back up; no Flask below web."""
     assert wrong_arrows(graph) == []
+
+
+def test_the_analysis_rooms_import_downwards_only():
+    """vision imports neither vitals nor pain, vitals does not import pain: such an arrow is reported."""
+    graph = {
+        "server.vision.sketch": [Import("server.vision.sketch", "server.pain.result", 3),
+                                 Import("server.vision.sketch", "server.vitals.rppg", 4),
+                                 Import("server.vision.sketch", "server.vision.face", 5)],
+        "server.vitals.sketch": [Import("server.vitals.sketch", "server.pain.physiology", 3),
+                                 Import("server.vitals.sketch", "server.vision.frames", 4)],
+        "server.pain.sketch": [Import("server.pain.sketch", "server.vitals.rppg", 3),
+                               Import("server.pain.sketch", "server.vision.face", 4)],
+    }
+    assert wrong_arrows(graph) == [
+        "server.vision.sketch:3 (vision) imports server.pain.result (pain)",
+        "server.vision.sketch:4 (vision) imports server.vitals.rppg (vitals)",
+        "server.vitals.sketch:3 (vitals) imports server.pain.physiology (pain)",
+    ]
 
 
 def test_there_is_no_import_cycle(graph):
@@ -256,12 +279,19 @@ def test_blueprints_are_siblings(graph):
     assert BLUEPRINT_IMPORTS_KNOWN - arrows == set(), "an exception is fixed: strike it from the list"
 
 
-def test_one_services_accessor():
-    """The blueprints reach the services through server.web.context, not each through its own helper.
+def _reads_services_of_current_app(node: ast.AST) -> bool:
+    """``current_app.extensions[...]``: a request reaching the services around web.context."""
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute) and node.value.attr == "extensions"
+        and isinstance(node.value.value, ast.Name) and node.value.value.id == "current_app"
+        and isinstance(node.slice, ast.Constant) and node.slice.value == "painscope"
+    )
 
-    (auth, records_api and users_api still read ``extensions["painscope"].db`` in place: those lines
-    change with the work on them in progress elsewhere.)
-    """
+
+def test_one_services_accessor():
+    """A request reaches the services through server.web.context alone: no helper of its own, and no
+    ``current_app.extensions["painscope"]`` anywhere else (set-up code given the app may read it)."""
     copies = []
     for module, path in all_modules().items():
         tree = ast.parse(path.read_text())
@@ -269,4 +299,6 @@ def test_one_services_accessor():
             f"{module}.{node.name}" for node in ast.walk(tree)
             if isinstance(node, ast.FunctionDef) and node.name == "_services"
         ]
+        if module != "server.web.context":
+            copies += [f"{module}:{node.lineno}" for node in ast.walk(tree) if _reads_services_of_current_app(node)]
     assert copies == []

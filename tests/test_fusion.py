@@ -15,6 +15,7 @@ from server.pain.physiology import (
     from_camera,
     from_ecg,
 )
+from server.vitals.vital_signs import TimedVitals, Vitals
 from tests import synthetic
 from tests.conftest import authed_client, create_test_app, live_call, multipart
 
@@ -115,7 +116,7 @@ def test_weights_are_read_from_the_setting_and_must_not_be_negative():
 # ---------------------------------------------------------------- physiology (heart rate) in fusion
 
 def _camera(bpm: float, resting: float | None, quality: str = "high", snr_db: float = 6.0):
-    return from_camera({"heart_rate_bpm": bpm, "quality": quality, "snr_db": snr_db}, resting)
+    return from_camera(Vitals(heart_rate_bpm=bpm, quality=quality, snr_db=snr_db), resting)
 
 
 @pytest.mark.parametrize("aus", [NO_AUS, MILD_AUS, STRONG])
@@ -166,7 +167,7 @@ def test_a_sequence_face_without_pspi_is_moved_through_its_level_probabilities()
     (None, "no heart rate"),
     (_camera(90, None), "resting"),
     (_camera(90, 70, quality="low"), "low quality"),
-    (from_camera({"heart_rate_bpm": None, "reason": "under 5 s of signal"}, 70), "under 5 s"),
+    (from_camera(Vitals(reason="under 5 s of signal"), 70), "under 5 s"),
 ])
 def test_without_a_usable_heart_rate_the_face_stands_and_the_part_says_why(physiology, reason):
     face = fuse([(make_estimate(MILD_AUS, 0.9, "geometry", "calibration"), 1.0)])
@@ -191,21 +192,21 @@ def test_an_ecg_report_gives_its_arousal_score_and_quality():
 def test_the_resting_rate_is_the_median_of_the_first_seconds_or_the_calibrated_reading():
     resting = RestingHeartRate(seconds=20)
     for t, bpm in [(10, 70), (12, 74), (15, 72), (20, 150), (29, 71), (31, 200), (40, 100)]:
-        resting.add(t, {"heart_rate_bpm": bpm, "quality": "high"})
+        resting.add(t, Vitals(heart_rate_bpm=bpm, quality="high"))
         if t < 30:
             assert resting.bpm is None and "learning" in resting.waiting()
     assert resting.bpm == 72  # median of 70, 74, 72, 150, 71: one bad reading does not move it
-    resting.add(35, {"heart_rate_bpm": 60, "quality": "low"})
-    resting.calibrate({"heart_rate_bpm": 66, "quality": "medium"})
+    resting.add(35, Vitals(heart_rate_bpm=60, quality="low"))
+    resting.calibrate(Vitals(heart_rate_bpm=66, quality="medium"))
     assert resting.bpm == 66
-    resting.calibrate({"heart_rate_bpm": None, "quality": None})  # nothing measured: learn again
+    resting.calibrate(Vitals())  # nothing measured: learn again
     assert resting.bpm is None
 
 
 def test_a_video_is_judged_against_its_own_first_windows():
-    series = [{"t_s": float(t), "heart_rate_bpm": bpm, "quality": "high", "snr_db": 5.0}
-              for t, bpm in [(10, 70), (11, 70), (12, 71), (13, 95), (14, 96)]]
-    heart = VideoHeartRate({"series": series}, resting_seconds=2)
+    series = tuple(TimedVitals(float(t), Vitals(heart_rate_bpm=bpm, quality="high", snr_db=5.0))
+                   for t, bpm in [(10, 70), (11, 70), (12, 71), (13, 95), (14, 96)])
+    heart = VideoHeartRate(Vitals(series=series), resting_seconds=2)
     assert heart.at(5.0).arousal is None and "no heart-rate window" in heart.at(5.0).reason
     assert heart.at(11.0).arousal == 0.0 and heart.at(14.0).arousal > 0.5
 

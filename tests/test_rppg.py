@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from server.vision.face import FaceTracker
-from server.vitals import rppg
+from server.vitals import pulse_methods, region_fusion, rppg, rppg_tracker, spectrum
 from server.vitals.skin import region_means
 from tests import media
 from tests.pulse import pulse_clip, skin_patch_clip
@@ -19,7 +19,7 @@ TOLERANCE_BPM = 3.0
 def _live_estimate(clip, method="pos"):
     """Feed a clip through face tracking, skin regions and the live tracker, as a stream does."""
     faces = FaceTracker(stream=True)
-    tracker = rppg.RppgTracker(method)
+    tracker = rppg_tracker.RppgTracker(method)
     for t_s, frame in clip:
         found = faces.process(frame)
         if found:
@@ -47,10 +47,10 @@ def _trace(bpm, seconds, rng, amplitude=2.0, rate_hz=15.0):
     t = np.sort(np.arange(0, seconds, 1 / rate_hz) + rng.uniform(-0.01, 0.01, int(np.ceil(seconds * rate_hz))))
     pulse = amplitude * np.sin(2 * np.pi * bpm / 60 * t)
     rgb = 150 + np.outer(pulse, [0.35, 1.0, 0.55]) + rng.normal(0, 1.0, (len(t), 3))
-    return rppg.RegionTrace(t, rgb)
+    return region_fusion.RegionTrace(t, rgb)
 
 
-@pytest.mark.parametrize("method", rppg.METHOD_NAMES)
+@pytest.mark.parametrize("method", pulse_methods.METHOD_NAMES)
 def test_every_method_finds_a_clean_pulse_from_uneven_samples(method):
     rng = np.random.default_rng(3)
     rate = rppg.estimate([_trace(96, 10, rng)], method)
@@ -63,10 +63,10 @@ def test_the_noise_floor_is_above_what_noise_alone_gives():
     for trial in range(200):
         t = np.sort(np.arange(0, 10, 1 / 15) + rng.normal(0, 0.005, 150))
         noise = rng.normal(0, 1, (150, 3)) + (np.cumsum(rng.normal(0, 0.2, (150, 3)), axis=0) if trial % 2 else 0)
-        fused = rppg.window_spectrum([rppg.RegionTrace(t, 150 + noise)], "pos")
-        snrs.append(rppg.spectral_peak(fused.freqs, fused.power)[1])
-    assert np.percentile(snrs, 95) < rppg.SNR_FLOOR_DB  # at most 1 in 20 noise windows even reads 'low'
-    assert np.percentile(snrs, 99) < rppg.SNR_MEDIUM_DB  # and hardly any reads 'medium'
+        fused = region_fusion.window_spectrum([region_fusion.RegionTrace(t, 150 + noise)], "pos")
+        snrs.append(spectrum.spectral_peak(fused.freqs, fused.power)[1])
+    assert np.percentile(snrs, 95) < spectrum.SNR_FLOOR_DB  # at most 1 in 20 noise windows even reads 'low'
+    assert np.percentile(snrs, 99) < spectrum.SNR_MEDIUM_DB  # and hardly any reads 'medium'
 
 
 def test_too_little_signal_or_too_much_motion_gives_null_with_a_reason():
@@ -80,7 +80,7 @@ def test_too_little_signal_or_too_much_motion_gives_null_with_a_reason():
 def test_regions_are_fused_by_quality():
     rng = np.random.default_rng(9)
     clean = _trace(70, 10, rng)
-    noisy = rppg.RegionTrace(clean.t_s, 150 + rng.normal(0, 3.0, clean.rgb.shape))
+    noisy = region_fusion.RegionTrace(clean.t_s, 150 + rng.normal(0, 3.0, clean.rgb.shape))
     assert rppg.estimate([clean, noisy]).bpm == pytest.approx(70, abs=TOLERANCE_BPM)
 
 
@@ -114,13 +114,13 @@ def test_command_line_rejects_a_missing_file(tmp_path):
 def test_the_tracker_restarts_after_the_face_was_lost_and_refuses_a_moving_face():
     rng = np.random.default_rng(21)
     trace = _trace(75, 8, rng)
-    steady = rppg.RppgTracker()
+    steady = rppg_tracker.RppgTracker()
     for t, rgb in zip(trace.t_s, trace.rgb):
         steady.add(t, {"cheek": rgb}, (100, 100, 200, 200))
     assert steady.current()[0].bpm == pytest.approx(75, abs=TOLERANCE_BPM)
     steady.add(trace.t_s[-1] + 2.0, {"cheek": trace.rgb[-1]}, (100, 100, 200, 200))  # seen again after 2 s
     assert len(steady) == 1
-    moving = rppg.RppgTracker()
+    moving = rppg_tracker.RppgTracker()
     for i, (t, rgb) in enumerate(zip(trace.t_s, trace.rgb)):
         moving.add(t, {"cheek": rgb}, (100 + (i % 2) * 100, 100, 200, 200))  # jumps half a face every frame
     assert moving.current()[0].reason == "too much motion"

@@ -1,4 +1,4 @@
-"""The learned body-part segmenter: training CLI, ONNX export, and the body endpoints serving it.
+"""The learned body-part segmenter: its data readers, training CLI, ONNX export, and the body endpoints serving it.
 
 The data are drawn at test time: a stick-figure "infant" (head disc, torso
 rectangle, arm and leg bars at random angles, in random skin and clothing
@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from server.config import Settings
-from server.training import segment
+from server.training import segment, segment_data
 from server.vision.body import ARM, HEAD, LEG, TORSO, parts_from_labels
 from server.vision.segmenter import CLASSES, LearnedSegmenter
 from tests.conftest import authed_client, create_test_app
@@ -324,7 +324,7 @@ def test_the_youtube_infant_body_parsing_layout_reads_as_the_same_classes(tmp_pa
     stems = write_folder_dataset(folder, count=12)
     yibp = tmp_path / "yibp"
     (yibp / "frames").mkdir(parents=True)
-    colour_of = {value: colour for colour, value in segment.YIBP_COLOURS.items()}
+    colour_of = {value: colour for colour, value in segment_data.YIBP_COLOURS.items()}
     videos: dict[str, dict[str, list]] = {"train": {}, "test": {}}
     for index, stem in enumerate(stems):
         name = f"{1000000 + index // 3}{index % 3:06d}.jpg"  # the dataset's {video}{frame} names, 3 frames a video
@@ -341,18 +341,18 @@ def test_the_youtube_infant_body_parsing_layout_reads_as_the_same_classes(tmp_pa
         videos[side].setdefault(name[:7], []).append({"image": name, "label": label_text})
     for side in ("train", "test"):
         (yibp / f"{side}_label.json").write_text(json.dumps(videos[side]))
-    data = segment.scan(yibp, validation_fraction=0.34, seed=0)
+    data = segment_data.scan(yibp, validation_fraction=0.34, seed=0)
     assert data.layout.startswith("Youtube-Infant-Body-Parsing")
     assert data.summary()["images"] == {"train": 6, "validation": 3, "test": 3}
     assert not {s.group for s in data.train} & {s.group for s in data.validation}  # split by video
     for sample in data.train + data.validation + data.test:
-        _, classes = segment.read_pair(sample)
+        _, classes = segment_data.read_pair(sample)
         truth = np.asarray(Image.open(folder / "masks" / f"{stems[_index_of(sample.name)]}.png")).copy()
         truth[:2, :2] = 0
         assert np.array_equal(classes, truth)
     (yibp / "frames" / data.test[0].name).unlink()
-    with pytest.raises(segment.DataProblem, match="1 labelled frame"):
-        segment.scan(yibp)
+    with pytest.raises(segment_data.DataProblem, match="1 labelled frame"):
+        segment_data.scan(yibp)
 
 
 def _index_of(frame_name: str) -> int:

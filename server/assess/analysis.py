@@ -6,7 +6,7 @@ and cost ~0.3 s to create, so the web layer keeps a pool).
 from __future__ import annotations
 
 import base64
-import time
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -23,20 +23,17 @@ from server.pain.geometry import GeometryEstimator
 from server.pain.physiology import Physiology, VideoHeartRate
 from server.pain.verdict import Reading, clip_verdict
 from server.problems import InputProblem
-from server.pain.result import Result, choose_patient
+from server.pain.result import Result
+from server.assess.frame_step import FrameStep, pick_patient
+from server.assess.overlay import draw_overlay
 from server.assess.speech import phrase
+from server.assess.stage_clock import StageClock
 from server.vision.face import Face, FaceTracker
-from server.vision.frames import ImageLimits, VideoLimits, VideoSource, decode_image, open_video
-from server.vision.overlay import draw_overlay
-from server.vitals.rppg import (
-    VIDEO_MAX_FPS,
-    MotionMeter,
-    estimate_recording,
-    estimate_series,
-    traces_from_rows,
-    window_spectrum,
-)
-from server.vitals.skin import region_means
+from server.vision.frames import ImageLimits, VideoLimits, VideoSource, open_video
+from server.vitals.region_fusion import traces_from_rows, window_spectrum
+from server.vitals.rppg import VIDEO_MAX_FPS, estimate_recording, estimate_series
+from server.vitals.rppg_tracker import MotionMeter
+from server.vitals.vital_signs import Vitals, series_point
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
 VIDEO_STABILITY_SAMPLES = 5
@@ -55,30 +52,6 @@ def video_limits(settings: Settings) -> VideoLimits:
     )
 
 
-class StageClock:
-    """Stage timings in milliseconds: ``lap(stage)`` after each stage, ``total()`` at the end."""
-
-    def __init__(self) -> None:
-        self.start = self._last = time.perf_counter()
-        self.ms: dict[str, float] = {}
-
-    def lap(self, stage: str) -> None:
-        """Charge the time since the previous lap to ``stage``."""
-        now = time.perf_counter()
-        self.ms[stage] = self.ms.get(stage, 0.0) + (now - self._last) * 1000.0
-        self._last = now
-
-    def carve(self, stage: str, part: str, ms: float) -> None:
-        """Charge ``ms`` of what ``stage`` took to ``part`` instead (e.g. the blendshapes inside "face")."""
-        self.ms[stage] = self.ms.get(stage, 0.0) - ms
-        self.ms[part] = self.ms.get(part, 0.0) + ms
-
-    def total(self) -> dict[str, float]:
-        """All stage timings plus ``total`` since the clock started."""
-        self.ms["total"] = (time.perf_counter() - self.start) * 1000.0
-        return self.ms
-
-
 def assess(
     estimator: PainEstimator,
     faces: Sequence[Face],
@@ -86,7 +59,7 @@ def assess(
     baseline: NeutralBaseline,
     steadiness: float,
     clock: StageClock,
-    vitals: dict[str, Any] | None = None,
+    vitals: Vitals | None = None,
     evidence: Any = None,
     physiology: Physiology | None = None,
 ) -> Result:
@@ -116,7 +89,7 @@ class VideoReport:
     summary: dict[str, Any]
     peak: Result | None
     peak_overlay_png: bytes | None
-    vitals: dict[str, Any] | None = None
+    vitals: Vitals | None = None
     # Every sampled frame's (time, Result), for the patient record (server/per_second.py); not in to_dict.
     samples: list[tuple[float, Result]] = field(default_factory=list)
     peak_t_s: float | None = None  # time of the most painful frame in the video (not in to_dict)
@@ -131,7 +104,7 @@ class VideoReport:
         return {
             "timeline": self.timeline,
             "summary": self.summary,
-            "vitals": self.vitals,
+            "vitals": self.vitals.to_dict() if self.vitals is not None else None,
             "peak": peak,
             "speech": {"text": speech},
         }
@@ -160,12 +133,13 @@ class Analyzer:
             raise InputProblem(
                 "too_many_references", f"At most {self.settings.max_reference_images} reference images are accepted."
             )
+        step = FrameStep(tracker, self.image_limits, skin=False)
         faces = []
         for number, data in enumerate(references, start=1):
-            found = tracker.process(decode_image(data, self.image_limits))
-            if not found:
+            patient = step.see(step.decode(data)).patient
+            if patient is None:
                 raise InputProblem("reference_no_face", f"No face was found in reference image {number}.")
-            faces.append(found[0])
+            faces.append(patient)
         return baseline_from_faces(faces, "reference")
 
     def analyze_image(
@@ -186,14 +160,12 @@ class Analyzer:
                 "send a video or use the live camera.",
             )
         clock = StageClock()
-        rgb = decode_image(image, self.image_limits)
-        clock.lap("decode")
+        step = FrameStep(tracker, self.image_limits, skin=False)
+        rgb = step.decode(image, clock)
         baseline = self.reference_baseline(tracker, references)
         clock.lap("reference")
-        faces = tracker.process(rgb)
-        clock.lap("face")
-        clock.carve("face", "blendshapes", tracker.blendshapes_ms)
-        patient = _pick(faces, face_index)
+        seen = step.see(rgb, face_index=face_index, clock=clock)
+        faces, patient = seen.faces, seen.patient
         evidence = None
         if patient is not None:
             track = estimator.track()
@@ -233,19 +205,20 @@ class Analyzer:
         motion_meter = MotionMeter()
         motion: list[float] = []  # face motion per second between consecutive tracked frames
         stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
+        step = FrameStep(stream)
         track = estimator.track()
         try:
             with open_video(data, self.video_limits) as video:
                 next_sample = 0.0
                 last_t = 0.0
                 for frame in video.frames(VIDEO_MAX_FPS):
-                    faces = stream.process(frame.rgb, frame.t_s)
-                    patient = _pick(faces, face_index, strict=False)
+                    seen = step.see(frame.rgb, frame.t_s, face_index, strict=False)
+                    faces, patient = seen.faces, seen.patient
                     observation = None
                     if patient is not None:
-                        for region, mean in region_means(frame.rgb, patient.landmarks).items():
+                        for region, mean in seen.skin.items():
                             skin.setdefault(region, []).append((frame.t_s, mean))
-                        motion.append(motion_meter.update(frame.t_s, patient.box)[0])
+                        motion.append(motion_meter.update(frame.t_s, seen.box)[0])
                         observation = Observation(patient, frame.rgb, frame.t_s)
                         track.add(observation)
                     if frame.t_s + 1e-6 >= next_sample:
@@ -256,7 +229,7 @@ class Analyzer:
                             # where detection puts them (measured on the astronaut), which would read
                             # a relaxed face as "mild" against its own neutral photo.
                             faces = tracker.process(frame.rgb) or faces
-                            patient = _pick(faces, face_index, strict=False)
+                            patient = pick_patient(faces, face_index, strict=False)
                         samples.append(_Sample(frame.t_s, frame.index, faces, patient, evidence))
                         next_sample = (np.floor(frame.t_s / sample_step + 1e-6) + 1) * sample_step
                     last_t = frame.t_s
@@ -279,7 +252,7 @@ class Analyzer:
         samples: list["_Sample"],
         baseline: NeutralBaseline,
         references: Sequence[bytes | str],
-        vitals: dict[str, Any] | None,
+        vitals: Vitals | None,
         video: "VideoSource",
         physiology_at: Callable[[float], Physiology | None],
     ) -> VideoReport:
@@ -332,7 +305,7 @@ class Analyzer:
 
 def video_vitals(
     skin: dict[str, list[tuple[float, np.ndarray]]], method: str, window_s: float, motion_per_s: float = 0.0
-) -> dict | None:
+) -> Vitals | None:
     """Heart rate over a whole video, the per-window series and the last window's waveform."""
     regions = traces_from_rows(skin)
     if not regions:
@@ -344,27 +317,8 @@ def video_vitals(
     end = max(r.t_s[-1] for r in regions)
     last = window_spectrum([r.between(end - window_s, end) for r in regions], method)
     waveform = last.waveform if last is not None and overall.bpm is not None else None
-    vitals = overall.as_vitals(waveform)
-    vitals["series"] = [
-        {
-            "t_s": round(t, 2),
-            "heart_rate_bpm": None if r.bpm is None else round(r.bpm, 1),
-            "quality": r.quality,
-            "snr_db": None if r.snr_db is None else round(r.snr_db, 1),
-        }
-        for t, r in series
-    ]
-    return vitals
-
-
-def _pick(faces: Sequence[Face], index: int | None, strict: bool = True) -> Face | None:
-    if index is not None and index >= len(faces):
-        if strict and faces:
-            raise InputProblem(
-                "face_index_out_of_range", f"Face {index} was asked for, but only {len(faces)} face(s) were found."
-            )
-        return None
-    return choose_patient(faces, index)
+    points = tuple(series_point(t, r.bpm, r.quality, r.snr_db) for t, r in series)
+    return dataclasses.replace(overall.as_vitals(waveform), series=points)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 
-import numpy as np
-
-from server.assess.analysis import StageClock, assess
+from server.assess.analysis import assess
+from server.assess.frame_step import FrameStep, FrameView
+from server.assess.stage_clock import StageClock
 from server.config import Settings
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
 from server.pain.blendshapes import vector as blendshape_vector
@@ -21,9 +21,11 @@ from server.pain.result import Result
 from server.vision.body import BodyTracker
 from server.vision.body_movement import LiveBodyMovement
 from server.vision.face import Face, FaceTracker
-from server.vision.frames import ImageLimits, decode_image
-from server.vitals.rppg import RESAMPLE_HZ, HeartRate, RppgTracker
-from server.vitals.skin import region_means
+from server.vision.frames import ImageLimits
+from server.vitals.filters import RESAMPLE_HZ
+from server.vitals.rppg import HeartRate
+from server.vitals.rppg_tracker import RppgTracker
+from server.vitals.vital_signs import Vitals
 
 # "Calibrate neutral" averages the faces seen in the last this-many frames
 # (~0.5 s at 15 fps): enough to average out landmark jitter, short enough that
@@ -52,6 +54,7 @@ class LiveSession:
         self.tracker = FaceTracker(
             stream=True, max_side=settings.analysis_max_side, background_blendshapes=True,
         )
+        self.step = FrameStep(self.tracker, limits)
         self.rolling = RollingBaseline(settings.rolling_baseline_seconds)
         self.calibration: NeutralBaseline | None = None
         self._recent_faces: deque[Face] = deque(maxlen=CALIBRATION_FRAMES)
@@ -59,7 +62,7 @@ class LiveSession:
         self.sustained = SustainedLevel()  # what speech announces: the level held for the last second
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
-        self._vitals: dict | None = None
+        self._vitals: Vitals | None = None
         self._vitals_at = float("-inf")
         self.resting = RestingHeartRate(settings.resting_heart_rate_seconds)
         self.body = LiveBodyMovement(BodyTracker(stream=True, max_side=settings.analysis_max_side)) if body else None
@@ -72,20 +75,16 @@ class LiveSession:
     def process(self, jpeg: bytes, t_ms: float) -> Result:
         """Analyse one frame captured at client time ``t_ms`` (milliseconds)."""
         clock = StageClock()
-        rgb = decode_image(jpeg, self.limits)
-        clock.lap("decode")
-        faces = self.tracker.process(rgb, t_ms / 1000.0)
-        clock.lap("face")
-        clock.carve("face", "blendshapes", self.tracker.blendshapes_ms)
-        patient = faces[0] if faces else None
-        baseline = self.baseline
         t_s = t_ms / 1000.0
+        seen = self.step.see(self.step.decode(jpeg, clock), t_s, clock=clock)
+        rgb, faces, patient = seen.rgb, seen.faces, seen.patient
+        baseline = self.baseline
         vitals = NO_FACE_VITALS
         evidence = physiology = None
         if patient is not None:
             self._recent_faces.append(patient)
             self.rolling.add(t_s, self.geometry.features(patient), blendshape_vector(patient.blendshapes))
-            vitals = self._heart_rate(rgb, patient, t_s)
+            vitals = self._heart_rate(seen)
             self.resting.add(t_s, vitals)
             physiology = from_camera(vitals, self.resting.bpm, self.resting.waiting())
             clock.lap("vitals")
@@ -111,9 +110,10 @@ class LiveSession:
         self.frames_analysed += 1
         return result
 
-    def _heart_rate(self, rgb: np.ndarray, face: Face, t_s: float) -> dict:
+    def _heart_rate(self, seen: FrameView) -> Vitals:
         """Add this frame's skin colour; the current heart rate (re-estimated every VITALS_INTERVAL_S)."""
-        self.rppg.add(t_s, region_means(rgb, face.landmarks), face.box)
+        t_s = seen.t_s
+        self.rppg.add(t_s, seen.skin, seen.box)
         if self._vitals is None or t_s - self._vitals_at >= VITALS_INTERVAL_S:
             rate, waveform = self.rppg.current()
             if waveform is not None:

@@ -6,9 +6,10 @@ import io
 import os
 import tempfile
 import threading
-from typing import Any, Mapping
+from typing import Any
 
 from server.pain.estimate import PainEstimate
+from server.vitals.vital_signs import Vitals
 
 _LEVEL_PHRASES = {
     "none": "No pain detected.",
@@ -22,7 +23,7 @@ HEART_RATE_RAISED = "heart rate raised"
 
 
 def phrase(
-    pain: PainEstimate | None, face_found: bool, vitals: Mapping[str, Any] | None = None, level: str | None = None
+    pain: PainEstimate | None, face_found: bool, vitals: Vitals | None = None, level: str | None = None
 ) -> str:
     """The sentence spoken for a result, e.g. ``"Moderate pain. Heart rate 78."``.
 
@@ -39,8 +40,8 @@ def phrase(
         parts = [_LEVEL_PHRASES[pain.level].rstrip(".") + f"; {HEART_RATE_RAISED}."]
     if pain and pain.calibrated is False and said != "none":
         parts.append("Not calibrated.")
-    if vitals and vitals.get("heart_rate_bpm") is not None and vitals.get("quality") != "low":
-        parts.append(f"Heart rate {round(vitals['heart_rate_bpm'])}.")
+    if vitals is not None and vitals.heart_rate_usable:
+        parts.append(f"Heart rate {round(vitals.heart_rate_bpm)}.")
     return " ".join(parts)
 
 

@@ -13,30 +13,23 @@ per-window heart rate (rPPG), each in the second its 10 s window ends.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from server.store import records
 from server.assess.analysis import VideoReport
 from server.store.db import Database
 from server.store.per_second import summarise_seconds
 from server.pain.result import Result
+from server.vitals.ecg import EcgReport
 
 
-def photo_modalities(ecg: dict[str, Any] | None) -> list[str]:
+def photo_modalities(ecg: EcgReport | None) -> list[str]:
     """What a photo assessment measured: the face, plus the ECG when one came with it."""
     return ["face"] + (["ecg"] if ecg is not None else [])
 
 
-def video_modalities(ecg: dict[str, Any] | None) -> list[str]:
+def video_modalities(ecg: EcgReport | None) -> list[str]:
     """What a video assessment measured: the face and the camera heart rate, plus an ECG."""
     return ["face", "rppg"] + (["ecg"] if ecg is not None else [])
-
-
-def _ecg_heart_rate(ecg: dict[str, Any] | None) -> tuple[float | None, str | None] | None:
-    vitals = (ecg or {}).get("vitals") or {}
-    if vitals.get("heart_rate_bpm") is None:
-        return None
-    return vitals["heart_rate_bpm"], vitals.get("quality")
 
 
 def record_photo(
@@ -45,11 +38,11 @@ def record_photo(
     user_id: int | None,
     estimator: str,
     result: Result,
-    ecg: dict[str, Any] | None,
+    ecg: EcgReport | None,
     received_at: dt.datetime,
 ) -> dict[str, int]:
     """Store a photo's assessment and its one reading; ``{"assessment_id", "readings"}`` for the response."""
-    row = records.reading_from_result(result, 0.0, received_at, _ecg_heart_rate(ecg))
+    row = records.reading_from_result(result, 0.0, received_at, ecg.vitals if ecg is not None else None)
     assessment_id = records.record_assessment(
         db, patient_id, user_id, "photo", estimator, photo_modalities(ecg), [row], started_at=received_at
     )
@@ -62,11 +55,11 @@ def record_video(
     user_id: int | None,
     estimator: str,
     report: VideoReport,
-    ecg: dict[str, Any] | None,
+    ecg: EcgReport | None,
     received_at: dt.datetime,
 ) -> dict[str, int]:
     """Store a video's assessment and a reading per second of it; ``{"assessment_id", "readings"}``."""
-    series = (report.vitals or {}).get("series") or []
+    series = (report.vitals.series or ()) if report.vitals is not None else ()
     started_at = received_at - dt.timedelta(seconds=float(report.summary.get("duration_s") or 0.0))
     rows = summarise_seconds(report.samples, started_at, series)
     assessment_id = records.record_assessment(

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from server.vitals.ecg import AROUSAL_METHOD, HR_RISE_FOR_FULL_SCORE, HR_RISE_IGNORED, EcgReport, heart_rate_rise_score
-from server.vitals.rppg import SNR_FLOOR_DB, SNR_HIGH_DB
+from server.vitals.spectrum import SNR_FLOOR_DB, SNR_HIGH_DB
+from server.vitals.vital_signs import TimedVitals, Vitals
 
 # Window end times are rounded to 10 ms in a video's series; a sample at the same instant counts as after it.
 SERIES_TIME_TOLERANCE_S = 0.01
@@ -75,18 +76,18 @@ def from_ecg(report: EcgReport) -> Physiology:
     )
 
 
-def from_camera(vitals: dict[str, Any] | None, baseline_bpm: float | None, waiting: str | None = None) -> Physiology:
-    """Arousal from a camera heart-rate reading (the ``vitals`` dict) against the resting rate.
+def from_camera(vitals: Vitals | None, baseline_bpm: float | None, waiting: str | None = None) -> Physiology:
+    """Arousal from a camera heart-rate reading against the resting rate.
 
     ``waiting`` says why there is no resting rate yet (e.g. still being learned).
     """
-    bpm = vitals.get("heart_rate_bpm") if vitals else None
-    snr = vitals.get("snr_db") if vitals else None
+    bpm = vitals.heart_rate_bpm if vitals else None
+    snr = vitals.snr_db if vitals else None
     confidence = 0.0 if snr is None else float(np.clip((snr - SNR_FLOOR_DB) / (SNR_HIGH_DB - SNR_FLOOR_DB), 0.0, 1.0))
     reason = None
-    if bpm is None:
-        reason = "no camera heart rate: " + ((vitals or {}).get("reason") or "not measured")
-    elif vitals.get("quality") == "low":
+    if vitals is None or bpm is None:
+        reason = "no camera heart rate: " + ((vitals.reason if vitals else None) or "not measured")
+    elif not vitals.heart_rate_usable:
         reason = "the camera heart rate is of low quality"
     elif baseline_bpm is None:
         reason = waiting or "no resting heart rate yet"
@@ -106,19 +107,19 @@ class RestingHeartRate:
         self._readings: list[tuple[float, float]] = []
         self._fixed: float | None = None
 
-    def add(self, t_s: float, vitals: dict[str, Any] | None) -> None:
+    def add(self, t_s: float, vitals: Vitals | None) -> None:
         """Count a reading taken at ``t_s`` while the baseline is still being learned."""
-        if self._fixed is not None or not _good(vitals):
+        if self._fixed is not None or vitals is None or not vitals.heart_rate_usable:
             return
         if self._readings and t_s - self._readings[0][0] >= self.seconds:
             self._fixed = median(bpm for _, bpm in self._readings)
             return
-        self._readings.append((t_s, float(vitals["heart_rate_bpm"])))
+        self._readings.append((t_s, float(vitals.heart_rate_bpm)))
 
-    def calibrate(self, vitals: dict[str, Any] | None) -> None:
+    def calibrate(self, vitals: Vitals | None) -> None:
         """Take the current reading as the resting rate (or start learning again when there is none)."""
         self._readings.clear()
-        self._fixed = float(vitals["heart_rate_bpm"]) if _good(vitals) else None
+        self._fixed = float(vitals.heart_rate_bpm) if vitals is not None and vitals.heart_rate_usable else None
 
     def settle(self) -> None:
         """A recording that ended before ``seconds``: its good readings so far are the resting rate."""
@@ -138,10 +139,6 @@ class RestingHeartRate:
         return f"learning the resting heart rate ({learned:.0f} of {self.seconds:g} s)"
 
 
-def _good(vitals: dict[str, Any] | None) -> bool:
-    return bool(vitals) and vitals.get("heart_rate_bpm") is not None and vitals.get("quality") != "low"
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
@@ -149,18 +146,18 @@ def _round(value: float | None) -> float | None:
 class VideoHeartRate:
     """A video's camera heart rate over time, against the video's own resting rate."""
 
-    def __init__(self, vitals: dict[str, Any] | None, resting_seconds: float) -> None:
-        self.series: list[dict[str, Any]] = list((vitals or {}).get("series") or [])
+    def __init__(self, vitals: Vitals | None, resting_seconds: float) -> None:
+        self.series: tuple[TimedVitals, ...] = (vitals.series or ()) if vitals else ()
         self.resting = RestingHeartRate(resting_seconds)
         for reading in self.series:
-            self.resting.add(reading["t_s"], reading)
+            self.resting.add(reading.t_s, reading.vitals)
         self.resting.settle()
 
     def at(self, t_s: float) -> Physiology:
         """Arousal from the last heart-rate window that ended by ``t_s``."""
-        ended = [reading for reading in self.series if reading["t_s"] <= t_s + SERIES_TIME_TOLERANCE_S]
+        ended = [reading for reading in self.series if reading.t_s <= t_s + SERIES_TIME_TOLERANCE_S]
         if not ended:
-            reading = {"heart_rate_bpm": None, "reason": "no heart-rate window has ended yet at this time"}
+            vitals = Vitals(reason="no heart-rate window has ended yet at this time")
         else:
-            reading = ended[-1]
-        return from_camera(reading, self.resting.bpm, "the video has no good heart-rate reading")
+            vitals = ended[-1].vitals
+        return from_camera(vitals, self.resting.bpm, "the video has no good heart-rate reading")

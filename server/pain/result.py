@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from server.pain.estimate import PainEstimate
 from server.vision.face import LANDMARK_COUNT, Face
+from server.vitals.vital_signs import Vitals
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Result:
     pain: PainEstimate | None
     speech_text: str
     timing_ms: dict[str, float]
-    vitals: dict[str, Any] | None = None
+    vitals: Vitals | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # Live streams: the level the sentence announces (held for a second, server/pain/verdict.py).
     speech_level: str | None = None
@@ -36,7 +37,7 @@ class Result:
             },
             "faces": [{"box": list(f.box), "quality": f.quality} for f in self.faces],
             "pain": dataclasses.asdict(self.pain) if self.pain else None,
-            "vitals": self.vitals,
+            "vitals": self.vitals.to_dict() if self.vitals is not None else None,
             "speech": {"text": self.speech_text, **({"level": self.speech_level} if self.speech_level else {})},
             "timing_ms": {name: round(ms, 2) for name, ms in self.timing_ms.items()},
         }

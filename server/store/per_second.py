@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from server.pain.scale import LEVELS
 from server.store.records import (
@@ -30,6 +30,7 @@ from server.store.records import (
     ReadingRow,
 )
 from server.pain.result import Result
+from server.vitals.vital_signs import TimedVitals
 
 # Client timestamps are float milliseconds: 2999.9999999 ms must still fall in second 2.
 TIME_EPSILON_S = 1e-6
@@ -69,8 +70,8 @@ class SecondSummary:
             for name, value in (pain.action_units or {}).items():
                 self._au_sums[name] = self._au_sums.get(name, 0.0) + float(value)
                 self._au_counts[name] = self._au_counts.get(name, 0) + 1
-        vitals = result.vitals or {}
-        self.note_heart_rate(vitals.get("heart_rate_bpm"), vitals.get("quality"))
+        if result.vitals is not None:
+            self.note_heart_rate(result.vitals.heart_rate_bpm, result.vitals.quality)
 
     def note_heart_rate(self, bpm: float | None, quality: str | None) -> None:
         """A heart rate measured in this second; the last measured one is kept."""
@@ -110,21 +111,20 @@ class SecondSummary:
 def summarise_seconds(
     samples: Iterable[tuple[float, Result]],
     origin: dt.datetime,
-    heart_rates: Sequence[dict[str, Any]] = (),
+    heart_rates: Sequence[TimedVitals] = (),
 ) -> list[ReadingRow]:
     """One reading per second that has frames, for a whole recording (a video).
 
     ``samples``: (seconds from the start, Result). ``heart_rates``: a heart-rate
-    series (``t_s``, ``heart_rate_bpm``, ``quality``: server/analysis.py
-    ``video_vitals``), each value counted in the second its window ends in,
-    instead of the Results' own vitals.
+    series (``Vitals.series`` of server/assess/analysis.py ``video_vitals``), each
+    value counted in the second its window ends in, instead of the Results' own vitals.
     """
     seconds: dict[int, SecondSummary] = {}
     for t_s, result in samples:
         index = second_of(t_s)
         seconds.setdefault(index, SecondSummary(index)).add(result, t_s)
-    for point in sorted(heart_rates, key=lambda p: p["t_s"]):
-        summary = seconds.get(second_of(point["t_s"]))
+    for point in sorted(heart_rates, key=lambda p: p.t_s):
+        summary = seconds.get(second_of(point.t_s))
         if summary is not None:
-            summary.note_heart_rate(point.get("heart_rate_bpm"), point.get("quality"))
+            summary.note_heart_rate(point.vitals.heart_rate_bpm, point.vitals.quality)
     return [seconds[index].reading(origin) for index in sorted(seconds)]

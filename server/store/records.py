@@ -26,6 +26,7 @@ from server.store.db import Assessment, AuditEvent, Database, Patient, Reading, 
 from server.pain.scale import ACTION_UNITS
 from server.problems import InputProblem
 from server.pain.result import Result
+from server.vitals.vital_signs import Vitals
 
 # Limits of the text fields: the first two are the widths of the columns in server/db.py;
 # notes are context for the people at the bedside (a few pages), not a medical record.
@@ -518,14 +519,12 @@ def _round(value: float | None, decimals: int) -> float | None:
 
 
 def reading_from_result(
-    result: Result, offset_s: float, at: dt.datetime, heart_rate: tuple[float | None, str | None] | None = None
+    result: Result, offset_s: float, at: dt.datetime, vitals: Vitals | None = None
 ) -> ReadingRow:
-    """One Result as one reading (a photo). ``heart_rate`` (bpm, quality) replaces the Result's own vitals."""
+    """One Result as one reading (a photo). ``vitals`` (an ECG's) replace the Result's own."""
     pain = result.pain
-    if heart_rate is None:
-        vitals = result.vitals or {}
-        heart_rate = (vitals.get("heart_rate_bpm"), vitals.get("quality"))
-    bpm, quality = heart_rate
+    vitals = vitals if vitals is not None else result.vitals
+    bpm, quality = (vitals.heart_rate_bpm, vitals.quality) if vitals is not None else (None, None)
     found = result.face is not None
     return ReadingRow(
         t=at,

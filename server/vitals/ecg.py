@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from server.problems import InputProblem
+from server.vitals.vital_signs import Vitals, heart_rate_vitals
 
 # --- what a usable recording looks like ---
 # Below 50 Hz a QRS complex (80-100 ms wide) spans fewer than five samples and R peaks
@@ -652,6 +653,12 @@ class EcgReport:
     analysis: EcgAnalysis
     arousal: Arousal
     timing_ms: dict[str, float]
+
+    @property
+    def vitals(self) -> Vitals:
+        """The recording's heart rate as the vital signs a patient's record keeps."""
+        a = self.analysis
+        return heart_rate_vitals(a.overall.heart_rate_bpm, a.quality_level, None, a.duration_s, a.reason)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; unmeasurable values are null with a reason, never invented."""

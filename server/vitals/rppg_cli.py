@@ -13,7 +13,9 @@ import sys
 from typing import Sequence
 
 from server.problems import InputProblem
-from server.vitals.rppg import METHOD_NAMES, RegionTrace, estimate_recording
+from server.vitals.pulse_methods import METHOD_NAMES
+from server.vitals.region_fusion import RegionTrace
+from server.vitals.rppg import estimate_recording
 from server.vitals.skin import traces_from_video_file
 
 
@@ -39,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     rate = estimate_recording(regions, args.method)
     if args.json:
-        print(json.dumps({**rate.as_vitals(), "method": args.method, "regions": len(regions)}))
+        print(json.dumps({**rate.as_vitals().to_dict(), "method": args.method, "regions": len(regions)}))
     elif rate.bpm is None:
         print(f"heart rate: not measurable ({rate.reason})")
     else:

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from server.vision.frames import VideoLimits, VideoSource
-from server.vitals.rppg import VIDEO_MAX_FPS, RegionTrace, traces_from_rows
+from server.vitals.region_fusion import RegionTrace, traces_from_rows
+from server.vitals.rppg import VIDEO_MAX_FPS
 
 # Landmark sets whose convex hulls are the regions (MediaPipe face mesh topology).
 REGIONS: dict[str, list[int]] = {

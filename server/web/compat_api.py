@@ -29,6 +29,7 @@ from server.problems import InputProblem
 from server.vitals.rppg import MIN_SIGNAL_S
 from server.vitals.sessions import RppgSession
 from server.web.context import current_services as _services
+from server.web.inputs import json_object
 from server.web.rppg_sessions import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
 from server.web.seed import NO_PAIN, PAIN
 from server.web.uploads import run_video_analysis
@@ -112,7 +113,7 @@ def analyze_image():
 
     Without ``session_id`` a session is opened for it, as the seed did (its id is in the answer).
     """
-    body = _json_object()
+    body = json_object(request)
     image = body.get("image_data")
     if image is None:
         raise InputProblem("missing_field", "Send the frame as 'image_data' (base64 or a data URL).")
@@ -130,7 +131,7 @@ def analyze_batch():
 
     Without timestamps the frames are taken ``1/frame_rate`` apart (default 20 fps, as the seed).
     """
-    body = _json_object()
+    body = json_object(request)
     images = body.get("images", body.get("image_data"))
     if images is None:
         raise InputProblem("missing_field", "Send the frames as 'images': a list of base64 strings.")
@@ -188,15 +189,6 @@ def system_status():
         "session_idle_timeout_s": store.idle_s,
         "live_streams": len(services.live_streams),
     })
-
-
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InputProblem("invalid_json", 'Send JSON such as {"session_id": "...", "image_data": "<base64>"}.')
-    if not isinstance(body, dict):
-        raise InputProblem("bad_json_type", "The body must be a JSON object.")
-    return body
 
 
 def _frame_rate(value: Any) -> float:

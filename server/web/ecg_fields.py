@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Request, request
 
-from server.pain.ecg_reading import ECG_MODEL, EcgModelReading, with_reading
+from server.pain.ecg_reading import ECG_MODEL, EcgModelReading, ModelPhysiology, with_reading
 from server.pain.physiology import Physiology, from_ecg
 from server.problems import InputProblem
 from server.services import Services
@@ -22,9 +22,10 @@ from server.web.inputs import option, read_file_field
 HEURISTIC = "heuristic_arousal"  # "answered_by" without an ECG model: the arousal score of server/vitals/ecg.py
 
 
-def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | None, dict[str, Any] | None]:
+def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | None, EcgReport | None]:
     """An ECG sent with a photo or video (multipart ``ecg`` + optional ``ecg_baseline``, ``ecg_sampling_rate``,
-    ``ecg_baseline_seconds``): its arousal for fusion and its report for the response; (None, None) without one."""
+    ``ecg_baseline_seconds``): its arousal for fusion and its report (for the response and the record);
+    (None, None) without one."""
     services = current_services()
     max_bytes = services.settings.max_ecg_bytes
     data = read_file_field(req, "ecg", max_bytes, "The ECG file")
@@ -34,7 +35,7 @@ def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | 
     report = analyze_ecg_fields(services, data, baseline, options, "ecg_")
     reading = ecg_model_reading(services, report)
     physiology = from_ecg(report)
-    return (physiology if reading is None else with_reading(physiology, reading)), ecg_report_dict(report, reading)
+    return (physiology if reading is None else with_reading(physiology, reading)), report
 
 
 def ecg_model_reading(services: Services, report: EcgReport) -> EcgModelReading | None:
@@ -43,6 +44,11 @@ def ecg_model_reading(services: Services, report: EcgReport) -> EcgModelReading 
     if model is None:
         return None
     return services.offloader.run(model.read, report.signal, report.analysis.quality_score)
+
+
+def reading_of(physiology: Physiology | None) -> EcgModelReading | None:
+    """The ECG model's reading that came with an attached ECG's physiology, if the model read it."""
+    return physiology.reading if isinstance(physiology, ModelPhysiology) else None
 
 
 def ecg_report_dict(report: EcgReport, reading: EcgModelReading | None) -> dict[str, Any]:

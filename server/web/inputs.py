@@ -10,6 +10,11 @@ from server.problems import InputProblem
 
 _TRUE = ("1", "true", "yes", "on")
 
+# The refusals of a JSON body, the same on every endpoint that reads one (the third, too deep,
+# is raised while parsing: server/web/safe_json.py).
+NOT_JSON = "The request body is not JSON: send a JSON object with Content-Type: application/json."
+NOT_AN_OBJECT = 'The JSON body must be an object such as {"name": value}, not an array, a string or a number.'
+
 
 @dataclass(frozen=True)
 class ImageUpload:
@@ -31,12 +36,8 @@ def read_image_upload(request: Request) -> ImageUpload:
             )
         refs = [f.read() for f in request.files.getlist("reference")]
         return ImageUpload(upload.read(), refs, dict(request.form))
-    if mimetype == "application/json" or mimetype.endswith("+json"):
-        body = request.get_json(silent=True)
-        if body is None:
-            raise InputProblem("invalid_json", "The request body is not valid JSON.")
-        if not isinstance(body, dict):
-            raise InputProblem("bad_json_type", 'The JSON body must be an object like {"image": "<base64>"}.')
+    if sends_json(request):
+        body = json_object(request)
         if "image" not in body:
             raise InputProblem("missing_field", "The JSON body needs an 'image' field (base64 or data URL).")
         refs = body.get("reference", [])
@@ -57,6 +58,27 @@ def read_image_upload(request: Request) -> ImageUpload:
         "unsupported_media_type",
         f"Send multipart/form-data, application/json or an image body, not {mimetype or 'an untyped body'}.",
     )
+
+
+def sends_json(request: Request) -> bool:
+    """Whether the request says its body is JSON (``application/json`` or a ``+json`` type)."""
+    mimetype = request.mimetype or ""
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON body as an object; anything else is a 400 saying which way it failed.
+
+    Not JSON (broken, or not sent as JSON) is ``invalid_json``, JSON other than an object
+    ``bad_json_type``; a body nested deeper than ``safe_json.MAX_JSON_DEPTH`` is refused
+    ``json_too_deep`` by the app's JSON provider while it is parsed.
+    """
+    body = request.get_json(silent=True)  # None when the body is not JSON or not sent as JSON
+    if body is None:
+        raise InputProblem("invalid_json", NOT_JSON)
+    if not isinstance(body, dict):
+        raise InputProblem("bad_json_type", NOT_AN_OBJECT)
+    return body
 
 
 def read_video_upload(request: Request) -> tuple[bytes, list[bytes], dict[str, Any]]:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user
 
 from server.store import records
 from server.store.db import Database
 from server.problems import InputProblem
+from server.web.context import current_services
 from server.web.errors import error_response
-from server.web.inputs import field_name
+from server.web.inputs import field_name, json_object, sends_json
 
 records_api = Blueprint("records_api", __name__, url_prefix="/api/v1")
 
@@ -29,19 +30,13 @@ MAX_ID_DIGITS = 20
 
 
 def _db() -> Database:
-    return current_app.extensions["painscope"].db
+    return current_services().db
 
 
 def _fields() -> dict[str, Any]:
     """The request's fields: a JSON object, or form fields."""
-    mimetype = request.mimetype or ""
-    if mimetype == "application/json" or mimetype.endswith("+json"):
-        body = request.get_json(silent=True)
-        if body is None:
-            raise InputProblem("invalid_json", "The request body is not valid JSON.")
-        if not isinstance(body, dict):
-            raise InputProblem("bad_json_type", 'Send a JSON object like {"identifier": "MRN-1042"}.')
-        return body
+    if sends_json(request):
+        return json_object(request)
     return request.form.to_dict()
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from server.problems import InputProblem
 from server.web.context import current_services as _services
+from server.web.inputs import json_object
 from server.web.rppg_sessions import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
 
 rppg_api = Blueprint("rppg_api", __name__, url_prefix="/api/v1/rppg")
@@ -48,7 +49,7 @@ def post_frames(session_id: str):
     services = _services()
     store = services.rppg_sessions
     session = store.get(session_id, **viewer())
-    frames = _frames_from(request.get_json(silent=True))
+    frames = _frames_from(json_object(request))
     samples = feed_session(services, session, frames)
     status = store.status(session)
     status["accepted"] = len(samples)
@@ -56,11 +57,7 @@ def post_frames(session_id: str):
     return jsonify(status)
 
 
-def _frames_from(body: Any) -> list[tuple[str, float | None]]:
-    if body is None:
-        raise InputProblem("invalid_json", 'Send JSON: {"image": "<base64>", "timestamp": 12.3} or {"frames": [...]}.')
-    if not isinstance(body, dict):
-        raise InputProblem("bad_json_type", "The body must be a JSON object.")
+def _frames_from(body: dict[str, Any]) -> list[tuple[str, float | None]]:
     items = body["frames"] if "frames" in body else [body]
     if not isinstance(items, list) or not items:
         raise InputProblem("bad_field_type", "'frames' must be a non-empty list of {image, timestamp?} objects.")

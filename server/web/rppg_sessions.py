@@ -7,12 +7,13 @@ from typing import Any
 from flask import request
 from flask_login import current_user
 
+from server.assess.frame_step import FrameStep
 from server.problems import InputProblem
 from server.services import Services
 from server.vision.face import FaceTracker
-from server.vision.frames import ImageLimits, decode_image
+from server.vision.frames import ImageLimits
 from server.vitals.sessions import RppgSession
-from server.vitals.skin import full_frame_patches, region_means
+from server.web.inputs import json_object
 
 MAX_FRAMES_PER_POST = 300  # 10 s at 30 fps: a device batches at most one window
 
@@ -27,9 +28,7 @@ def viewer() -> dict[str, Any]:
 
 def requested_roi() -> str:
     """The optional ``roi`` of a request that opens a session (``face`` when there is no body)."""
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise InputProblem("bad_json_type", 'The body must be a JSON object such as {"roi": "face"}.')
+    body = json_object(request) if request.data else {}
     return body.get("roi", "face")
 
 
@@ -65,20 +64,10 @@ def _skin_samples(
     tracker: FaceTracker | None, frames: list[tuple[str, float | None]], limits: ImageLimits
 ) -> list[tuple[float | None, dict, tuple | None]]:
     """Decode every frame first (a bad one refuses the whole post), then measure skin colour."""
-    images = []
-    for number, (data, timestamp) in enumerate(frames):
-        try:
-            images.append((decode_image(data, limits), timestamp))
-        except InputProblem as problem:
-            raise InputProblem(problem.code, f"Frame {number}: {problem.message}") from None
+    step = FrameStep(tracker, limits)
+    images = [(step.decode(data, number=number), timestamp) for number, (data, timestamp) in enumerate(frames)]
     samples = []
     for rgb, timestamp in images:
-        if tracker is None:
-            samples.append((timestamp, full_frame_patches(rgb), None))
-            continue
-        faces = tracker.process(rgb)
-        if faces:
-            samples.append((timestamp, region_means(rgb, faces[0].landmarks), faces[0].box))
-        else:
-            samples.append((timestamp, {}, None))
+        seen = step.see(rgb)
+        samples.append((timestamp, dict(seen.skin), seen.box))
     return samples

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
 from server.store.accounts import AccountError, create_user
 from server.store.db import User
 from server.problems import InputProblem
+from server.web.context import current_services
 from server.web.errors import error_response
+from server.web.inputs import json_object
 
 users_api = Blueprint("users_api", __name__, url_prefix="/api/v1")
 
@@ -27,7 +29,7 @@ def list_users() -> Any:
     refused = _forbidden_unless_admin()
     if refused is not None:
         return refused
-    with current_app.extensions["painscope"].db.session() as session:
+    with current_services().db.session() as session:
         users = session.scalars(select(User).order_by(User.id)).all()
         return jsonify([{"id": u.id, "name": u.name, "admin": u.is_admin} for u in users])
 
@@ -38,14 +40,14 @@ def add_user() -> Any:
     refused = _forbidden_unless_admin()
     if refused is not None:
         return refused
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
+    body = json_object(request)
+    if not isinstance(body.get("name"), str) or not isinstance(body.get("password"), str):
         raise InputProblem("missing_field", 'Send JSON {"name": "...", "password": "...", "admin": false}.')
     admin = body.get("admin", False)
     if not isinstance(admin, bool):  # "yes", 1 or "false" must not make (or fail to make) an admin by accident
         raise InputProblem("bad_field_type", "'admin' must be JSON true or false.")
     try:
-        account = create_user(current_app.extensions["painscope"].db, body["name"], body["password"], admin)
+        account = create_user(current_services().db, body["name"], body["password"], admin)
     except AccountError as error:
         raise InputProblem("bad_account", str(error)) from None
     return jsonify({"id": account.id, "name": account.name, "admin": account.is_admin}), 201
