@@ -43,15 +43,20 @@ class Settings:
     model_threads: int = 2  # intra-op threads of torch / ONNX Runtime per inference (cores here)
     resnet18_model: str = ""  # checkpoint file to serve as "resnet18"; empty: the newest one
     lstm_model: str = ""  # checkpoint file to serve as "lstm"; empty: the newest one
+    resnet_gru_model: str = ""  # checkpoint file to serve as "resnet_gru"; empty: the newest one
+    ecg_transformer_model: str = ""  # checkpoint file that reads ECG uploads; empty: the newest one
     # ONNX body-part segmenter in models_dir (python -m server.training.segment); when the file
     # is there the body endpoints label parts with it instead of pose bones. Empty: never.
     segmentation_model: str = "segmentation.onnx"
     # estimator:weight pairs of the "fusion" estimator; equal by default, as no
     # part has been shown better than another on data PainScope can ship.
-    fusion_weights: str = "geometry:1,resnet18:1,lstm:1"
+    fusion_weights: str = "geometry:1,resnet18:1,lstm:1,resnet_gru:1"
     # Share of the heart rate (ECG or camera) in "fusion", the face having the rest:
     # 0.2 / 0.8 as in the face + ECG seed system. 0 turns physiology off.
     physiology_weight: float = 0.2
+    # With an ecg_transformer checkpoint: the ECG network's share in the logit fusion with
+    # resnet_gru, the face network having the rest (0.2 / 0.8, the BioVid face + ECG system).
+    ecg_model_weight: float = 0.2
     # The camera heart rate's resting value: the median of a stream's first this-many
     # seconds of good readings (three 10 s windows), unless "Calibrate neutral" sets it.
     resting_heart_rate_seconds: float = 30.0

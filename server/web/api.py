@@ -12,7 +12,7 @@ from server.problems import InputProblem
 from server.store.db import utcnow
 from server.version import __version__
 from server.web.context import current_services
-from server.web.ecg_fields import ecg_attachment
+from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
 from server.web.errors import error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
 from server.web.metrics import record_analysis
@@ -33,6 +33,7 @@ def get_health():
         "version": __version__,
         "default_estimator": settings.estimator,
         "estimators": [vars(s) for s in services.estimators.statuses()],
+        "ecg_model": vars(services.estimators.ecg_model_status()),
         "models": [m.to_dict() for m in services.estimators.models],
         "body_segmenter": services.body_segmenter.to_dict() if services.body_segmenter else None,
         "speech": {"server_tts": speech_ok, "detail": speech_detail},
@@ -75,7 +76,7 @@ def analyze_image():
     if png is not None:
         body["overlay_png"] = png_data_url(png)
     if ecg is not None:
-        body["ecg"] = ecg.to_dict()
+        body["ecg"] = ecg_report_dict(ecg, reading_of(physiology))
     if patient_id is not None:
         body["record"] = store_upload(record_photo, patient_id, estimator.name, result, ecg, received_at)
     return jsonify(body)

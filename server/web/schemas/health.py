@@ -25,6 +25,8 @@ class HealthSchema(Schema):
     version = string()
     default_estimator = string()
     estimators = required(fields.List(fields.Nested(EstimatorStatusSchema)))
+    ecg_model = required(fields.Nested(EstimatorStatusSchema, metadata={
+        "description": "the ECG Transformer that reads ECG uploads, or why the heuristic arousal score does"}))
     models = required(fields.List(fields.Nested(OpenObjectSchema)))
     body_segmenter = required(fields.Nested(OpenObjectSchema, allow_none=True))
     speech = required(fields.Dict())
