@@ -16,21 +16,29 @@ PORT ?= 5000
 export PORT
 
 RUN_DEBS := espeak-ng ffmpeg
-# postgresql: the storage tests start a server of their own on loopback (tests/postgres_server.py)
-TEST_DEBS := chromium chromium-driver postgresql
+# postgresql, redis-server, nginx: the storage and cluster tests start servers of their own on loopback
+# (tests/postgres_server.py, tests/redis_server.py, tests/nginx_server.py)
+TEST_DEBS := chromium chromium-driver postgresql redis-server nginx
+CLUSTER_DEBS := postgresql redis-server nginx
+WORKERS ?= $(shell nproc)
 VENDOR := static/vendor
 VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
                 node_modules/chart.js/dist/chart.umd.min.js \
                 node_modules/swagger-ui-dist/swagger-ui-bundle.js \
                 node_modules/swagger-ui-dist/swagger-ui.css
 
-.PHONY: setup setup-test run test screenshots bench clean debs-run debs-test lock check-fresh
+.PHONY: setup setup-test run cluster debs-cluster test screenshots bench clean debs-run debs-test lock check-fresh
 
 setup: $(STAMPS)/python $(STAMPS)/npm models/face_landmarker.task debs-run
 setup-test: setup $(STAMPS)/python-dev debs-test
 
 run: setup
 	$(PY) -m server run --port $(PORT)
+
+# Redis, PostgreSQL (data in instance/cluster/), WORKERS workers and nginx on PORT, in the foreground
+# (deploy/cluster.py; README "Running on several machines"). Ctrl-C stops them all.
+cluster: setup debs-cluster
+	$(PY) -m deploy.cluster --workers $(WORKERS) --port $(PORT)
 
 test: setup-test
 	$(PY) -m pytest
@@ -84,6 +92,9 @@ debs-run:
 
 debs-test:
 	$(call ensure_debs,$(TEST_DEBS))
+
+debs-cluster:
+	$(call ensure_debs,$(CLUSTER_DEBS))
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules $(VENDOR) .pytest_cache $(LOCK_VENV)

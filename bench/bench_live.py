@@ -9,20 +9,26 @@ latency a clinician sees. One JSON line per run: processed frames per second
 per stream, ack latency p50/p95, server time, drops and errors, next to the
 targets.
 
+With ``--workers N`` the server is a cluster instead: N workers behind nginx on
+Redis and PostgreSQL (tests/cluster.py, as `make cluster` runs them), the
+streams placed evenly over the workers, and the server CPU summed over them.
+
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.bench_live [--streams 1,2,4] [--seconds 10] [--camera-fps 30]
+    .venv/bin/python -m bench.bench_live [--streams 1,2,4] [--seconds 10] [--camera-fps 30] [--workers N]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 if __package__ in (None, ""):  # run as a file: make ``bench`` and ``server`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,6 +58,8 @@ CALL_TIMEOUT_S = 30.0  # start/stop and warm-up frames
 BARRIER_TIMEOUT_S = 120.0  # all streams connected and warmed up within this long
 DRAIN_TIMEOUT_S = 10.0  # after the window, wait this long for the last acks
 MAX_ERROR_SAMPLES = 5
+MAX_PLACEMENT_TRIES = 20  # reconnections to place one stream on a worker below its share (each lands at random)
+PLACEMENT_POLL_S = 0.1
 P50, P95 = 50, 95
 MS_PER_S = 1000.0
 PERCENT = 100.0
@@ -214,19 +222,23 @@ class LiveClient:
 
 
 class CpuMeter:
-    """CPU use of this benchmark process and of the server between ``start()`` and ``read()``."""
+    """CPU use of this benchmark process and of the server (all its workers) between ``start()`` and ``read()``."""
 
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
+    def __init__(self, server_pids: Sequence[int]) -> None:
+        self.server_pids = list(server_pids)
         self._wall: float | None = None
         self._client = 0.0
         self._server: float | None = None
+
+    def _server_seconds(self) -> float | None:
+        seconds = [process_cpu_seconds(pid) for pid in self.server_pids]
+        return None if None in seconds else sum(seconds)
 
     def start(self) -> None:
         """Mark the beginning (used as the barrier action: all streams released)."""
         self._wall = time.perf_counter()
         self._client = time.process_time()
-        self._server = process_cpu_seconds(self.server_pid)
+        self._server = self._server_seconds()
 
     def read(self) -> dict[str, float | None]:
         """CPU percent of one core used since ``start()`` (200 = two cores busy); None if never started."""
@@ -234,17 +246,52 @@ class CpuMeter:
             return {"server_cpu_pct": None, "bench_client_cpu_pct": None}
         wall = time.perf_counter() - self._wall
         client = (time.process_time() - self._client) / wall * PERCENT
-        server_now = process_cpu_seconds(self.server_pid)
+        server_now = self._server_seconds()
         server = None
         if server_now is not None and self._server is not None:
             server = round((server_now - self._server) / wall * PERCENT, 1)
         return {"server_cpu_pct": server, "bench_client_cpu_pct": round(client, 1)}
 
 
-def run_client(client: LiveClient, barrier: threading.Barrier, seconds: float) -> None:
+class EvenPlacement:
+    """Streams spread evenly over a cluster's workers.
+
+    nginx puts each new client on a worker by a random key, which evens out over a ward's many
+    cameras but not over a benchmark's four: a client that lands on a worker already holding its
+    share stops and connects again, one client at a time.
+    """
+
+    def __init__(self, cluster: Any, streams: int) -> None:
+        self.cluster = cluster
+        self.share = math.ceil(streams / len(cluster.workers))
+        self._lock = threading.Lock()
+
+    def connect(self, client: "LiveClient") -> None:
+        """Connect and start ``client`` on a worker below its share (RuntimeError after MAX_PLACEMENT_TRIES)."""
+        with self._lock:
+            for _ in range(MAX_PLACEMENT_TRIES):
+                before = self.cluster.worker_streams()
+                client.connect_and_start()
+                after = self.cluster.worker_streams()
+                if all(after[pid] <= self.share for pid in after):
+                    return
+                client.finish()
+                client.client = socketio.Client(reconnection=False)
+                deadline = time.monotonic() + CALL_TIMEOUT_S
+                while self.cluster.worker_streams() != before and time.monotonic() < deadline:
+                    time.sleep(PLACEMENT_POLL_S)  # the worker has not closed the stream yet
+        raise RuntimeError(f"{client.name}: no worker below its share of {self.share} streams")
+
+
+def run_client(
+    client: LiveClient, barrier: threading.Barrier, seconds: float, placement: EvenPlacement | None = None,
+) -> None:
     """Thread body: connect, warm up, wait for all streams, pump, drain, stop. Failures go to ``stats``."""
     try:
-        client.connect_and_start()
+        if placement is not None:
+            placement.connect(client)
+        else:
+            client.connect_and_start()
         client.warm_up(STREAM_WARMUP_FRAMES)
         barrier.wait(timeout=BARRIER_TIMEOUT_S)
         client.pump(seconds)
@@ -263,13 +310,14 @@ def run_client(client: LiveClient, barrier: threading.Barrier, seconds: float) -
 
 def run_streams(
     base_url: str, token: str, frames: Sequence[bytes], streams: int, seconds: float, cpu: CpuMeter,
-    pace_fps: float | None = None,
+    pace_fps: float | None = None, placement: EvenPlacement | None = None,
 ) -> list[StreamStats]:
-    """``streams`` clients in parallel threads, measured together for ``seconds``; ``cpu`` starts with them."""
+    """``streams`` clients in parallel threads, measured together for ``seconds``; ``cpu`` starts with them
+    (``placement``: spread them over a cluster's workers)."""
     clients = [LiveClient(base_url, token, frames, f"stream{i}", pace_fps) for i in range(streams)]
     barrier = threading.Barrier(streams, action=cpu.start)
     threads = [
-        threading.Thread(target=run_client, args=(c, barrier, seconds), name=c.name, daemon=True) for c in clients
+        threading.Thread(target=run_client, args=(c, barrier, seconds, placement), name=c.name, daemon=True) for c in clients
     ]
     for thread in threads:
         thread.start()
@@ -370,10 +418,42 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"measured seconds per stream count (default {DEFAULT_SECONDS:g})")
     parser.add_argument("--camera-fps", type=float, default=CAMERA_FPS,
                         help=f"pace of the latency run (default {CAMERA_FPS:g}, a webcam)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="0 (default): one server process; N: N workers behind nginx on Redis and PostgreSQL")
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
+    if args.workers < 0:
+        parser.error("--workers must be 0 or more")
     return args
+
+
+@dataclass
+class Target:
+    """What the streams connect to (a URL and token), the server processes behind it, and the cluster
+    (None: one process)."""
+
+    url: str
+    token: str
+    servers: list[ServerProcess]
+    cluster: Any = None
+
+    def placement(self, streams: int) -> EvenPlacement | None:
+        """How ``streams`` streams are placed: evenly over a cluster's workers, or as they come."""
+        return EvenPlacement(self.cluster, streams) if self.cluster is not None else None
+
+
+@contextlib.contextmanager
+def serving(workers: int) -> Iterator[Target]:
+    """One server process (``workers`` 0), or a cluster of ``workers`` behind nginx (tests/cluster.py)."""
+    if not workers:
+        with ServerProcess() as server:
+            yield Target(server.base_url, server.token, [server])
+        return
+    from tests.cluster import running_cluster
+
+    with running_cluster(workers) as cluster:
+        yield Target(cluster.url, cluster.token, cluster.workers, cluster)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -383,23 +463,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames = sample_frames()  # (neutral, painful): alternated
     any_failed = False
     try:
-        with ServerProcess() as server:
-            warm_up_server(server.base_url, server.token, frames)
+        with serving(args.workers) as target:
+            for server in target.servers:  # each worker loads MediaPipe on its first stream
+                warm_up_server(server.base_url, target.token, frames)
             for streams in args.streams:
                 log(f"measuring {streams} stream(s) for {args.seconds:g} s")
-                cpu = CpuMeter(server.pid)
-                stats = run_streams(server.base_url, server.token, frames, streams, args.seconds, cpu)
-                line = summary(streams, args.seconds, stats, cpu.read())
+                cpu = CpuMeter([server.pid for server in target.servers])
+                stats = run_streams(target.url, target.token, frames, streams, args.seconds, cpu,
+                                    placement=target.placement(streams))
+                line = {**summary(streams, args.seconds, stats, cpu.read()), "workers": max(1, args.workers)}
                 print(json.dumps(line), flush=True)
                 any_failed = any_failed or "failures" in line
             log(f"measuring 1 stream paced at {args.camera_fps:g} fps for {args.seconds:g} s")
-            cpu = CpuMeter(server.pid)
-            stats = run_streams(server.base_url, server.token, frames, 1, args.seconds, cpu, args.camera_fps)
-            line = summary(1, args.seconds, stats, cpu.read(), args.camera_fps)
+            cpu = CpuMeter([server.pid for server in target.servers])
+            stats = run_streams(target.url, target.token, frames, 1, args.seconds, cpu, args.camera_fps)
+            line = {**summary(1, args.seconds, stats, cpu.read(), args.camera_fps), "workers": max(1, args.workers)}
             print(json.dumps(line), flush=True)
             any_failed = any_failed or "failures" in line
             if any_failed:
-                server.print_log_tail()
+                for server in target.servers:
+                    server.print_log_tail()
     except ServerNotHealthy as problem:
         log(f"FAILED: {problem}")
         return EXIT_UNHEALTHY

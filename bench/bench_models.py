@@ -1,9 +1,11 @@
-"""Learned-model latency on this CPU: ResNet-18 per face and the LSTM family per window, torch vs ONNX Runtime.
+"""Learned-model latency on this CPU: ResNet-18 per face, the window models per window, torch vs ONNX Runtime.
 
 Random weights (latency does not depend on what a network learned), batch 1,
 PAINSCOPE model threads (2 by default: the cores here). ResNet-18 at input 160
-and 224 px; each sequence architecture on a 5.5 s window at 10 fps of the
-"pain" landmark subset. Prints one JSON line.
+and 224 px; each LSTM architecture on a 5.5 s window at 10 fps of the "pain"
+landmark subset; the ResNet-18 + GRU on a 5.5 s window of 112 px crops at
+7.5 frames/s (41 crops); the ECG Transformer on a 5.5 s ECG window. Prints one
+JSON line.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import torch  # noqa: E402
 
 from bench.common import log  # noqa: E402
 from server.config import Settings  # noqa: E402
-from server.pain import checkpoint, inference, resnet, sequence  # noqa: E402
+from server.pain import checkpoint, ecg_transformer, inference, resnet, resnet_gru, sequence  # noqa: E402
 from server.training.export import export  # noqa: E402
 
 RESNET_SIZES = (160, 224)
@@ -59,9 +61,25 @@ def main() -> None:
             metadata = {"kind": "lstm", "architecture": arch, "input": spec.to_dict(), "label_set": "binary"}
             loaded = _saved(folder, arch, sequence.SequenceClassifier(arch, spec, 2), metadata)
             figures[f"{arch}_window"] = _time(loaded, folder / f"{arch}.onnx", threads)
+        log("resnet_gru")
+        frames = round(resnet_gru.DEFAULT_WINDOW_S * resnet_gru.DEFAULT_FPS)
+        gru_input = {"image_size": resnet_gru.DEFAULT_IMAGE_SIZE, "fps": resnet_gru.DEFAULT_FPS,
+                     "window_frames": frames}
+        metadata = {"kind": "resnet_gru", "architecture": resnet_gru.ARCHITECTURE, "input": gru_input,
+                    "label_set": "biovid5"}
+        loaded = _saved(folder, "resnet_gru", resnet_gru.build("biovid5"), metadata)
+        figures["resnet_gru_window"] = _time(loaded, folder / "resnet_gru.onnx", threads)
+        log("ecg_transformer")
+        ecg_input = {"window_s": ecg_transformer.DEFAULT_WINDOW_S, "rate_hz": ecg_transformer.INPUT_RATE_HZ}
+        metadata = {"kind": "ecg_transformer", "architecture": ecg_transformer.ARCHITECTURE, "input": ecg_input,
+                    "label_set": "biovid5"}
+        loaded = _saved(folder, "ecg_transformer", ecg_transformer.build("biovid5"), metadata)
+        figures["ecg_transformer_window"] = _time(loaded, folder / "ecg_transformer.onnx", threads)
     print(json.dumps({
         "bench": "models", "threads": threads, "batch": 1,
-        "lstm_window": {"frames": spec.window_frames, "features": spec.width}, **figures,
+        "lstm_window": {"frames": spec.window_frames, "features": spec.width},
+        "resnet_gru_input": {"frames": frames, "image_size": resnet_gru.DEFAULT_IMAGE_SIZE},
+        "ecg_transformer_input": {"seconds": ecg_transformer.DEFAULT_WINDOW_S}, **figures,
     }))
 
 

@@ -62,7 +62,8 @@ def _run(settings: Any) -> int:
         return 2
     db = app.extensions["painscope"].db
     _first_admin(db)
-    _end_open_assessments(db)
+    if settings.end_open_assessments_at_start:
+        _end_open_assessments(db)
     socketio = socketio_of(app)
     _stop_cleanly_on((signal.SIGTERM, signal.SIGINT), socketio)
     print(f"PainScope on http://{settings.host}:{settings.port}", flush=True)

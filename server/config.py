@@ -43,15 +43,20 @@ class Settings:
     model_threads: int = 2  # intra-op threads of torch / ONNX Runtime per inference (cores here)
     resnet18_model: str = ""  # checkpoint file to serve as "resnet18"; empty: the newest one
     lstm_model: str = ""  # checkpoint file to serve as "lstm"; empty: the newest one
+    resnet_gru_model: str = ""  # checkpoint file to serve as "resnet_gru"; empty: the newest one
+    ecg_transformer_model: str = ""  # checkpoint file that reads ECG uploads; empty: the newest one
     # ONNX body-part segmenter in models_dir (python -m server.training.segment); when the file
     # is there the body endpoints label parts with it instead of pose bones. Empty: never.
     segmentation_model: str = "segmentation.onnx"
     # estimator:weight pairs of the "fusion" estimator; equal by default, as no
     # part has been shown better than another on data PainScope can ship.
-    fusion_weights: str = "geometry:1,resnet18:1,lstm:1"
+    fusion_weights: str = "geometry:1,resnet18:1,lstm:1,resnet_gru:1"
     # Share of the heart rate (ECG or camera) in "fusion", the face having the rest:
     # 0.2 / 0.8 as in the face + ECG seed system. 0 turns physiology off.
     physiology_weight: float = 0.2
+    # With an ecg_transformer checkpoint: the ECG network's share in the logit fusion with
+    # resnet_gru, the face network having the rest (0.2 / 0.8, the BioVid face + ECG system).
+    ecg_model_weight: float = 0.2
     # The camera heart rate's resting value: the median of a stream's first this-many
     # seconds of good readings (three 10 s windows), unless "Calibrate neutral" sets it.
     resting_heart_rate_seconds: float = 30.0
@@ -70,7 +75,7 @@ class Settings:
     rppg_max_sessions_per_user: int = 10
     rppg_session_idle_s: float = 300.0  # a session nobody posts to for 5 minutes is dropped
 
-    # --- ECG (server/vitals/ecg.py) ---
+    # --- ECG (server/vitals/ecg_files.py, ecg.py; server/assess/ecg_report.py) ---
     max_ecg_bytes: int = 20 * 1024 * 1024  # one ECG text file: ~40 min of 500 Hz time,ecg CSV (~19 bytes a row)
     ecg_baseline_seconds: float = 10.0  # without a baseline upload, the file's first seconds are the baseline
 
@@ -98,7 +103,15 @@ class Settings:
     # --- storage / scale ---
     models_dir: str = "models"
 
+    # Socket.IO message queue (redis://host:port/db): with several workers, an emit reaches a client on any
+    # of them (README "Running on several machines"). Empty: one process, no queue.
     message_queue: str = ""
+    # Redis holding what every worker must share: heart-rate sessions (and their caps), login throttling.
+    # Empty: kept in this process's memory, right for one process (`make run`).
+    redis_url: str = ""
+    # At start, mark the assessments a killed server left open as ended. In a cluster only the first worker
+    # may: the others' open assessments are live streams (README "Running on several machines").
+    end_open_assessments_at_start: bool = True
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (tests and the CLI use this)."""

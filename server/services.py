@@ -15,6 +15,7 @@ from server.assess.speech import SpeechRenderer
 from server.config import Settings
 from server.pain.registry import EstimatorRegistry
 from server.store.db import Database, database_url
+from server.store.shared_sessions import RedisRppgSessionStore, connect
 from server.vision.face_model import DEFAULT_PATH, verify
 from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore
@@ -66,13 +67,19 @@ class Services:
             trackers=TrackerPool(settings.analysis_threads, settings.analysis_max_side),
             offloader=Offloader(),
             speech=SpeechRenderer(settings.speech_rate_wpm),
-            rppg_sessions=RppgSessionStore(
-                settings.rppg_max_sessions, settings.rppg_session_idle_s, settings.rppg_method, settings.rppg_window_s,
-                max_per_owner=settings.rppg_max_sessions_per_user,
-            ),
+            rppg_sessions=rppg_session_store(settings),
             body_segmenter=load_segmenter(settings.models_dir, settings.segmentation_model, settings.model_threads),
             db=open_database(settings),
         )
+
+
+def rppg_session_store(settings: Settings) -> RppgSessionStore:
+    """The heart-rate sessions: in Redis when ``redis_url`` is set (shared by every worker), else in memory."""
+    limits = (settings.rppg_max_sessions, settings.rppg_session_idle_s, settings.rppg_method, settings.rppg_window_s)
+    if settings.redis_url:
+        return RedisRppgSessionStore(connect(settings.redis_url), *limits,
+                                     max_per_owner=settings.rppg_max_sessions_per_user)
+    return RppgSessionStore(*limits, max_per_owner=settings.rppg_max_sessions_per_user)
 
 
 def open_database(settings: Settings) -> Database:

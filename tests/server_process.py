@@ -21,6 +21,8 @@ from typing import IO, Iterator
 
 import requests
 
+from tests.prerequisites import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCALHOST = "127.0.0.1"
 HEALTH_TIMEOUT_S = 60.0  # the server must answer /health within this long
@@ -136,14 +138,8 @@ class ServerProcess:
 
     def stop(self) -> None:
         """Terminate the server and wait for it (kill if it does not exit in time)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                log("server ignored SIGTERM; killing it")
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None and stop_process(self.process, STOP_TIMEOUT_S):
+            log("server ignored SIGTERM; killed it")
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

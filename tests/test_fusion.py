@@ -5,8 +5,11 @@ import pytest
 from server.config import Settings
 from server.pain import scale
 from server.pain.estimate import estimate_from_levels, estimate_from_pspi, make_estimate
-from server.pain.fusion import add_physiology, fuse, parse_weights
+from server.pain.ecg_reading import EcgModelReading, ModelPhysiology, with_reading
+from server.pain.estimate import PainEstimate
+from server.pain.fusion import FusionEstimator, add_physiology, fuse, parse_weights
 from server.pain.physiology import (
+    Physiology,
     RestingHeartRate,
     VideoHeartRate,
     from_camera,
@@ -51,6 +54,55 @@ def test_a_part_without_pspi_shapes_the_level_but_not_the_pspi():
     fused = fuse([(calm, 1.0), (sequence, 2.0)])
     assert fused.pspi == calm.pspi and fused.level == "moderate"
     assert fused.action_units is None and fused.calibrated is None
+
+
+def _window_estimate(estimator: str, logits: list[float]) -> PainEstimate:
+    probs = scale.softmax(logits)
+    return estimate_from_levels(scale.label_level_probabilities("binary", probs), 0.8, estimator, f"{estimator}.pt",
+                                label=["NO_PAIN", "PAIN"][int(np.argmax(probs))],
+                                label_probabilities=dict(zip(["NO_PAIN", "PAIN"], probs)), label_logits=logits)
+
+
+def _ecg_physiology(logits: list[float], label_set: str = "binary") -> ModelPhysiology:
+    labels = scale.label_names(label_set)
+    probs = scale.softmax(logits)
+    reading = EcgModelReading(
+        model="ecg.pt", label_set=label_set, label=labels[int(np.argmax(probs))], level="moderate",
+        label_probabilities=dict(zip(labels, probs)), label_logits=logits,
+        probabilities=scale.label_level_probabilities(label_set, probs), confidence=0.9, window_s=5.5,
+    )
+    heuristic = Physiology("ecg", 1.0, 110.0, 60.0, 0.9, "test")  # full arousal: would pull hard if it were used
+    return with_reading(heuristic, reading)
+
+
+def test_the_ecg_model_logits_join_the_face_model_logits_80_20():
+    face = fuse([(_window_estimate("resnet_gru", [2.0, -1.0]), 1.0)])  # the face model alone says NO_PAIN
+    fusion = FusionEstimator([], scale.DEFAULT_THRESHOLDS, physiology_weight=0.2, ecg_model_weight=0.2)
+    fused = fusion.with_physiology(face, _ecg_physiology([-4.0, 6.0]))
+    expected = scale.softmax(0.8 * np.array([2.0, -1.0]) + 0.2 * np.array([-4.0, 6.0]))
+    assert fused.label_logits == pytest.approx([0.8, 0.4], abs=1e-4)
+    assert fused.label_probabilities["PAIN"] == pytest.approx(expected[1], abs=1e-4) and fused.label == "NO_PAIN"
+    parts = {p["estimator"]: p for p in fused.parts}
+    assert parts["resnet_gru"]["weight"] == 0.8 and parts["resnet_gru"]["label"] == "NO_PAIN"
+    assert parts["ecg_transformer"]["weight"] == 0.2 and parts["ecg_transformer"]["label"] == "PAIN"
+    assert parts["heart_rate"]["weight"] == 0.0 and "ECG Transformer" in parts["heart_rate"]["reason"]
+    stronger = FusionEstimator([], scale.DEFAULT_THRESHOLDS, ecg_model_weight=0.5).with_physiology(
+        face, _ecg_physiology([-4.0, 6.0]))
+    assert stronger.label == "PAIN" and stronger.level == "moderate"  # binary PAIN is moderate (scale.py)
+
+
+def test_the_ecg_model_takes_only_the_face_models_share_and_needs_its_label_set():
+    calm = make_estimate(NO_AUS, 1.0, "geometry", "calibration")
+    face = fuse([(calm, 1.0), (_window_estimate("resnet_gru", [0.0, 0.0]), 1.0)])
+    fusion = FusionEstimator([], scale.DEFAULT_THRESHOLDS, physiology_weight=0.2, ecg_model_weight=0.2)
+    fused = fusion.with_physiology(face, _ecg_physiology([-10.0, 10.0]))
+    weights = {p["estimator"]: p["weight"] for p in fused.parts}
+    assert weights == {"geometry": 0.5, "resnet_gru": 0.4, "ecg_transformer": 0.1, "heart_rate": 0.0}
+    pain_share = scale.softmax(0.8 * np.zeros(2) + 0.2 * np.array([-10.0, 10.0]))[1]
+    assert fused.probabilities["moderate"] == pytest.approx(0.5 * pain_share, abs=1e-3)
+    other_set = fusion.with_physiology(face, _ecg_physiology([0.0, 0.0, 0.0, 5.0], "biovid4"))
+    assert "ecg_transformer" not in {p["estimator"] for p in other_set.parts}  # the heuristic pull instead
+    assert {p["estimator"]: p["weight"] for p in other_set.parts}["heart_rate"] == 0.2
 
 
 def test_weights_are_read_from_the_setting_and_must_not_be_negative():
@@ -126,12 +178,12 @@ def test_without_a_usable_heart_rate_the_face_stands_and_the_part_says_why(physi
 
 
 def test_an_ecg_report_gives_its_arousal_score_and_quality():
-    from server.vitals.ecg import analyze_ecg
+    from server.assess.ecg_report import analyze_ecg
     from tests.test_ecg import simulated, time_ecg_csv
 
     calm, fast = simulated(65, seconds=30), simulated(95, seconds=30, seed=2)
     report = analyze_ecg(time_ecg_csv(np.concatenate([calm, fast])), baseline_seconds=25)
-    physiology = from_ecg(report)
+    physiology = from_ecg(report.arousal, report.analysis)
     assert physiology.source == "ecg" and physiology.arousal == report.arousal.score >= 0.5
     assert physiology.baseline_bpm == pytest.approx(65, abs=3) and physiology.heart_rate_bpm > 85
     assert 0.5 < physiology.confidence <= 1.0

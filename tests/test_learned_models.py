@@ -6,29 +6,18 @@ learn that warp, which proves the pipeline and nothing about pain.
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from server.config import Settings
-from tests import reproducible, synthetic, tiny_datasets
+from tests import synthetic, tiny_datasets
 from tests.conftest import authed_client, create_test_app, live_client
 from tests.media import write_video
-from tests.server_process import REPO_ROOT
+from tests.reproducible import run_cli
 
 ARCHES = ("bi_lstm", "attention_lstm", "sta_lstm")
 VIDEO_FPS = 10.0
-
-
-def _cli(*args: str) -> dict:
-    """Run a training tool as a user would; its last stdout line is JSON."""
-    out = subprocess.run([sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                         timeout=600, env={**reproducible.training_env(), "GLOG_minloglevel": "2"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -38,23 +27,23 @@ def trained(tmp_path_factory):
     images, labels = tiny_datasets.write_unbc(root / "unbc")
     manifest = tiny_datasets.write_sequences(root / "sequences")
     models = root / "models"
-    runs = {"resnet18": _cli(
+    runs = {"resnet18": run_cli(
         "server.training.resnet", "--images", str(images), "--labels", str(labels), "--out", str(models / "resnet18.pt"),
         "--epochs", "15", "--image-size", "64", "--batch-size", "8", "--lr", "1e-3", "--test-subjects", "S4",
         "--classify", "--note", "warped astronaut test set, not pain data",
     )}
     for arch in ARCHES:
-        runs[arch] = _cli(
+        runs[arch] = run_cli(
             "server.training.sequence", "--manifest", str(manifest), "--out", str(models / f"{arch}.pt"), "--arch", arch,
             "--label-set", "binary", "--window-s", "3", "--epochs", "15", "--test-subjects", "S4",
         )
     evaluations = {
-        "resnet18": _cli("server.training.evaluate", str(models / "resnet18.pt"), "--images", str(images),
+        "resnet18": run_cli("server.training.evaluate", str(models / "resnet18.pt"), "--images", str(images),
                          "--labels", str(labels), "--subjects", "S4", "--report-dir", str(root / "report-resnet")),
-        "sta_lstm": _cli("server.training.evaluate", str(models / "sta_lstm.pt"), "--manifest", str(manifest),
+        "sta_lstm": run_cli("server.training.evaluate", str(models / "sta_lstm.pt"), "--manifest", str(manifest),
                          "--subjects", "S4", "--report-dir", str(root / "report-lstm")),
     }
-    exports = {name: _cli("server.training.export", str(models / f"{name}.pt")) for name in ("resnet18", "sta_lstm")}
+    exports = {name: run_cli("server.training.export", str(models / f"{name}.pt")) for name in ("resnet18", "sta_lstm")}
     return {"root": root, "models": models, "runs": runs, "evaluations": evaluations, "exports": exports}
 
 
@@ -87,7 +76,7 @@ def test_each_sequence_architecture_separates_the_held_out_subject(trained, arch
 def test_a_biovid_folder_becomes_a_manifest_cached_landmarks_and_one_model_per_fold(tmp_path):
     folder = tiny_datasets.write_biovid(tmp_path / "biovid")
     manifest, cache = tmp_path / "biovid.csv", tmp_path / "cache"
-    run = _cli("server.training.sequence", "--from-biovid", str(folder), "--manifest", str(manifest),
+    run = run_cli("server.training.sequence", "--from-biovid", str(folder), "--manifest", str(manifest),
                "--out", str(tmp_path / "lstm.pt"), "--arch", "bi_lstm", "--label-set", "binary", "--window-s", "3",
                "--epochs", "1", "--cache", str(cache), "--folds", "3")
     assert run["data"]["samples"] == 6 and run["data"]["subjects"] == 3
@@ -134,7 +123,8 @@ def test_health_lists_every_checkpoint_and_reports_the_broken_one(served):
     assert by_file["bi_lstm.pt"]["runtime"]["runtime"] == "torch" and "another" in by_file["bi_lstm.pt"]["runtime"]["note"]
     assert by_file["attention_lstm.pt"]["runtime"]["note"] == "no ONNX export; torch"
     available = {e["name"]: e["available"] for e in health["estimators"]}
-    assert available == {"geometry": True, "resnet18": True, "lstm": True, "fusion": True}
+    assert available == {"geometry": True, "resnet18": True, "lstm": True, "resnet_gru": False, "fusion": True}
+    assert not health["ecg_model"]["available"]
 
 
 def test_the_api_answers_with_the_resnet_and_with_fusion(served):

@@ -58,7 +58,7 @@ def _face() -> Face:
 
 def test_the_live_window_keeps_the_model_frame_rate_and_waits_until_it_is_full_enough():
     spec = sequence.FeatureSpec(fps=10.0, window_frames=20)
-    track = WindowTrack(spec)
+    track = WindowTrack(spec.fps, spec.window_frames, lambda o: sequence.frame_features(o.face.landmarks, spec))
     face, rgb = _face(), np.zeros((4, 4, 3), np.uint8)
     t = 0.0
     needed = int(np.ceil(MIN_WINDOW_FILL * spec.window_frames))

@@ -9,6 +9,7 @@ from PIL import Image
 
 from server.pain.scale import LABEL_SETS
 from server.training.manifest import (
+    BIOVID_BIO_SUFFIX,
     BIOVID_TO_LABEL_SET,
     ManifestRow,
     biovid_manifest,
@@ -269,6 +270,24 @@ def test_folds_cover_every_subject_exactly_once_as_test():
     for split in splits:
         _assert_disjoint(split)
         assert set(split.train) | set(split.validation) | set(split.test) == set(SUBJECTS)
+
+
+def test_leave_one_subject_out_holds_out_each_subject_alone_once():
+    splits = make_splits(SUBJECTS, folds="loso", seed=1)
+    assert [s.name for s in splits] == [f"loso-{subject}" for subject in SUBJECTS]
+    assert [s.test for s in splits] == [(subject,) for subject in SUBJECTS]
+    for split in splits:
+        _assert_disjoint(split)
+        assert set(split.train) | set(split.validation) | set(split.test) == set(SUBJECTS)
+    with pytest.raises(ValueError, match="too few subjects"):
+        make_splits(["a", "b"], folds="loso")
+    with pytest.raises(ValueError, match="number of folds or 'loso'"):
+        make_splits(SUBJECTS, folds="lopo")
+
+
+def test_biovid_biosignal_files_are_read_by_their_own_suffix():
+    assert parse_biovid_name("071309_w_21-PA4-012_bio.csv", "071309_w_21", BIOVID_BIO_SUFFIX) == "PA4"
+    assert parse_biovid_name("071309_w_21-PA4-012.mp4", "071309_w_21", BIOVID_BIO_SUFFIX) is None
 
 
 def test_seed_changes_the_split():

@@ -7,6 +7,8 @@
 - Landmark sequences (.npy, T x 478 x 3) at 10 fps: NO_PAIN stays neutral,
   PAIN moves from the neutral landmarks to the grimace's halfway through.
   Subjects differ by a similarity transform (head size, position, roll).
+- BioVid-style folders: camera videos (BL1 neutral, PA4 turning into the
+  grimace) and biosignal files of simulated ECG whose heart rate is the label.
 """
 from __future__ import annotations
 
@@ -113,7 +115,10 @@ def write_sequences(root: Path, per_class: int = 4) -> Path:
     return manifest
 
 
-def write_biovid(root: Path, subjects: tuple[str, ...] = ("071309_w_21", "080314_w_25", "081014_w_27")) -> Path:
+BIOVID_SUBJECTS = ("071309_w_21", "080314_w_25", "081014_w_27")  # BioVid-style subject ids
+
+
+def write_biovid(root: Path, subjects: tuple[str, ...] = BIOVID_SUBJECTS) -> Path:
     """A BioVid-style folder ``<subject>/<subject>-<BL1|PA4>-<n>.mp4`` of short camera videos; returns the folder."""
     from tests.media import write_video
 
@@ -126,4 +131,34 @@ def write_biovid(root: Path, subjects: tuple[str, ...] = ("071309_w_21", "080314
         for label, frames in clips.items():
             (root / subject / f"{subject}-{label}-001.mp4").write_bytes(write_video(frames, SEQUENCE_FPS))
     (root / subjects[0] / "notes.txt").write_text("not a sample")
+    return root
+
+
+# Simulated ECG of a BioVid-style biosignal folder: the heart rate carries the label.
+BIOSIGNAL_RATE_HZ = 512  # BioVid's biosignal rate (server/vitals/ecg_files.py BIOVID_RATE_HZ)
+BIOSIGNAL_SECONDS = 8  # s (neurokit2 takes whole seconds); a BioVid sample is 5.5 s; the ECG reader needs at least 5 s
+BIOSIGNAL_BPM = {"BL1": 62.0, "PA4": 96.0}  # resting vs. a pain-raised heart rate (the test's premise)
+BIOSIGNAL_HEADER = "time\tgsr\tecg\temg_trapezius\temg_corrugator\temg_zygomaticus"
+
+
+def write_biovid_biosignals(root: Path, subjects: tuple[str, ...] = BIOVID_SUBJECTS, per_class: int = 6) -> Path:
+    """``<subject>/<subject>-<BL1|PA4>-<n>_bio.csv`` of simulated ECG (neurokit2) at 512 Hz; returns the folder."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # neurokit2 imports scipy.misc, deprecated in SciPy
+        import neurokit2 as nk
+
+    seed = 0
+    for subject in subjects:
+        (root / subject).mkdir(parents=True)
+        for label, bpm in BIOSIGNAL_BPM.items():
+            for number in range(1, per_class + 1):
+                seed += 1
+                ecg = nk.ecg_simulate(duration=BIOSIGNAL_SECONDS, sampling_rate=BIOSIGNAL_RATE_HZ, noise=0.02,
+                                      heart_rate=bpm, heart_rate_std=2.0, random_state=seed)
+                rows = (f"{round(i * 1e6 / BIOSIGNAL_RATE_HZ)}\t6.5\t{v:.5f}\t0.01\t0.01\t0.01"
+                        for i, v in enumerate(ecg))
+                path = root / subject / f"{subject}-{label}-{number:03d}_bio.csv"
+                path.write_text(BIOSIGNAL_HEADER + "\n" + "\n".join(rows) + "\n")
     return root

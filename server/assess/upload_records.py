@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from server.assess.ecg_report import EcgReport
 from server.store import records
 from server.assess.analysis import VideoReport
 from server.store.db import Database
 from server.store.per_second import summarise_seconds
 from server.pain.result import Result
-from server.vitals.ecg import EcgReport
 
 
 def photo_modalities(ecg: EcgReport | None) -> list[str]:

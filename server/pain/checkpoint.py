@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 from server.version import __version__
-from server.pain import resnet, sequence
+from server.pain import ecg_transformer, resnet, resnet_gru, sequence
 
 FORMAT = "painscope-checkpoint/1"
-KINDS = ("resnet18", "lstm")  # the estimator a checkpoint serves
+KINDS = ("resnet18", "lstm", "resnet_gru", "ecg_transformer")  # the estimator (or ECG model) a checkpoint serves
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Checkpoint:
 
     @property
     def kind(self) -> str:
-        """``resnet18`` or ``lstm``."""
+        """One of ``KINDS``."""
         return self.metadata["kind"]
 
 
@@ -73,8 +73,13 @@ def save(path: Path, model: nn.Module, metadata: dict[str, Any]) -> None:
 
 def build_model(metadata: dict[str, Any]) -> nn.Module:
     """An untrained network of the shape the metadata describes."""
-    if metadata["kind"] == "resnet18":
+    kind = metadata["kind"]
+    if kind == "resnet18":
         return resnet.PspiResNet(classify=bool(metadata.get("classify")))
+    if kind == "resnet_gru":
+        return resnet_gru.build(metadata["label_set"], metadata.get("hidden", resnet_gru.GRU_HIDDEN))
+    if kind == "ecg_transformer":
+        return ecg_transformer.build(metadata["label_set"], float(metadata["input"]["window_s"]))
     spec = sequence.FeatureSpec(**metadata["input"])
     classes = len(sequence.label_names(metadata["label_set"]))
     hidden = metadata.get("hidden", sequence.HIDDEN_SIZE)

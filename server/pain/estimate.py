@@ -34,6 +34,8 @@ class PainEstimate:
     model: str | None = None  # checkpoint file of a learned estimator
     label: str | None = None  # sequence models: the most likely class of their label set
     label_probabilities: dict[str, float] | None = None
+    # Window classifiers: their raw logits, in label_probabilities' order (fusion adds them, see fusion.py).
+    label_logits: list[float] | None = None
     parts: list[dict] | None = None  # fusion: each estimator's contribution and weight
     face_level: str | None = None  # fusion: the level the face alone gave, before physiology
     # FACS estimator: each AU as the landmark geometry and the learned blendshapes read it, before fusion.
@@ -117,6 +119,7 @@ def estimate_from_levels(
     label_probabilities: Mapping[str, float] | None = None,
     parts: list[dict] | None = None,
     level: str | None = None,
+    label_logits: Sequence[float] | None = None,
 ) -> PainEstimate:
     """Build a PainEstimate from level probabilities (sequence models, fusion).
 
@@ -135,6 +138,7 @@ def estimate_from_levels(
         model=model,
         label=label,
         label_probabilities=None if label_probabilities is None else dict(label_probabilities),
+        label_logits=None if label_logits is None else [round(float(z), 4) for z in label_logits],
         parts=parts,
     )
 

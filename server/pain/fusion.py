@@ -18,16 +18,28 @@ fused reading moves the share ``w * a`` of the way from the face's reading to
 the top of the scale. At the resting rate (``a = 0``) the face's level stands
 unchanged; full arousal moves it at most ``w`` of the way; a heart rate below
 the resting rate does not lower it (a slow pulse is no sign of comfort).
+
+Logit fusion (the BioVid face + ECG system): when an ECG came with an
+``ecg_transformer`` reading (``server/pain/ecg_classifier.py``) and the
+``resnet_gru`` part answered over the same label set, the two networks'
+logits are added, ``1 - e`` face and ``e`` ECG (``Settings.ecg_model_weight``,
+0.2 by default), and the softmax of the sum replaces the ``resnet_gru`` part's
+share of the level probabilities. The ECG model then speaks for the ECG: the
+heuristic heart-rate pull is listed with weight 0. Without either network the
+heuristic pull above applies as before.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from server.pain import scale
 from server.pain.baseline import NeutralBaseline
 from server.pain.estimate import PainEstimate, estimate_from_levels
 from server.pain.estimator import Observation, PainEstimator
+from server.pain.ecg_reading import ECG_MODEL, ModelPhysiology
 from server.pain.physiology import Physiology
 from server.vision.face import Face
 
@@ -66,6 +78,7 @@ def fuse(
             "level": e.level,
             "confidence": e.confidence,
             "model": e.model,
+            **_class_of(e),
         }
         for e, w in parts
     ]
@@ -74,6 +87,14 @@ def fuse(
     all_pspi = len(with_pspi) == len(parts)
     level = scale.level_for_pspi(pspi, thresholds) if all_pspi and pspi is not None else None
     return estimate_from_levels(probabilities, confidence, "fusion", None, pspi=pspi, parts=described, level=level)
+
+
+def _class_of(estimate: PainEstimate) -> dict[str, Any]:
+    """A window classifier's class, its labels in output order and its logits (for the parts table and logit fusion)."""
+    if estimate.label_logits is None or estimate.label_probabilities is None:
+        return {}
+    return {"label": estimate.label, "labels": list(estimate.label_probabilities),
+            "label_logits": estimate.label_logits}
 
 
 def add_physiology(
@@ -116,6 +137,59 @@ def add_physiology(
     )
 
 
+def fuse_logits(face_logits: Sequence[float], ecg_logits: Sequence[float], ecg_weight: float) -> np.ndarray:
+    """``(1 - ecg_weight) x face + ecg_weight x ECG`` logits over one label set (last axis)."""
+    return (1.0 - ecg_weight) * np.asarray(face_logits, dtype=np.float64) + ecg_weight * np.asarray(
+        ecg_logits, dtype=np.float64)
+
+
+def add_ecg_model(face: PainEstimate, physiology: ModelPhysiology, ecg_weight: float) -> PainEstimate | None:
+    """The face's fused estimate with its ``resnet_gru`` part logit-fused with the ECG model (module docstring).
+
+    None when there is nothing to fuse: no ``resnet_gru`` part, or one over
+    another label set than the ECG model's.
+    """
+    reading = physiology.reading
+    labels = scale.label_names(reading.label_set)
+    face_part = next(
+        (p for p in face.parts or [] if p["estimator"] == "resnet_gru" and p.get("labels") == labels), None
+    )
+    if face_part is None or not 0.0 <= ecg_weight <= 1.0:
+        return None
+    # The heart-rate row stays in the table with weight 0: the network speaks for the ECG now.
+    listed = add_physiology(face, physiology, 0.0)
+    share = face_part["weight"]
+    face_logits = np.asarray(face_part["label_logits"], dtype=np.float64)
+    logits = fuse_logits(face_logits, reading.label_logits, ecg_weight)
+    probs = scale.softmax(logits)
+    before = scale.label_level_probabilities(reading.label_set, scale.softmax(face_logits))
+    after = scale.label_level_probabilities(reading.label_set, probs)
+    probabilities = {
+        level: round(min(max(p + share * (after[level] - before[level]), 0.0), 1.0), 4)
+        for level, p in listed.probabilities.items()
+    }
+    ecg_share = share * ecg_weight
+    parts = []
+    for part in listed.parts:
+        if part["estimator"] == "resnet_gru" and part.get("labels") == labels:
+            part = {**part, "weight": round(share - ecg_share, 3)}
+        elif part["estimator"] == "heart_rate":
+            part = {**part, "reason": "the ECG Transformer read the ECG; its logits were fused with resnet_gru's"}
+        parts.append(part)
+    parts.insert(len(parts) - 1, {
+        "estimator": ECG_MODEL, "weight": round(ecg_share, 3), "pspi": None, "level": reading.level,
+        "confidence": reading.confidence, "model": reading.model, "label": reading.label, "labels": labels,
+        "label_logits": reading.label_logits,
+    })
+    confidence = (1.0 - ecg_share) * face.confidence + ecg_share * reading.confidence
+    return dataclasses.replace(
+        listed, probabilities=probabilities, level=scale.median_level(probabilities),
+        confidence=round(min(max(confidence, 0.0), 1.0), 3), parts=parts, label=labels[int(np.argmax(probs))],
+        label_probabilities={lb: round(float(p), 4) for lb, p in zip(labels, probs)},
+        label_logits=[round(float(z), 4) for z in logits],
+    )
+
+
 class FusionTrack:
     """The tracks of every part."""
 
@@ -139,11 +213,13 @@ class FusionEstimator:
     needs_sequence = False  # works on a photo with the parts that can judge one
 
     def __init__(
-        self, parts: Sequence[tuple[PainEstimator, float]], thresholds: Sequence[float], physiology_weight: float = 0.0
+        self, parts: Sequence[tuple[PainEstimator, float]], thresholds: Sequence[float], physiology_weight: float = 0.0,
+        ecg_model_weight: float = 0.0,
     ) -> None:
         self.parts = [(estimator, weight) for estimator, weight in parts if weight > 0]
         self.thresholds = tuple(thresholds)
         self.physiology_weight = physiology_weight
+        self.ecg_model_weight = ecg_model_weight
 
     def track(self) -> FusionTrack:
         """Per-stream state of every part."""
@@ -162,5 +238,9 @@ class FusionEstimator:
         return fuse(results, self.thresholds) if results else None
 
     def with_physiology(self, face: PainEstimate, physiology: Physiology | None) -> PainEstimate:
-        """The face's fused estimate with the heart rate's pull added (see the module docstring)."""
+        """The face's fused estimate with the ECG model's logits or else the heart rate's pull (module docstring)."""
+        if isinstance(physiology, ModelPhysiology) and physiology.reading is not None:
+            fused = add_ecg_model(face, physiology, self.ecg_model_weight)
+            if fused is not None:
+                return fused
         return add_physiology(face, physiology, self.physiology_weight, self.thresholds)

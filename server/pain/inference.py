@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from server.pain import checkpoint as ckpt
-from server.pain import resnet
+from server.pain import ecg_transformer, resnet
 from server.pain.sequence import FeatureSpec
 
 ONNX_DIGEST_KEY = "painscope_checkpoint_sha256"
@@ -73,33 +73,45 @@ class OnnxRunner:
         return dict(self.session.get_modelmeta().custom_metadata_map)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Probabilities from one row of logits."""
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
-
-
 def example_inputs(metadata: dict[str, Any], batch: int = 1) -> tuple[np.ndarray, ...]:
     """Inputs of the right shape and type for a checkpoint's network (batch ``batch``)."""
-    if metadata["kind"] == "resnet18":
-        size = int(metadata["input"]["image_size"])
+    kind, shape = metadata["kind"], metadata["input"]
+    if kind == "resnet18":
+        size = int(shape["image_size"])
         crops = np.full((batch, size, size, 3), 128, dtype=np.uint8)
         return (resnet.to_batch(crops),)
-    spec = FeatureSpec(**metadata["input"])
+    if kind == "resnet_gru":
+        size, frames = int(shape["image_size"]), int(shape["window_frames"])
+        crops = np.full((batch * frames, size, size, 3), 128, dtype=np.uint8)
+        return (
+            resnet.to_batch(crops).reshape(batch, frames, 3, size, size),
+            np.ones((batch, frames), dtype=np.float32),
+        )
+    if kind == "ecg_transformer":
+        samples = ecg_transformer.patches_for(float(shape["window_s"])) * ecg_transformer.patch_samples()
+        return (np.zeros((batch, samples), dtype=np.float32),)
+    spec = FeatureSpec(**shape)
     return (
         np.zeros((batch, spec.window_frames, spec.width), dtype=np.float32),
         np.ones((batch, spec.window_frames), dtype=np.float32),
     )
 
 
+# Names of each kind's inputs and outputs (in the exported graph too).
+INPUT_NAMES = {"resnet18": ["images"], "lstm": ["features", "mask"], "resnet_gru": ["frames", "mask"],
+               "ecg_transformer": ["ecg"]}
+OUTPUT_NAMES = {"resnet18": ["pspi", "level_logits"], "lstm": ["logits"], "resnet_gru": ["logits"],
+                "ecg_transformer": ["logits"]}
+
+
 def input_names(metadata: dict[str, Any]) -> list[str]:
     """Names of the network's inputs (in the exported graph too)."""
-    return ["images"] if metadata["kind"] == "resnet18" else ["features", "mask"]
+    return INPUT_NAMES[metadata["kind"]]
 
 
 def output_names(metadata: dict[str, Any]) -> list[str]:
     """Names of the network's outputs."""
-    return ["pspi", "level_logits"] if metadata["kind"] == "resnet18" else ["logits"]
+    return OUTPUT_NAMES[metadata["kind"]]
 
 
 def median_ms(runner: Runner, inputs: tuple[np.ndarray, ...], runs: int = TIMED_RUNS) -> float:

@@ -4,8 +4,9 @@ Pain raises sympathetic arousal, and arousal raises the heart rate; so does
 walking, fever or a fright, which is why physiology only nudges the face's
 reading (``server/pain/fusion.py``) and never judges pain alone. Two sources:
 
-- an ECG recording (``server/vitals/ecg.py``): its arousal score compares heart
-  rate and RMSSD with the recording's first seconds or a baseline upload;
+- an ECG recording (``server/vitals/ecg.py``): its arousal score
+  (``server/pain/arousal.py``) compares heart rate and RMSSD with the
+  recording's first seconds or a baseline upload;
 - the camera heart rate (rPPG): the heart-rate part of the same score, against
   the resting rate of the same live session or video (its variability is too
   noisy to use).
@@ -20,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from server.vitals.ecg import AROUSAL_METHOD, HR_RISE_FOR_FULL_SCORE, HR_RISE_IGNORED, EcgReport, heart_rate_rise_score
+from server.pain.arousal import AROUSAL_METHOD, HR_RISE_FOR_FULL_SCORE, HR_RISE_IGNORED, Arousal, heart_rate_rise_score
+from server.vitals.ecg import EcgAnalysis
 from server.vitals.spectrum import SNR_FLOOR_DB, SNR_HIGH_DB
 from server.vitals.vital_signs import TimedVitals, Vitals
 
@@ -59,12 +61,11 @@ class Physiology:
         }
 
 
-def from_ecg(report: EcgReport) -> Physiology:
-    """The ECG recording's arousal score (heart rate and RMSSD against its baseline)."""
-    arousal = report.arousal
+def from_ecg(arousal: Arousal, analysis: EcgAnalysis) -> Physiology:
+    """An ECG recording's arousal score (heart rate and RMSSD against its baseline), as confident as its signal."""
     base = arousal.baseline.heart_rate_bpm if arousal.baseline else None
     compared = arousal.compared.heart_rate_bpm if arousal.compared else None
-    quality = report.analysis.quality_score
+    quality = analysis.quality_score
     return Physiology(
         source="ecg",
         arousal=arousal.score,

@@ -3,8 +3,10 @@
 Every ``*.pt`` file in the models directory is tried once when the app starts.
 A file that is not a usable checkpoint is listed as broken with the reason;
 it never stops the server. With several checkpoints of one kind, the one named
-by ``PAINSCOPE_RESNET18_MODEL`` / ``PAINSCOPE_LSTM_MODEL`` serves, else the
-newest file.
+by ``PAINSCOPE_RESNET18_MODEL`` / ``PAINSCOPE_LSTM_MODEL`` /
+``PAINSCOPE_RESNET_GRU_MODEL`` / ``PAINSCOPE_ECG_TRANSFORMER_MODEL`` serves,
+else the newest file. An ``ecg_transformer`` checkpoint is not a face
+estimator: it reads ECG uploads (``ecg_model``) and joins fusion through them.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from server.pain.fusion import FusionEstimator, parse_weights
 from server.pain.geometry import GeometryEstimator
 from server.problems import InputProblem
 
-LEARNED_KINDS = ("resnet18", "lstm")
+LEARNED_KINDS = ("resnet18", "lstm", "resnet_gru")
+ECG_MODEL_KIND = "ecg_transformer"
 ESTIMATOR_NAMES = ("geometry", *LEARNED_KINDS, "fusion")
 CHECKPOINT_SUFFIX = ".pt"
 # Metadata kept out of /health: per-subject figures can run to hundreds of rows.
@@ -87,6 +90,14 @@ def load_model_file(path: Path, settings: Settings) -> ModelFile:
         from server.pain.resnet_estimator import ResnetEstimator
 
         entry.estimator = ResnetEstimator(runtime.runner, loaded.metadata, path.name, settings.level_thresholds)
+    elif loaded.kind == "resnet_gru":
+        from server.pain.resnet_gru_estimator import ResnetGruEstimator
+
+        entry.estimator = ResnetGruEstimator(runtime.runner, loaded.metadata, path.name)
+    elif loaded.kind == ECG_MODEL_KIND:
+        from server.pain.ecg_classifier import EcgClassifier
+
+        entry.estimator = EcgClassifier(runtime.runner, loaded.metadata, path.name)
     else:
         from server.pain.sequence_estimator import SequenceEstimator
 
@@ -120,18 +131,27 @@ class EstimatorRegistry:
         self.geometry = GeometryEstimator(self.thresholds)
         self.models = discover_models(settings)
         self._estimators: dict[str, PainEstimator] = {self.geometry.name: self.geometry}
-        chosen = {"resnet18": settings.resnet18_model, "lstm": settings.lstm_model}
-        for kind in LEARNED_KINDS:
-            candidates = [m for m in self.models if m.kind == kind and m.status == "loaded"]
-            wanted = [m for m in candidates if m.file == chosen[kind]] if chosen[kind] else candidates
-            if wanted:
-                wanted[0].active = True
-                self._estimators[kind] = wanted[0].estimator
+        chosen = {"resnet18": settings.resnet18_model, "lstm": settings.lstm_model,
+                  "resnet_gru": settings.resnet_gru_model, ECG_MODEL_KIND: settings.ecg_transformer_model}
+        active = {kind: self._activate(kind, chosen[kind]) for kind in chosen}
+        self._estimators.update({kind: e for kind, e in active.items() if kind in LEARNED_KINDS and e is not None})
+        self.ecg_model = active[ECG_MODEL_KIND]  # reads ECG uploads when a checkpoint is there
         # Fusion is there even with the geometry alone: it adds the heart rate to the face.
         weights = parse_weights(settings.fusion_weights)
         parts = [(e, weights.get(name, 0.0)) for name, e in self._estimators.items()]
         if any(weight > 0 for _, weight in parts):
-            self._estimators["fusion"] = FusionEstimator(parts, self.thresholds, settings.physiology_weight)
+            self._estimators["fusion"] = FusionEstimator(
+                parts, self.thresholds, settings.physiology_weight, settings.ecg_model_weight
+            )
+
+    def _activate(self, kind: str, wanted_file: str) -> Any:
+        """The served model of ``kind``: the loaded file named by the settings, else the newest; None without one."""
+        candidates = [m for m in self.models if m.kind == kind and m.status == "loaded"]
+        wanted = [m for m in candidates if m.file == wanted_file] if wanted_file else candidates
+        if not wanted:
+            return None
+        wanted[0].active = True
+        return wanted[0].estimator
 
     def get(self, name: str | None, default: str) -> PainEstimator:
         """The estimator called ``name`` (``default`` when None); unknown or missing is a 422."""
@@ -169,7 +189,19 @@ class EstimatorRegistry:
                 parts = ", ".join(f"{e.name} x{w:g}" for e, w in estimator.parts)
                 share = estimator.physiology_weight
                 heart = f"; heart rate {share:.0%} of the result" if share else ""
+                if self.ecg_model is not None and "resnet_gru" in self._estimators:
+                    heart += (f"; with an ECG, resnet_gru's logits fused {1 - estimator.ecg_model_weight:.0%} / "
+                              f"{estimator.ecg_model_weight:.0%} with the ECG Transformer's")
                 out.append(EstimatorStatus(name, True, f"weighted combination: {parts}{heart}"))
             else:
                 out.append(EstimatorStatus(name, True, "trained checkpoint", getattr(estimator, "model_name", None)))
         return out
+
+    def ecg_model_status(self) -> EstimatorStatus:
+        """The ECG model (not a face estimator, so not among ``statuses``): it reads ECG uploads, or why not."""
+        if self.ecg_model is None:
+            return EstimatorStatus(
+                ECG_MODEL_KIND, False,
+                f"{self._missing_reason(ECG_MODEL_KIND)} ECG uploads are read by the heuristic arousal score.",
+            )
+        return EstimatorStatus(ECG_MODEL_KIND, True, "trained checkpoint; reads ECG uploads", self.ecg_model.model_name)

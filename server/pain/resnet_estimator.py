@@ -11,7 +11,8 @@ from server.pain import scale
 from server.pain.baseline import NeutralBaseline
 from server.pain.estimate import SIGMA_MIN, PainEstimate, estimate_from_pspi
 from server.pain.estimator import Observation
-from server.pain.inference import Runner, softmax
+from server.pain.inference import Runner
+from server.pain.scale import softmax
 from server.pain.resnet import to_batch
 from server.vision.align import aligned_crop
 from server.vision.face import Face

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import numpy as np
+
 LEVELS: tuple[str, ...] = ("none", "mild", "moderate", "severe")
 PSPI_MAX = 16.0
 AU_MAX = 5.0  # FACS intensity E
@@ -56,6 +58,28 @@ def level_for_label(label_set: str, label: str) -> str:
         return LABEL_SETS[label_set][label]
     except KeyError:
         raise ValueError(f"unknown label {label!r} in label set {label_set!r}") from None
+
+
+def label_names(label_set: str) -> list[str]:
+    """The class labels of a label set, in a classifier's output order."""
+    if label_set not in LABEL_SETS:
+        raise ValueError(f"label set must be one of {tuple(LABEL_SETS)}, not {label_set!r}")
+    return list(LABEL_SETS[label_set])
+
+
+def label_level_probabilities(label_set: str, label_probs: Sequence[float]) -> dict[str, float]:
+    """Class probabilities summed into PainScope levels through LABEL_SETS."""
+    levels = {level: 0.0 for level in LEVELS}
+    for label, p in zip(label_names(label_set), label_probs):
+        levels[level_for_label(label_set, label)] += float(p)
+    return {level: round(p, 4) for level, p in levels.items()}
+
+
+def softmax(logits: Sequence[float]) -> np.ndarray:
+    """Class probabilities from one row of logits."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
 
 
 def median_level(probabilities: Mapping[str, float]) -> str:

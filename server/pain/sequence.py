@@ -17,7 +17,6 @@ is trained; ``python -m server.training.sequence`` trains on licensed data.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -132,11 +131,11 @@ def sequence_features(landmarks: np.ndarray, spec: FeatureSpec) -> tuple[np.ndar
 
 
 def fit_window(features: np.ndarray, mask: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``frames`` steps, left-padded with zeros (mask 0) when shorter."""
+    """The last ``frames`` steps (of features, crops, ...), left-padded with zeros (mask 0) when shorter."""
     features, mask = features[-frames:], mask[-frames:]
     pad = frames - len(features)
     if pad > 0:
-        features = np.concatenate([np.zeros((pad, features.shape[1]), np.float32), features])
+        features = np.concatenate([np.zeros((pad, *features.shape[1:]), features.dtype), features])
         mask = np.concatenate([np.zeros(pad, np.float32), mask])
     return features, mask
 
@@ -212,16 +211,6 @@ class SequenceClassifier(nn.Module):
         return self.head(pooled)
 
 
-def label_names(label_set: str) -> list[str]:
-    """The class labels of a label set, in output order."""
-    if label_set not in scale.LABEL_SETS:
-        raise ValueError(f"label set must be one of {tuple(scale.LABEL_SETS)}, not {label_set!r}")
-    return list(scale.LABEL_SETS[label_set])
-
-
-def level_probabilities(label_set: str, label_probs: Sequence[float]) -> dict[str, float]:
-    """Class probabilities summed into PainScope levels through scale.LABEL_SETS."""
-    levels = {level: 0.0 for level in scale.LEVELS}
-    for label, p in zip(label_names(label_set), label_probs):
-        levels[scale.level_for_label(label_set, label)] += float(p)
-    return {level: round(p, 4) for level, p in levels.items()}
+# The label sets' classes and their levels live in scale.py (no torch); kept here under their old names.
+label_names = scale.label_names
+level_probabilities = scale.label_level_probabilities

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -10,7 +10,8 @@ from server.pain import sequence
 from server.pain.baseline import NeutralBaseline
 from server.pain.estimate import PainEstimate, estimate_from_levels
 from server.pain.estimator import Observation
-from server.pain.inference import Runner, softmax
+from server.pain.inference import Runner
+from server.pain.scale import softmax
 from server.vision.face import Face
 
 # The window must be at least this full (fraction of its frames with a face)
@@ -24,59 +25,76 @@ class WindowTrack:
 
     Each frame falls in the slot nearest its time (slot = round(t x fps)); a
     later frame in the same slot replaces the earlier, so a 30 fps camera and
-    a 10 fps model meet without dropping or doubling time.
+    a 10 fps model meet without dropping or doubling time. ``frame_value``
+    turns a frame into what the model reads of it (a landmark feature vector,
+    an aligned face crop).
     """
 
-    def __init__(self, spec: sequence.FeatureSpec) -> None:
-        self.spec = spec
+    def __init__(self, fps: float, frames: int, frame_value: Callable[[Observation], np.ndarray]) -> None:
+        self.fps, self.frames = fps, frames
+        self.frame_value = frame_value
         self._slots: deque[tuple[int, np.ndarray]] = deque()
 
     def _slot(self, t_s: float) -> int:
-        return int(round(t_s * self.spec.fps))
+        return int(round(t_s * self.fps))
 
     def add(self, observation: Observation) -> None:
-        """Put this frame's features in its slot and forget slots older than the window."""
+        """Put this frame's value in its slot and forget slots older than the window."""
         slot = self._slot(observation.t_s)
-        features = sequence.frame_features(observation.face.landmarks, self.spec)
         if self._slots and self._slots[-1][0] == slot:
             self._slots.pop()
         elif self._slots and self._slots[-1][0] > slot:
             self._slots.clear()  # time went backwards: a new clip or a restarted camera clock
-        self._slots.append((slot, features))
-        while self._slots and self._slots[0][0] <= slot - self.spec.window_frames:
+        self._slots.append((slot, self.frame_value(observation)))
+        while self._slots and self._slots[0][0] <= slot - self.frames:
             self._slots.popleft()
 
     def evidence(self, observation: Observation) -> tuple[np.ndarray, np.ndarray, float] | None:
-        """(features T x F, mask T, fill) for the window ending at this frame; None while too little is seen."""
-        frames = self.spec.window_frames
-        features = np.zeros((frames, self.spec.width), dtype=np.float32)
-        mask = np.zeros(frames, dtype=np.float32)
+        """(values T x ..., mask T, fill) for the window ending at this frame; None while too little is seen."""
+        if not self._slots:
+            return None
+        sample = self._slots[-1][1]
+        values = np.zeros((self.frames, *sample.shape), dtype=sample.dtype)
+        mask = np.zeros(self.frames, dtype=np.float32)
         end = self._slot(observation.t_s)
-        for slot, values in self._slots:
-            index = frames - 1 - (end - slot)
-            if 0 <= index < frames:
-                features[index], mask[index] = values, 1.0
+        for slot, value in self._slots:
+            index = self.frames - 1 - (end - slot)
+            if 0 <= index < self.frames:
+                values[index], mask[index] = value, 1.0
         fill = float(mask.mean())
-        return (features, mask, fill) if fill >= MIN_WINDOW_FILL else None
+        return (values, mask, fill) if fill >= MIN_WINDOW_FILL else None
 
 
-class SequenceEstimator:
-    """Level probabilities from an LSTM-family checkpoint over its label set."""
+class WindowClassifier:
+    """Class and level probabilities from a checkpoint that reads a window of frames over a label set.
 
-    name = "lstm"
+    Subclasses say what a frame is to the model (``frame_value``) and how a
+    window becomes the network's inputs (``inputs``).
+    """
+
+    name = "window"
     needs_sequence = True
 
     def __init__(self, runner: Runner, metadata: dict[str, Any], model_name: str) -> None:
         self.runner = runner
         self.metadata = metadata
         self.model_name = model_name
-        self.spec = sequence.FeatureSpec(**metadata["input"])
         self.label_set = metadata["label_set"]
         self.labels = sequence.label_names(self.label_set)
+        self.fps = float(metadata["input"]["fps"])
+        self.window_frames = int(metadata["input"]["window_frames"])
+
+    def frame_value(self, observation: Observation) -> np.ndarray:
+        """What the model reads of one frame."""
+        raise NotImplementedError
+
+    def inputs(self, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The network's inputs (batch of one) for a window of frame values and its mask."""
+        return values[None], mask[None]
 
     def track(self) -> WindowTrack:
-        """Per-stream state: the landmark window."""
-        return WindowTrack(self.spec)
+        """Per-stream state: the window of frame values."""
+        return WindowTrack(self.fps, self.window_frames, self.frame_value)
 
     def estimate(
         self, face: Face, baseline: NeutralBaseline, steadiness: float = 1.0, evidence: Any = None
@@ -87,8 +105,8 @@ class SequenceEstimator:
         """
         if evidence is None:
             return None
-        features, mask, fill = evidence
-        (logits,) = self.runner(features[None], mask[None])
+        values, mask, fill = evidence
+        (logits,) = self.runner(*self.inputs(values, mask))
         probs = softmax(logits[0])
         label_probs = {label: round(float(p), 4) for label, p in zip(self.labels, probs)}
         levels = sequence.level_probabilities(self.label_set, probs)
@@ -100,4 +118,19 @@ class SequenceEstimator:
             self.model_name,
             label=self.labels[int(np.argmax(probs))],
             label_probabilities=label_probs,
+            label_logits=logits[0].tolist(),
         )
+
+
+class SequenceEstimator(WindowClassifier):
+    """Level probabilities from an LSTM-family checkpoint over its label set."""
+
+    name = "lstm"
+
+    def __init__(self, runner: Runner, metadata: dict[str, Any], model_name: str) -> None:
+        super().__init__(runner, metadata, model_name)
+        self.spec = sequence.FeatureSpec(**metadata["input"])
+
+    def frame_value(self, observation: Observation) -> np.ndarray:
+        """The frame's landmark feature vector."""
+        return sequence.frame_features(observation.face.landmarks, self.spec)

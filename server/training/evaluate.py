@@ -4,8 +4,9 @@
     python -m server.training.evaluate MODEL.pt --manifest FILE.csv [--subjects A,B]
 
 ResNet-18 checkpoints: MAE, RMSE, Pearson r and ICC(3,1) of PSPI, then level
-accuracy, macro-F1 and confusion. Sequence checkpoints: accuracy, macro-F1 and
-confusion over their label set and over levels. Both: per-subject figures.
+accuracy, macro-F1 and confusion. Sequence checkpoints (LSTM family on
+landmarks, ResNet-18 + GRU on face videos, ECG Transformer on ECG files):
+accuracy, macro-F1 and confusion over their label set and over levels. Both: per-subject figures.
 ``--report-dir`` receives ``confusion.png`` and ``summary.json``.
 """
 from __future__ import annotations
@@ -22,6 +23,9 @@ from server.pain import checkpoint, scale
 from server.pain import sequence as seq
 from server.training import metrics
 from server.training import resnet as resnet_training
+from server.training import classifier
+from server.training import ecg_transformer as ecg_training
+from server.training import resnet_gru as resnet_gru_training
 from server.training import sequence as sequence_training
 from server.training.extract import face_crops
 from server.training.manifest import read_manifest
@@ -61,9 +65,36 @@ def evaluate_sequence(
     features = np.stack([loaded_rows[i] for i in keep])
     mask_arr = np.stack([masks[i] for i in keep])
     truth = np.array([labels.index(rows[i].label) for i in keep])
-    probs = sequence_training.predict(loaded.model, features, mask_arr)
-    figures = sequence_training.classification_report(truth, probs, [rows[i].subject for i in keep], label_set)
+    probs = classifier.predict(loaded.model, (features, mask_arr))
+    figures = classifier.classification_report(truth, probs, [rows[i].subject for i in keep], label_set)
     figures["skipped"] = {**skipped, **extract_skips}
+    return figures, figures["confusion"], labels
+
+
+def evaluate_window_model(
+    loaded: checkpoint.Checkpoint, args: argparse.Namespace
+) -> tuple[dict, list[list[int]], list[str]]:
+    """Figures of a ResNet-18 + GRU (face videos) or ECG Transformer (ECG files) classifier on a manifest."""
+    label_set, shape = loaded.metadata["label_set"], loaded.metadata["input"]
+    rows, skipped = read_manifest(args.manifest, label_set)
+    rows = [r for r in rows if not args.subjects or r.subject in args.subjects]
+    if loaded.kind == "resnet_gru":
+        windows, read_skips = resnet_gru_training.load_windows(
+            rows, float(shape["fps"]), int(shape["window_frames"]), int(shape["image_size"]), args.cache)
+        keep = [i for i, w in enumerate(windows) if w is not None]
+        inputs = resnet_gru_training.to_network((np.stack([windows[i][0] for i in keep]),
+                                                 np.stack([windows[i][1] for i in keep]))) if keep else ()
+    else:
+        windows, read_skips = ecg_training.load_windows(rows, args.sampling_rate, float(shape["window_s"]))
+        keep = [i for i, w in enumerate(windows) if w is not None]
+        inputs = (np.stack([windows[i] for i in keep]),) if keep else ()
+    if not keep:
+        raise SystemExit("No usable sample to evaluate on.")
+    labels = seq.label_names(label_set)
+    truth = np.array([labels.index(rows[i].label) for i in keep])
+    probs = classifier.predict(loaded.model, inputs)
+    figures = classifier.classification_report(truth, probs, [rows[i].subject for i in keep], label_set)
+    figures["skipped"] = {**skipped, **read_skips}
     return figures, figures["confusion"], labels
 
 
@@ -81,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if not args.manifest:
             raise SystemExit("A sequence checkpoint is evaluated on --manifest FILE.csv.")
-        figures, confusion, labels = evaluate_sequence(loaded, args)
+        window_model = loaded.kind in ("resnet_gru", "ecg_transformer")
+        figures, confusion, labels = (evaluate_window_model if window_model else evaluate_sequence)(loaded, args)
     architecture = loaded.metadata["architecture"]
     summary = {"model": args.model.name, "kind": loaded.kind, "architecture": architecture, **figures}
     if args.report_dir:
@@ -105,6 +137,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="only these subjects (the held-out ones)")
     parser.add_argument("--report-dir", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--sampling-rate", type=float, default=None, help="Hz, ECG files without a time column")
     return parser.parse_args(argv)
 
 

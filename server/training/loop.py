@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from server.training.splits import LOSO
+
 
 @dataclass
 class TrainingRun:
@@ -101,7 +103,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, epochs: int, batch: in
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--test-subjects", type=lambda s: [x for x in s.split(",") if x], default=None,
                        help="comma-separated subjects held out for the test figures")
-    group.add_argument("--folds", type=int, default=None, help="K-fold cross-validation by subject")
+    group.add_argument("--folds", type=folds_argument, default=None,
+                       help="K-fold cross-validation by subject, or 'loso' (leave one subject out)")
     parser.add_argument("--validation-fraction", type=float, default=0.2, help="of the training subjects")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--lr", type=float, default=lr)
@@ -110,6 +113,16 @@ def add_common_arguments(parser: argparse.ArgumentParser, epochs: int, batch: in
     parser.add_argument("--cache", type=Path, default=None, help="folder for extracted face crops / landmarks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--note", default="", help="what the data is, stored in the checkpoint")
+
+
+def folds_argument(text: str) -> int | str:
+    """``--folds``: a number of folds, or ``loso``."""
+    if text.strip().lower() == LOSO:
+        return LOSO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--folds takes a number or {LOSO!r}, not {text!r}") from None
 
 
 def summary_row(path: Path, split_name: str, figures: dict, keys: Sequence[str]) -> dict:

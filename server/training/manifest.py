@@ -29,7 +29,8 @@ BIOVID_TO_LABEL_SET: Mapping[str, Mapping[str, str]] = {
     "biovid5": {"BL1": "BL1", "PA1": "PA1", "PA2": "PA2", "PA3": "PA3", "PA4": "PA4"},
 }
 BIOVID_CLASSES: tuple[str, ...] = ("BL1", "PA1", "PA2", "PA3", "PA4")
-BIOVID_SUFFIX = ".mp4"
+BIOVID_SUFFIX = ".mp4"  # the face videos
+BIOVID_BIO_SUFFIX = "_bio.csv"  # the biosignal files (time, GSR, ECG, ...) of the same samples
 _SAMPLE_NUMBER = re.compile(r"\d+")
 
 
@@ -72,10 +73,13 @@ def read_manifest(csv_path: Path, label_set: str) -> tuple[list[ManifestRow], di
     return rows, skipped
 
 
-def biovid_manifest(folder: Path, label_set: str) -> tuple[list[ManifestRow], dict[str, int]]:
-    """Rows for every BioVid video under ``folder`` whose class maps into ``label_set``.
+def biovid_manifest(
+    folder: Path, label_set: str, suffix: str = BIOVID_SUFFIX
+) -> tuple[list[ManifestRow], dict[str, int]]:
+    """Rows for every BioVid video (or, with ``suffix`` BIOVID_BIO_SUFFIX, biosignal file) under ``folder``
+    whose class maps into ``label_set``.
 
-    Expects ``<folder>/<subject>/<subject>-<CLASS>-<n>.mp4``. A file whose
+    Expects ``<folder>/<subject>/<subject>-<CLASS>-<n><suffix>``. A file whose
     name does not start with its folder's subject id is counted as
     ``unrecognised_name``: taking it would risk putting one person's video
     under another's id, and so on both sides of a subject-wise split.
@@ -96,7 +100,7 @@ def biovid_manifest(folder: Path, label_set: str) -> tuple[list[ManifestRow], di
             continue
         subject = subject_dir.name
         for video in sorted(p for p in subject_dir.iterdir() if p.is_file()):
-            biovid_class = parse_biovid_name(video.name, subject)
+            biovid_class = parse_biovid_name(video.name, subject, suffix)
             if biovid_class is None:
                 skipped["unrecognised_name"] += 1
             elif biovid_class not in mapping:
@@ -106,15 +110,15 @@ def biovid_manifest(folder: Path, label_set: str) -> tuple[list[ManifestRow], di
     return rows, skipped
 
 
-def parse_biovid_name(name: str, subject: str) -> str | None:
-    """The BioVid class (BL1, PA1-PA4) in ``<subject>-<CLASS>-<n>.mp4``, or None if it does not match.
+def parse_biovid_name(name: str, subject: str, suffix: str = BIOVID_SUFFIX) -> str | None:
+    """The BioVid class (BL1, PA1-PA4) in ``<subject>-<CLASS>-<n><suffix>``, or None if it does not match.
 
     Subject ids contain dashes and underscores themselves (``071309_w_21``),
     so the class is read as the second-to-last dash-separated field.
     """
-    if not name.lower().endswith(BIOVID_SUFFIX):
+    if not name.lower().endswith(suffix):
         return None
-    parts = name[: -len(BIOVID_SUFFIX)].split("-")
+    parts = name[: -len(suffix)].split("-")
     if len(parts) < 3:
         return None
     prefix, biovid_class, number = "-".join(parts[:-2]), parts[-2], parts[-1]

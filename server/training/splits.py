@@ -15,6 +15,7 @@ import numpy as np
 
 MIN_TRAINING_SUBJECTS = 2  # at least one for training and one for validation
 MIN_FOLDS = 2
+LOSO = "loso"  # folds=LOSO: leave one subject out, one fold per subject
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class SubjectSplit:
 def make_splits(
     subjects: Iterable[str],
     test_subjects: Sequence[str] | None = None,
-    folds: int | None = None,
+    folds: int | str | None = None,
     validation_fraction: float = 0.2,
     seed: int = 0,
 ) -> list[SubjectSplit]:
@@ -48,6 +49,8 @@ def make_splits(
     * ``test_subjects`` given: one split with exactly those test subjects.
     * ``folds=K``: K splits; the subjects are dealt into K folds and each fold
       is the test set once.
+    * ``folds="loso"``: leave one subject out, one split per subject
+      (named ``loso-<subject>``), as BioVid results are usually reported.
     * neither: one split with no test subjects.
 
     In every split, ``validation_fraction`` of the remaining subjects (at
@@ -70,7 +73,12 @@ def make_splits(
         _require_enough(unique, len(test), "test subjects given")
         return [_split(unique, test, validation_fraction, seed, "holdout")]
 
+    if folds == LOSO:
+        _require_enough(unique, 1, "leave one subject out")
+        return [_split(unique, [subject], validation_fraction, seed, f"loso-{subject}") for subject in unique]
     if folds is not None:
+        if not isinstance(folds, int):
+            raise ValueError(f"folds must be a number of folds or {LOSO!r}, got {folds!r}")
         if folds < MIN_FOLDS:
             raise ValueError(f"folds must be at least {MIN_FOLDS}, got {folds}")
         if folds > len(unique):

@@ -20,6 +20,7 @@ from server.problems import InputProblem
 from server.vitals.rppg_tracker import RppgTracker
 
 ROI_MODES = ("face", "full")  # skin regions from landmarks, or every pixel is skin (pre-cropped)
+Sample = tuple[float | None, Mapping[str, np.ndarray], tuple | None]  # (time s or None, region means, face box)
 
 
 @dataclass
@@ -45,6 +46,19 @@ class RppgSession:
         return self.created_unix + (self.last_seen - self.started)
 
 
+def check_roi(roi: str) -> None:
+    """Refuse a region mode other than ``ROI_MODES``."""
+    if roi not in ROI_MODES:
+        raise InputProblem("bad_parameter", f"'roi' must be one of {', '.join(ROI_MODES)}.")
+
+
+def visible(session: RppgSession | None, session_id: str, viewer_id: int | None, sees_all: bool) -> RppgSession:
+    """``session`` when it exists and the viewer may see it; else not found (whether another's exists is not told)."""
+    if session is None or not (sees_all or session.owner_id == viewer_id):
+        raise InputProblem("session_not_found", f"There is no open session {session_id!r} (it may have expired).")
+    return session
+
+
 class RppgSessionStore:
     """All open sessions, with the count cap and the idle expiry."""
 
@@ -64,22 +78,11 @@ class RppgSessionStore:
 
     def create(self, roi: str = "face", owner_id: int | None = None) -> RppgSession:
         """A new session of ``owner_id``; 429-style refusal when the global or the owner's cap is reached."""
-        if roi not in ROI_MODES:
-            raise InputProblem("bad_parameter", f"'roi' must be one of {', '.join(ROI_MODES)}.")
+        check_roi(roi)
         with self._lock:
             self._expire()
-            if len(self._sessions) >= self.max_sessions:
-                raise InputProblem(
-                    "too_many_sessions",
-                    f"{self.max_sessions} sessions are open; close one or wait {self.idle_s:.0f} s for idle ones to expire.",
-                )
             owned = sum(1 for s in self._sessions.values() if s.owner_id == owner_id)
-            if owner_id is not None and owned >= self.max_per_owner:
-                raise InputProblem(
-                    "too_many_sessions",
-                    f"You have {owned} sessions open, the most one account may have; close one or wait "
-                    f"{self.idle_s:.0f} s for idle ones to expire.",
-                )
+            self.check_caps(len(self._sessions), owned, owner_id)
             now = self._clock()
             session = RppgSession(
                 id=secrets.token_urlsafe(12), roi=roi, owner_id=owner_id,
@@ -88,15 +91,28 @@ class RppgSessionStore:
             self._sessions[session.id] = session
             return session
 
+    def check_caps(self, open_count: int, owned: int, owner_id: int | None) -> None:
+        """Refuse (too_many_sessions, a 429) a new session when ``open_count`` sessions are open in all
+        or the owner already has ``owned``."""
+        if open_count >= self.max_sessions:
+            raise InputProblem(
+                "too_many_sessions",
+                f"{self.max_sessions} sessions are open; close one or wait {self.idle_s:.0f} s for idle ones to expire.",
+            )
+        if owner_id is not None and owned >= self.max_per_owner:
+            raise InputProblem(
+                "too_many_sessions",
+                f"You have {owned} sessions open, the most one account may have; close one or wait "
+                f"{self.idle_s:.0f} s for idle ones to expire.",
+            )
+
     def get(self, session_id: str, viewer_id: int | None = None, sees_all: bool = True) -> RppgSession:
         """An open session the viewer may see (its owner, or anyone when ``sees_all``), or a not-found
         refusal (also for expired ones, and for another's: whether it exists is not told)."""
         with self._lock:
             self._expire()
             session = self._sessions.get(session_id)
-        if session is None or not (sees_all or session.owner_id == viewer_id):
-            raise InputProblem("session_not_found", f"There is no open session {session_id!r} (it may have expired).")
-        return session
+        return visible(session, session_id, viewer_id, sees_all)
 
     def delete(self, session_id: str, viewer_id: int | None = None, sees_all: bool = True) -> None:
         """Close a session the viewer may see (not-found otherwise)."""
@@ -119,7 +135,7 @@ class RppgSessionStore:
     def add_samples(
         self,
         session: RppgSession,
-        samples: list[tuple[float | None, Mapping[str, np.ndarray], tuple | None]],
+        samples: list[Sample],
         frame_interval_s: float | None = None,
     ) -> None:
         """Frames' skin colour: (timestamp s or None for "now", region means, face box or None).
@@ -130,25 +146,7 @@ class RppgSessionStore:
         one arriving now, yet never before the session's previous frame.
         """
         with session.lock:
-            now = self._clock()
-            session.last_seen = now
-            arrived = now - session.started
-            if frame_interval_s:
-                first = arrived - (len(samples) - 1) * frame_interval_s
-                if session.last_frame_s is not None:
-                    first = max(first, session.last_frame_s + frame_interval_s)
-            for number, (timestamp, means, box) in enumerate(samples):
-                session.frames_received += 1
-                if timestamp is not None:
-                    t_s = timestamp
-                else:
-                    t_s = first + number * frame_interval_s if frame_interval_s else arrived
-                session.first_frame_s = t_s if session.first_frame_s is None else session.first_frame_s
-                session.last_frame_s = t_s
-                if not means:
-                    continue
-                session.faces_found += box is not None
-                session.tracker.add(t_s, means, box)
+            apply_samples(session, samples, self._clock(), frame_interval_s)
 
     def status(self, session: RppgSession) -> dict:
         """What a device polls: heart rate, quality, and how full the buffer is."""
@@ -177,3 +175,34 @@ class RppgSessionStore:
         cutoff = self._clock() - self.idle_s
         for session_id in [sid for sid, s in self._sessions.items() if s.last_seen < cutoff]:
             del self._sessions[session_id]
+
+
+
+def apply_samples(
+    session: RppgSession, samples: list[Sample], now: float, frame_interval_s: float | None = None,
+) -> list[tuple[float, Mapping[str, np.ndarray], tuple | None]]:
+    """Add frames' skin colour to ``session`` as of ``now`` (store clock), as ``RppgSessionStore.add_samples``
+    describes; the caller holds the session's lock. Returns what reached the tracker, (time s, means, box)
+    per frame with a face, so that a shared store can keep the trace and replay it elsewhere."""
+    session.last_seen = now
+    arrived = now - session.started
+    first = arrived
+    if frame_interval_s:
+        first = arrived - (len(samples) - 1) * frame_interval_s
+        if session.last_frame_s is not None:
+            first = max(first, session.last_frame_s + frame_interval_s)
+    fed = []
+    for number, (timestamp, means, box) in enumerate(samples):
+        session.frames_received += 1
+        if timestamp is not None:
+            t_s = timestamp
+        else:
+            t_s = first + number * frame_interval_s if frame_interval_s else arrived
+        session.first_frame_s = t_s if session.first_frame_s is None else session.first_frame_s
+        session.last_frame_s = t_s
+        if not means:
+            continue
+        session.faces_found += box is not None
+        session.tracker.add(t_s, means, box)
+        fed.append((t_s, means, box))
+    return fed

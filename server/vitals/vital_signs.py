@@ -1,7 +1,7 @@
 """The vital signs of one moment or one recording, as one frozen type every layer passes around.
 
 The camera heart rate (``server/vitals/rppg.py``) and an ECG's summary
-(``server/vitals/ecg.py``) become a :class:`Vitals`; fusion
+(``server/assess/ecg_report.py``) become a :class:`Vitals`; fusion
 (``server/pain/physiology.py``), the spoken phrase (``server/assess/speech.py``)
 and the patient record (``server/store/``) read its attributes, and only
 :meth:`Vitals.to_dict` (through ``Result.to_dict``) turns it into JSON.

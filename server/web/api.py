@@ -1,6 +1,9 @@
 """The JSON API under /api/v1, and /health."""
 from __future__ import annotations
 
+import os
+import socket
+
 from flask import Blueprint, Response, jsonify, request
 
 from server.assess.analysis import png_data_url
@@ -9,7 +12,7 @@ from server.problems import InputProblem
 from server.store.db import utcnow
 from server.version import __version__
 from server.web.context import current_services
-from server.web.ecg_fields import ecg_attachment
+from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
 from server.web.errors import error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
 from server.web.metrics import record_analysis
@@ -21,7 +24,7 @@ health = Blueprint("health", __name__)
 
 @health.get("/health")
 def get_health():
-    """Liveness plus what this server can do: estimators, speech, live load, limits."""
+    """Liveness plus what this server can do: estimators, speech, live load, limits, and which worker answered."""
     services = current_services()
     settings = services.settings
     speech_ok, speech_detail = services.speech.available()
@@ -30,10 +33,12 @@ def get_health():
         "version": __version__,
         "default_estimator": settings.estimator,
         "estimators": [vars(s) for s in services.estimators.statuses()],
+        "ecg_model": vars(services.estimators.ecg_model_status()),
         "models": [m.to_dict() for m in services.estimators.models],
         "body_segmenter": services.body_segmenter.to_dict() if services.body_segmenter else None,
         "speech": {"server_tts": speech_ok, "detail": speech_detail},
         "live": {"streams": len(services.live_streams), "analysing": services.offloader.in_progress},
+        "worker": {"host": socket.gethostname(), "pid": os.getpid()},  # which worker of a cluster answered
         "limits": {
             "max_image_bytes": settings.max_image_bytes,
             "max_image_pixels": settings.max_image_pixels,
@@ -71,7 +76,7 @@ def analyze_image():
     if png is not None:
         body["overlay_png"] = png_data_url(png)
     if ecg is not None:
-        body["ecg"] = ecg.to_dict()
+        body["ecg"] = ecg_report_dict(ecg, reading_of(physiology))
     if patient_id is not None:
         body["record"] = store_upload(record_photo, patient_id, estimator.name, result, ecg, received_at)
     return jsonify(body)

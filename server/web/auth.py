@@ -33,6 +33,7 @@ from server.store.accounts import (
 )
 from server.web.context import current_services
 from server.web.errors import error_response
+from server.web.shared_throttle import RedisLoginThrottle
 
 auth = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -148,7 +149,11 @@ def init_auth(app: Flask) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in _require_login, where the kind of login is known
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session: a page left open for hours must still save
     )
-    app.extensions["login_throttle"] = LoginThrottle(settings.login_max_failures, settings.login_failure_window_s)
+    if settings.redis_url:  # several workers: count failures where all of them see them
+        app.extensions["login_throttle"] = RedisLoginThrottle(
+            settings.redis_url, settings.login_max_failures, settings.login_failure_window_s, ADDRESS_FAILURE_FACTOR)
+    else:
+        app.extensions["login_throttle"] = LoginThrottle(settings.login_max_failures, settings.login_failure_window_s)
     login_manager.init_app(app)
     login_manager.user_loader(_load_user)
     login_manager.request_loader(_load_user_from_token)
@@ -292,7 +297,7 @@ def _throttle_keys(name: str) -> tuple[str, str]:
     return f"{address}\n{name.strip().lower()}", address
 
 
-def _throttled(throttle: LoginThrottle, name: str) -> float | None:
+def _throttled(throttle: LoginThrottle | RedisLoginThrottle, name: str) -> float | None:
     pair, address = _throttle_keys(name)
     waits = [throttle.retry_after(pair), throttle.retry_after(address, throttle.max_failures * ADDRESS_FAILURE_FACTOR)]
     known = [w for w in waits if w is not None]
@@ -306,7 +311,7 @@ def login() -> Any:
         if current_user.is_authenticated:
             return redirect(_safe_next(request.args.get("next")))
         return render_template("login.html", next=request.args.get("next", ""), error=None)
-    throttle: LoginThrottle = current_app.extensions["login_throttle"]
+    throttle: LoginThrottle | RedisLoginThrottle = current_app.extensions["login_throttle"]
     next_page = request.form.get("next", "")
     name = request.form.get("name", "")
     wait = _throttled(throttle, name)

@@ -1,4 +1,4 @@
-"""ECG uploads over HTTP: POST /api/v1/analyze/ecg -> heart rate, HRV, quality and arousal."""
+"""ECG uploads over HTTP: POST /api/v1/analyze/ecg -> heart rate, HRV, quality, arousal (and the ECG model's class)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +7,7 @@ from flask import Blueprint, Request, current_app, jsonify, request
 
 from server.problems import InputProblem
 from server.web.context import current_services
-from server.web.ecg_fields import analyze_ecg_fields
+from server.web.ecg_fields import analyze_ecg_fields, ecg_model_reading, ecg_report_dict
 from server.web.inputs import read_file_field, sent_fields
 
 ecg_api = Blueprint("ecg_api", __name__, url_prefix="/api/v1")
@@ -26,7 +26,7 @@ def analyze_ecg_upload():
     services = current_services()
     data, baseline, options = _read_ecg_upload(request, services.settings.max_ecg_bytes)
     report = analyze_ecg_fields(services, data, baseline, options, "")
-    return jsonify(report.to_dict())
+    return jsonify(ecg_report_dict(report, ecg_model_reading(services, report)))
 
 
 def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None, dict[str, Any]]:

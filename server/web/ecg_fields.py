@@ -11,12 +11,15 @@ from typing import Any
 
 from flask import Request, request
 
+from server.assess.ecg_report import EcgReport, analyze_ecg
+from server.pain.ecg_reading import ECG_MODEL, EcgModelReading, ModelPhysiology, with_reading
 from server.pain.physiology import Physiology, from_ecg
 from server.problems import InputProblem
 from server.services import Services
-from server.vitals.ecg import EcgReport, analyze_ecg
 from server.web.context import current_services
 from server.web.inputs import option, read_file_field
+
+HEURISTIC = "heuristic_arousal"  # "answered_by" without an ECG model: the arousal score of server/pain/arousal.py
 
 
 def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | None, EcgReport | None]:
@@ -30,7 +33,31 @@ def ecg_attachment(req: Request, options: dict[str, Any]) -> tuple[Physiology | 
         return None, None
     baseline = read_file_field(req, "ecg_baseline", max_bytes, "The ECG baseline file")
     report = analyze_ecg_fields(services, data, baseline, options, "ecg_")
-    return from_ecg(report), report
+    reading = ecg_model_reading(services, report)
+    physiology = from_ecg(report.arousal, report.analysis)
+    return (physiology if reading is None else with_reading(physiology, reading)), report
+
+
+def ecg_model_reading(services: Services, report: EcgReport) -> EcgModelReading | None:
+    """The ECG Transformer's class for the recording's last window, off the event loop; None without the model."""
+    model = services.estimators.ecg_model
+    if model is None:
+        return None
+    return services.offloader.run(model.read, report.signal, report.analysis.quality_score)
+
+
+def reading_of(physiology: Physiology | None) -> EcgModelReading | None:
+    """The ECG model's reading that came with an attached ECG's physiology, if the model read it."""
+    return physiology.reading if isinstance(physiology, ModelPhysiology) else None
+
+
+def ecg_report_dict(report: EcgReport, reading: EcgModelReading | None) -> dict[str, Any]:
+    """The ECG report as answered: the heuristic's figures, which of the two answered, and the model's reading."""
+    return {
+        **report.to_dict(),
+        "answered_by": ECG_MODEL if reading is not None else HEURISTIC,
+        "model": None if reading is None else reading.to_dict(),
+    }
 
 
 def analyze_ecg_fields(services: Services, data: bytes, baseline: bytes | None, options: dict[str, Any], prefix: str) -> Any:

@@ -5,6 +5,7 @@ import errno
 import logging
 
 from flask import Flask, jsonify
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 # InputProblem code -> HTTP status (docs/ARCHITECTURE.md "One upload": 400 malformed, 404 no such record,
 # 409 conflicts with a record, 413 too large, 415 not an image/video,
-# 422 understood but unusable, 503 the database failed).
+# 422 understood but unusable, 503 the database or the shared state (Redis) failed).
 STATUS_BY_CODE = {
     "empty": 400,
     "bad_base64": 400,
@@ -61,6 +62,7 @@ STATUS_BY_CODE = {
     "patient_exists": 409,
     "bad_patient": 422,
     "record_failed": 503,  # the database did not take the write; the client may retry
+    "shared_state_unavailable": 503,  # Redis (PAINSCOPE_REDIS_URL) did not answer; the client may retry
 }
 
 
@@ -68,6 +70,7 @@ STATUS_BY_CODE = {
 # the client may retry later, so 503 record_failed like a refused database write. Any other
 # OSError is a bug or a lost connection, and stays an internal error.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+SHARED_STATE_MESSAGE = "The server's shared state (Redis) is not answering; try again shortly."
 RECORD_FAILED_MESSAGE = "The server could not save this (its storage refused the write); try again later."
 
 
@@ -105,6 +108,12 @@ def register_error_handlers(app: Flask) -> None:
     def _storage_failed(exc: SQLAlchemyError):
         log.exception("database error")
         return error_response("record_failed", RECORD_FAILED_MESSAGE, STATUS_BY_CODE["record_failed"])
+
+    @app.errorhandler(RedisError)
+    def _shared_state_failed(exc: RedisError):
+        # a cluster's shared state is down or busy: like a refused database write, the client may retry
+        log.error("redis error: %s", exc)
+        return error_response("shared_state_unavailable", SHARED_STATE_MESSAGE, STATUS_BY_CODE["shared_state_unavailable"])
 
     @app.errorhandler(OSError)
     def _os_error(exc: OSError):

@@ -25,6 +25,7 @@ worker, not the load balancer.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
@@ -40,6 +41,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -88,9 +90,8 @@ class Metrics:
         Gauge("painscope_live_streams_open", "Live camera streams open now.", registry=registry).set_function(
             lambda: len(services.live_streams)
         )
-        Gauge("painscope_rppg_sessions_open", "Heart-rate (rPPG) sessions open now.", registry=registry).set_function(
-            services.rppg_sessions.count
-        )
+        Gauge("painscope_rppg_sessions_open", "Heart-rate (rPPG) sessions open now (NaN: Redis not answering).",
+              registry=registry).set_function(lambda: _open_sessions(services))
         Gauge(
             "painscope_analyses_in_progress", "Analyses running now (uploads and live frames).", registry=registry
         ).set_function(lambda: services.offloader.in_progress)
@@ -171,3 +172,12 @@ def init_metrics(app: Flask) -> Metrics:
 def get_metrics() -> Response:
     """Everything above, for Prometheus to scrape (with a Bearer token, as every other call)."""
     return Response(metrics_of(current_app).exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _open_sessions(services: Any) -> float:
+    """The open heart-rate sessions; NaN when they are in a Redis that does not answer, so that the other
+    metrics still reach the scraper during the outage it should see."""
+    try:
+        return services.rppg_sessions.count()
+    except RedisError:
+        return math.nan

@@ -137,7 +137,8 @@ class Operation:
 
 # ---------------------------------------------------------------- the table
 
-ESTIMATOR = query("estimator", {"type": "string"}, "geometry, resnet18, lstm or fusion (default: the server's)")
+ESTIMATOR = query("estimator", {"type": "string"},
+                  "geometry, resnet18, lstm, resnet_gru or fusion (default: the server's)")
 FACE = query("face", {"type": "integer", "minimum": 0}, "Which face is the patient: 0 = the largest (default).")
 PATIENT = query("patient_id", {"type": "integer", "minimum": 1}, "Store the analysis in this patient's record.")
 OVERLAY = query("overlay", {"type": "boolean"}, "1/true: add the annotated image as overlay_png.")

@@ -20,7 +20,7 @@ from server.problems import InputProblem
 from server.store import records
 from server.store.db import utcnow
 from server.web.context import current_services
-from server.web.ecg_fields import ecg_attachment
+from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
 from server.web.inputs import estimator_name, face_index, option, read_video_upload
 from server.web.metrics import timed_analysis
 
@@ -62,7 +62,7 @@ def run_video_analysis() -> tuple[PainEstimator, VideoReport, dict[str, Any]]:
         )
     extras: dict[str, Any] = {}
     if ecg is not None:
-        extras["ecg"] = ecg.to_dict()
+        extras["ecg"] = ecg_report_dict(ecg, reading_of(physiology))
     if patient_id is not None:
         extras["record"] = store_upload(record_video, patient_id, estimator.name, report, ecg, received_at)
     return estimator, report, extras

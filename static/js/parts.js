@@ -1,5 +1,5 @@
 // The parts of a fused estimate (fusion), shared by Upload and Live: one table row per
-// estimator with its level, PSPI (a dash when it gives none) and weight in the fusion,
+// estimator (with its class when it classifies) with its level, PSPI (a dash when it gives none) and weight,
 // and one row for the heart rate: what it measured against the resting rate and how
 // far it moved the PSPI (or, with weight 0, why it had no say).
 import { DASH, fixed, percent } from './format.js';
@@ -15,8 +15,9 @@ function cell(tag, text) {
   return element;
 }
 
+// A window classifier (lstm, resnet_gru, ecg_transformer) also names its class: "resnet_gru (m.pt): PA3".
 function partName(part) {
-  if (part.estimator !== HEART_RATE) return estimatorText(part);
+  if (part.estimator !== HEART_RATE) return part.label ? `${estimatorText(part)}: ${part.label}` : estimatorText(part);
   const source = SOURCE_NAMES[part.source];
   return source ? `heart rate (${source})` : 'heart rate';
 }

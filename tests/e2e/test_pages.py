@@ -120,7 +120,8 @@ FUSED_RESULT = {
         "parts": [
             {"estimator": "resnet18", "weight": 0.5, "pspi": 7.9, "level": "moderate", "confidence": 0.5,
              "model": "resnet18.pt"},
-            {"estimator": "lstm", "weight": 0.5, "pspi": None, "level": "severe", "confidence": 0.7, "model": "lstm.pt"},
+            {"estimator": "lstm", "weight": 0.5, "pspi": None, "level": "severe", "confidence": 0.7, "model": "lstm.pt",
+             "label": "PAIN"},
         ],
     },
     "vitals": None,
@@ -150,12 +151,12 @@ def test_estimator_picker_lists_what_the_server_has_and_its_choice_is_sent(serve
     photo = tmp_path / "grimace.jpg"
     photo.write_bytes(synthetic.encode(synthetic.grimace(1.0)))
     driver.get(server_url + "/")
-    _wait(driver, lambda d: len(_estimator_options(d)) == 4, "the picker was not filled from /health")
+    _wait(driver, lambda d: len(_estimator_options(d)) == 5, "the picker was not filled from /health")
     options = {option["name"]: option for option in _estimator_options(driver)}
-    assert list(options) == ["geometry", "resnet18", "lstm", "fusion"]
+    assert list(options) == ["geometry", "resnet18", "lstm", "resnet_gru", "fusion"]  # not the ECG model
     assert not options["geometry"]["disabled"] and options["geometry"]["selected"]
     assert not options["fusion"]["disabled"]  # the geometry with the heart rate
-    for name in ("resnet18", "lstm"):  # no model is installed in the test server
+    for name in ("resnet18", "lstm", "resnet_gru"):  # no model is installed in the test server
         assert options[name]["disabled"], name
         assert options[name]["title"], f"{name} does not say why it is unavailable"
     assert driver.find_element(By.ID, "estimator-select").is_enabled()
@@ -200,7 +201,7 @@ def test_an_estimate_without_pspi_or_action_units_reads_in_words(server_url, bro
     assert driver.find_elements(By.CSS_SELECTOR, "#au-bars > *") == []
     assert "geometry estimator only" in text("au-note")
     rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "#result-parts tbody tr")]
-    assert rows == ["resnet18 (resnet18.pt) moderate 7.9 50%", "lstm (lstm.pt) severe – 50%"]
+    assert rows == ["resnet18 (resnet18.pt) moderate 7.9 50%", "lstm (lstm.pt): PAIN severe – 50%"]
     assert not re.search(r"\b(null|nan|undefined)\b", text("upload-result"), re.IGNORECASE)
 
     # Live, an lstm answers pain: null while its window fills although the face is there.
@@ -450,7 +451,7 @@ def test_fusion_with_an_ecg_raises_the_level_shows_the_heart_rate_part_and_says_
     photo.write_bytes(synthetic.encode(synthetic.astronaut_face()))
     driver = browser.driver
     driver.get(server_url + "/")
-    _wait(driver, lambda d: len(_estimator_options(d)) == 4, "the picker was not filled from /health")
+    _wait(driver, lambda d: len(_estimator_options(d)) == 5, "the picker was not filled from /health")
     Select(driver.find_element(By.ID, "estimator-select")).select_by_value("fusion")
     driver.find_element(By.ID, "ecg-input").send_keys(str(ecg))
     _wait_for_ecg(driver)

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from server.web.schemas.common import QUALITIES, integer, number, one_of, required, string, timings
+from server.pain.scale import LEVELS
+from server.web.schemas.common import (
+    QUALITIES, integer, number, numbers_by_name, one_of, required, string, timings,
+)
 
 
 class EcgSignalSchema(Schema):
@@ -58,6 +61,21 @@ class ArousalSchema(Schema):
     reason = string(nullable=True)
 
 
+class EcgModelSchema(Schema):
+    """The ECG Transformer's class for the recording's last window (server/pain/ecg_classifier.py)."""
+
+    estimator = one_of(("ecg_transformer",))
+    model = string(metadata={"description": "checkpoint file"})
+    label_set = string()
+    label = string(metadata={"description": "most likely class of the label set"})
+    level = one_of(LEVELS)
+    label_probabilities = required(numbers_by_name())
+    label_logits = required(fields.List(fields.Float()))
+    probabilities = required(numbers_by_name(metadata={"description": "per level, summing to 1"}))
+    confidence = number(validate=validate.Range(0, 1), metadata={"description": "signal quality x top probability"})
+    window_s = number()
+
+
 class EcgReportSchema(Schema):
     """Heart-rate series, mean HR, RMSSD/SDNN, signal quality and arousal against a baseline."""
 
@@ -65,6 +83,9 @@ class EcgReportSchema(Schema):
     vitals = required(fields.Nested(EcgVitalsSchema))
     arousal = required(fields.Nested(ArousalSchema))
     timing_ms = timings()
+    answered_by = one_of(("heuristic_arousal", "ecg_transformer"), metadata={
+        "description": "the ECG Transformer when its checkpoint is installed, else the heuristic arousal score"})
+    model = required(fields.Nested(EcgModelSchema, allow_none=True))
 
 
 class EcgUploadFormSchema(Schema):

@@ -39,6 +39,10 @@ class PainEstimateSchema(Schema):
     model = string(nullable=True, metadata={"description": "checkpoint file of a learned estimator"})
     label = string(nullable=True, metadata={"description": "sequence models: most likely class of their label set"})
     label_probabilities = required(numbers_by_name(allow_none=True))
+    label_logits = required(fields.List(
+        fields.Float(), allow_none=True,
+        metadata={"description": "window classifiers: raw logits in label_probabilities' order (logit fusion)"},
+    ))
     parts = required(fields.List(
         fields.Dict(), allow_none=True, metadata={"description": "fusion: each estimator's contribution and weight"}
     ))

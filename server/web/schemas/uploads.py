@@ -9,7 +9,8 @@ from server.web.schemas.common import required, string
 class _Options(Schema):
     """Options that may come as form fields, JSON fields or query parameters."""
 
-    estimator = fields.String(metadata={"description": "geometry, resnet18, lstm or fusion (default: the server's)"})
+    estimator = fields.String(
+        metadata={"description": "geometry, resnet18, lstm, resnet_gru or fusion (default: the server's)"})
     face = fields.Integer(validate=validate.Range(min=0), metadata={"description": "0 = the largest face"})
     patient_id = fields.Integer(metadata={"description": "store the analysis in this patient's record"})
 
