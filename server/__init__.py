@@ -43,6 +43,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.pages import pages
     from server.web.records_api import records_api
     from server.web.rppg_api import rppg_api
+    from server.web.scales_api import scales_api
     from server.web.safe_json import BoundedJSONProvider, SocketJSON
     from server.web.users_api import users_api
     from server.web.websocket_mask import install as install_fast_websocket_unmask
@@ -70,6 +71,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(body_api)
     app.register_blueprint(users_api)
     app.register_blueprint(records_api)
+    app.register_blueprint(scales_api)
     app.register_blueprint(history_pages)
     app.register_blueprint(health)
     app.register_blueprint(docs)  # /openapi.json and /docs (Swagger UI)

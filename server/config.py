@@ -84,6 +84,12 @@ class Settings:
     speech_rate_wpm: int = 160  # espeak-ng default is 175; slower is clearer at a bedside
     max_speech_chars: int = 300
 
+    # --- clinical scales (server/pain/scales.py) ---
+    # After a total in a band that asks for it (PAINAD/FLACC moderate or severe, CPOT above 2) the
+    # patient is "reassess due" this many minutes later, and "overdue" once as long again has passed.
+    # 30 minutes: the usual ward interval after a parenteral analgesic (60 after an oral one).
+    reassess_minutes: float = 30.0
+
     # --- records and security ---
     instance_dir: str = "instance"  # the SQLite file and the secret key live here (never committed)
     database_url: str = ""  # empty: sqlite in instance_dir; postgresql+psycopg://user:pw@host/db for PostgreSQL

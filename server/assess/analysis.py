@@ -31,6 +31,7 @@ from server.assess.stage_clock import StageClock
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits, VideoLimits, VideoSource, open_video
 from server.vitals.region_fusion import traces_from_rows, window_spectrum
+from server.vitals.respiration import head_height, respiration_rate
 from server.vitals.rppg import VIDEO_MAX_FPS, estimate_recording, estimate_series
 from server.vitals.rppg_tracker import MotionMeter
 from server.vitals.vital_signs import Vitals, series_point
@@ -204,6 +205,7 @@ class Analyzer:
         skin: dict[str, list[tuple[float, np.ndarray]]] = {}
         motion_meter = MotionMeter()
         motion: list[float] = []  # face motion per second between consecutive tracked frames
+        head: list[tuple[float, float]] = []  # (t, the face's height in face heights): breathing moves it
         stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
         step = FrameStep(stream)
         track = estimator.track()
@@ -219,6 +221,7 @@ class Analyzer:
                         for region, mean in seen.skin.items():
                             skin.setdefault(region, []).append((frame.t_s, mean))
                         motion.append(motion_meter.update(frame.t_s, seen.box)[0])
+                        head.append((frame.t_s, head_height(patient.landmarks, patient.box)))
                         observation = Observation(patient, frame.rgb, frame.t_s)
                         track.add(observation)
                     if frame.t_s + 1e-6 >= next_sample:
@@ -235,6 +238,8 @@ class Analyzer:
                     last_t = frame.t_s
                 typical_motion = float(np.median(motion)) if motion else 0.0
                 vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s, typical_motion)
+                if vitals is not None and head:
+                    vitals = dataclasses.replace(vitals, respiration=respiration_rate(*zip(*head), source="head"))
                 physiology_at: Callable[[float], Physiology | None] = (
                     VideoHeartRate(vitals, self.settings.resting_heart_rate_seconds).at if ecg is None
                     else lambda _t: ecg  # one ECG arousal for the whole video

@@ -23,6 +23,7 @@ from server.vision.body_movement import LiveBodyMovement
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import ImageLimits
 from server.vitals.filters import RESAMPLE_HZ
+from server.vitals.respiration import RespirationTracker, head_height
 from server.vitals.rppg import HeartRate
 from server.vitals.rppg_tracker import RppgTracker
 from server.vitals.vital_signs import Vitals
@@ -62,6 +63,7 @@ class LiveSession:
         self.sustained = SustainedLevel()  # what speech announces: the level held for the last second
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
+        self.respiration = RespirationTracker("head")  # the live page sees the face, rarely the shoulders
         self._vitals: Vitals | None = None
         self._vitals_at = float("-inf")
         self.resting = RestingHeartRate(settings.resting_heart_rate_seconds)
@@ -114,11 +116,12 @@ class LiveSession:
         """Add this frame's skin colour; the current heart rate (re-estimated every VITALS_INTERVAL_S)."""
         t_s = seen.t_s
         self.rppg.add(t_s, seen.skin, seen.box)
+        self.respiration.add(t_s, head_height(seen.patient.landmarks, seen.patient.box))
         if self._vitals is None or t_s - self._vitals_at >= VITALS_INTERVAL_S:
             rate, waveform = self.rppg.current()
             if waveform is not None:
                 waveform = waveform[-int(WAVEFORM_SECONDS * RESAMPLE_HZ):]
-            self._vitals = rate.as_vitals(waveform)
+            self._vitals = dataclasses.replace(rate.as_vitals(waveform), respiration=self.respiration.current())
             self._vitals_at = t_s
         return self._vitals
 

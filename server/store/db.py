@@ -8,6 +8,7 @@ Tables (the schema is created and upgraded by Alembic, ``server/migrations``):
 - ``patients``: an identifier chosen by the ward, a display name, notes;
 - ``assessments``: one upload or one live session, by whom, when, with what;
 - ``readings``: the time series of an assessment (PSPI, level, AUs, heart rate);
+- ``scale_assessments``: a clinical scale (PAINAD, CPOT, FLACC) completed by a clinician;
 - ``audit_events``: who viewed, exported or changed which patient.
 
 No Flask here: the web layer holds a :class:`Database` and asks it for sessions.
@@ -138,6 +139,22 @@ class Reading(Base):
     # Share of those frames in which a face was found (0-1); None for rows older than revision 0002.
     face_share: Mapped[float | None] = mapped_column(Float, default=None)
     assessment: Mapped[Assessment] = relationship(back_populates="readings")
+
+
+class ScaleAssessment(Base):
+    """A clinical pain scale completed for a patient: each item's score and who set it, the total, its band."""
+
+    __tablename__ = "scale_assessments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    scale: Mapped[str] = mapped_column(String(16))  # painad | cpot | flacc (server/pain/scales.py)
+    # {item: {"value": 0-2, "source": "camera" | "clinician", "evidence": text or null}}
+    items: Mapped[dict[str, Any]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(16))
+    context: Mapped[str] = mapped_column(String(16))  # rest | movement
+    assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(Base):

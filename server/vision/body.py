@@ -20,6 +20,7 @@ centroids, areas, overlay, tracks, movement index) is the same code.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -121,6 +122,9 @@ class BodyParts:
     labels: np.ndarray
     parts: dict[str, PartStats]
     person_box: tuple[int, int, int, int] | None
+    # Pose only: the shoulder line's height (mean y of both shoulders, pixels) and its width, when
+    # both shoulders are visible; what breathing lifts (server/vitals/respiration.py).
+    shoulders: tuple[float, float] | None = None
 
     @property
     def person_found(self) -> bool:
@@ -187,7 +191,7 @@ class BodyTracker:
             [(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float64
         )
         person = np.asarray(result.segmentation_mask) > SEGMENTATION_MIN
-        return body_parts(person, landmarks, (height, width))
+        return dataclasses.replace(body_parts(person, landmarks, (height, width)), shoulders=shoulder_line(landmarks))
 
     def close(self) -> None:
         """Release the MediaPipe graph."""
@@ -235,6 +239,14 @@ def body_parts(person: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int]
     visible = landmarks[:, 2] >= VISIBILITY_MIN
     labels_small = _label_by_nearest_bone(person_small, points, visible)
     return parts_from_labels(cv2.resize(labels_small, (width, height), interpolation=cv2.INTER_NEAREST))
+
+
+def shoulder_line(landmarks: np.ndarray) -> tuple[float, float] | None:
+    """(mean y, width) of the two shoulders in pixels, or None unless both are visible."""
+    left, right = landmarks[LEFT_SHOULDER], landmarks[RIGHT_SHOULDER]
+    if min(left[2], right[2]) < VISIBILITY_MIN:
+        return None
+    return float((left[1] + right[1]) / 2), float(math.hypot(left[0] - right[0], left[1] - right[1]))
 
 
 def parts_from_labels(labels: np.ndarray) -> BodyParts:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from server.vitals.respiration import Respiration
+
 # Decimals a reading keeps: the heart-rate estimators resolve about a tenth of a
 # bpm at best (rPPG: a 10 s window interpolated by zero padding; ECG: the mean
 # beat-to-beat interval), and the API has always reported these precisions.
@@ -44,6 +46,8 @@ class Vitals:
     waveform: tuple[float, ...] | None = None
     waveform_hz: float | None = None
     series: tuple["TimedVitals", ...] | None = None
+    # The breathing rate of the same recording (server/vitals/respiration.py), when it was looked for.
+    respiration: Respiration | None = None
 
     @property
     def heart_rate_usable(self) -> bool:
@@ -64,6 +68,8 @@ class Vitals:
             out["waveform_hz"] = self.waveform_hz
         if self.series is not None:
             out["series"] = [point.to_dict() for point in self.series]
+        if self.respiration is not None:
+            out.update(self.respiration.as_vitals())
         return out
 
 

@@ -12,34 +12,15 @@ which of the two was used.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
-
 from flask import Blueprint, jsonify, request
 
 from server.assess.analysis import image_limits, png_data_url, video_limits
-from server.vision.body import BODY_VIDEO_FPS, BodyTracker, MaskPartFinder, analyze_body_image, analyze_body_video
-from server.vision.segmenter import LearnedSegmenter
+from server.vision.body import BODY_VIDEO_FPS, analyze_body_image, analyze_body_video
+from server.web.body_finder import finder_method, with_part_finder
 from server.web.context import current_services
 from server.web.inputs import read_image_upload, read_video_upload
 
-T = TypeVar("T")
-
 body_api = Blueprint("body_api", __name__, url_prefix="/api/v1")
-
-
-def _with_tracker(fn: Callable[..., T], segmenter: LearnedSegmenter | None, max_side: int, *args: Any) -> T:
-    """``fn(finder, *args)`` with the learned segmenter when loaded, else a fresh static-mode pose tracker.
-
-    Runs inside the offloaded call, so building the graph does not block the event loop either.
-    """
-    if segmenter is not None:
-        return fn(MaskPartFinder(segmenter.label_mask, segmenter.method), *args)
-    with BodyTracker(stream=False, max_side=max_side) as tracker:
-        return fn(tracker, *args)
-
-
-def _method(segmenter: LearnedSegmenter | None) -> str:
-    return segmenter.method if segmenter is not None else BodyTracker.method
 
 
 @body_api.post("/analyze/body")
@@ -50,9 +31,9 @@ def analyze_body():
     upload = read_image_upload(request)
     segmenter = services.segmenter
     parts, png, timing = services.offloader.run(
-        _with_tracker, analyze_body_image, segmenter, settings.analysis_max_side, upload.image, image_limits(settings)
+        with_part_finder, analyze_body_image, segmenter, settings.analysis_max_side, upload.image, image_limits(settings)
     )
-    body = {"method": _method(segmenter), **parts.to_dict()}
+    body = {"method": finder_method(segmenter), **parts.to_dict()}
     body["overlay_png"] = png_data_url(png) if png is not None else None
     body["timing_ms"] = timing
     return jsonify(body)
@@ -66,7 +47,7 @@ def analyze_body_video_upload():
     video, _references, _options = read_video_upload(request)
     segmenter = services.segmenter
     report = services.offloader.run(
-        _with_tracker, analyze_body_video, segmenter, settings.analysis_max_side, video, video_limits(settings),
+        with_part_finder, analyze_body_video, segmenter, settings.analysis_max_side, video, video_limits(settings),
         BODY_VIDEO_FPS,
     )
-    return jsonify({"method": _method(segmenter), **report})
+    return jsonify({"method": finder_method(segmenter), **report})

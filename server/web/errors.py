@@ -51,6 +51,11 @@ STATUS_BY_CODE = {
     "irregular_sampling": 422,
     "sampling_rate_mismatch": 422,
     "bad_account": 422,
+    # clinical scales (server/pain/scales.py)
+    "unknown_scale": 422,
+    "unknown_scale_item": 422,
+    "scale_value_out_of_range": 422,
+    "scale_incomplete": 422,
     # patient records (server/records.py)
     "patient_not_found": 404,
     "assessment_not_found": 404,

@@ -6,12 +6,13 @@ history page's charts are drawn by static/js/history.js from
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from server.store import records
+from server.store import records, scale_records
 from server.version import __version__
 from server.store.db import Database, utcnow
 from server.pain.scale import LEVELS
@@ -26,11 +27,17 @@ def _db() -> Database:
     return current_services().db
 
 
+def _reassess_interval() -> dt.timedelta:
+    return dt.timedelta(minutes=current_services().settings.reassess_minutes)
+
+
 def _list_page(form: dict[str, str], error: str | None = None, status: int = 200) -> Any:
     query = request.args.get("q", "")
     patients = records.list_patients(_db(), query)
+    reassess = scale_records.ward_reassessments(_db(), _reassess_interval(), utcnow())
     html = render_template(
-        "patients.html", patients=patients, query=query, form=form, error=error, app_version=__version__
+        "patients.html", patients=patients, query=query, form=form, error=error, reassess=reassess,
+        app_version=__version__,
     )
     return html, status
 
@@ -58,9 +65,12 @@ def _history_page(patient_id: int, error: str | None = None, status: int = 200, 
     db = _db()
     patient = records.get_patient(db, patient_id)
     assessments = records.list_assessments(db, patient_id)
+    scale_assessments = scale_records.list_scale_assessments(db, patient_id)
+    reassessment = scale_records.reassessment(scale_assessments, _reassess_interval(), utcnow())
     records.record(db, current_user.id, "view", patient_id, "history page")
     html = render_template(
         "patient.html", patient=patient, assessments=assessments, error=error, saved=saved,
+        scale_assessments=scale_assessments, reassessment=reassessment,
         printed_at=records.iso_utc(utcnow()), levels=LEVELS, app_version=__version__,
     )
     return html, status

@@ -149,13 +149,14 @@ ASSESSMENT = query("assessment_id", {"type": "integer", "minimum": 0, "maximum":
                    "Only this assessment's readings (a larger number is a 400).")
 RAW_IMAGE = {"image/jpeg": BINARY, "image/png": BINARY, "application/octet-stream": BINARY}
 ANALYSIS_ERRORS = (404, 415, 422, 503)
-TAG_ANALYSIS, TAG_RPPG, TAG_RECORDS, TAG_USERS, TAG_SERVICE, TAG_COMPAT = (
-    "analysis", "heart-rate sessions", "patient records", "users", "service", "seed-compatible",
+TAG_ANALYSIS, TAG_RPPG, TAG_RECORDS, TAG_USERS, TAG_SERVICE, TAG_COMPAT, TAG_SCALES = (
+    "analysis", "heart-rate sessions", "patient records", "users", "service", "seed-compatible", "clinical scales",
 )
 TAGS = [
     {"name": TAG_ANALYSIS, "description": "Photos, videos, ECGs and body parts -> pain, heart rate, movement."},
     {"name": TAG_RPPG, "description": "Heart rate from the face for devices that post frames."},
     {"name": TAG_RECORDS, "description": "Patients, assessments, readings and the audit log."},
+    {"name": TAG_SCALES, "description": "PAINAD, CPOT and FLACC: pre-filled from the camera, completed by a clinician."},
     {"name": TAG_USERS, "description": "Accounts (admins only)."},
     {"name": TAG_SERVICE, "description": "Health, speech, metrics and this document."},
     {"name": TAG_COMPAT, "description": "Drop-in replacements for the seed servers' routes (their JSON shapes)."},
@@ -293,6 +294,40 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         "Who viewed, exported, created, changed or recorded a patient (admins only)", TAG_RECORDS,
         {200: json_body(s.AuditSchema, "Events newest first.")},
         errors=(403,),
+    ),
+    # ---- clinical scales (server/web/scales_api.py)
+    "scales_api.list_scales": Operation(
+        "PAINAD, CPOT and FLACC: items, options, bands and sources", TAG_SCALES,
+        {200: json_body(s.ScaleListSchema, "Every scale.")},
+    ),
+    "scales_api.prefill_scale": Operation(
+        "Pre-fill a scale from a video or photo", TAG_SCALES,
+        {200: json_body(s.PrefillSchema, "Each item's value (null: the clinician scores it) and its evidence.")},
+        errors=(404, 415, 422),
+        description="Multipart `video` (face, body movement, breathing) or `image` (face only), optional "
+                    "`reference` neutral photos; also JSON `{\"image\"}` or a raw image body. The path names the "
+                    "scale: painad, cpot or flacc (another is a 422 unknown_scale). Nothing is stored.",
+        body={"multipart/form-data": s.PrefillFormSchema, "application/json": s.ImageUploadJsonSchema, **RAW_IMAGE},
+        query=(ESTIMATOR,),
+    ),
+    "scales_api.add_scale_assessment": Operation(
+        "Store a completed scale for a patient (audited)", TAG_SCALES,
+        {201: json_body(s.ScaleAssessmentSchema, "The stored assessment with its total and band.")},
+        errors=(404, 422),
+        description="Every item must have a score (0-2); an item may say who set it "
+                    "(`{\"value\": 2, \"source\": \"camera\", \"evidence\": \"...\"}`; default clinician). "
+                    "Unknown scale or item, a missing or out-of-range score: 422.",
+        body={"application/json": s.NewScaleAssessmentSchema},
+    ),
+    "scales_api.list_scale_assessments": Operation(
+        "A patient's scale assessments and the reassessment due (audited)", TAG_SCALES,
+        {200: json_body(s.ScaleAssessmentListSchema, "Oldest first; reassessment null when none is asked for.")},
+        errors=(404,),
+    ),
+    "scales_api.scale_assessments_csv": Operation(
+        "A patient's scale assessments as CSV (audited as an export)", TAG_SCALES,
+        {200: content("text/csv", {"type": "string"}, "Header row first; a download (Content-Disposition).")},
+        errors=(404,),
     ),
     # ---- service routes outside /api
     "health.get_health": Operation(

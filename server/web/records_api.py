@@ -6,23 +6,21 @@ change). The audit log itself is for admins only.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from server.store import records
 from server.store.db import Database
 from server.problems import InputProblem
 from server.web.context import current_services
+from server.web.downloads import patient_csv
 from server.web.errors import error_response
 from server.web.inputs import field_name, json_object, sends_json
 
 records_api = Blueprint("records_api", __name__, url_prefix="/api/v1")
 
-# A ward identifier in a download's file name: anything but these becomes "_".
-UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 PATIENT_FIELDS = ("identifier", "display_name", "notes")
 # A number with more digits than this is refused before it is converted (Python refuses to turn
 # strings of more than 4300 digits into an int anyway, with a ValueError).
@@ -132,12 +130,7 @@ def get_readings_csv(patient_id: int) -> Any:
     patient = records.get_patient(db, patient_id)
     text = records.readings_csv(records.list_readings(db, patient_id, assessment_id))
     records.record(db, current_user.id, "export", patient_id, "readings (CSV)")
-    name = UNSAFE_FILENAME_CHARS.sub("_", patient.identifier).strip("._") or str(patient.id)
-    return Response(
-        text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="patient-{name}-readings.csv"'},
-    )
+    return patient_csv(text, patient, "readings")
 
 
 @records_api.get("/patients/<int:patient_id>/audit")

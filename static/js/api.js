@@ -56,3 +56,12 @@ export function getJson(url, signal) {
 export function speechWavUrl(text) {
   return `/api/v1/speech.wav?text=${encodeURIComponent(text)}`;
 }
+
+export function postJson(url, body, signal) {
+  return request(url, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    signal,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...csrfHeaders() },
+  });
+}

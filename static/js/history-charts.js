@@ -143,3 +143,53 @@ export function resizeForPrint(charts) {
     for (const chart of charts) chart.resize();
   });
 }
+
+// Clinical scale totals over time: one line per scale (PAINAD and FLACC 0-10, CPOT 0-8), points
+// coloured by band; a tooltip names the total, the band and whether at rest or after movement.
+const SCALE_COLOURS = { painad: '#0b6e8a', cpot: '#7b3fa0', flacc: '#b35c00' };
+const SCALE_Y_MAX = 10;
+const BAND_LEVEL = { none: 'none', mild: 'mild', moderate: 'moderate', severe: 'severe', pain: 'moderate' };
+// Assessments are minutes to days apart: the time axis has at least this margin either side,
+// so that a single assessment is shown on a readable span rather than an automatic one.
+const SCALE_X_MARGIN_MS = 30 * MINUTE_MS;
+
+export function scaleChart(canvas, assessments) {
+  const keys = [...new Set(assessments.map((a) => a.scale))];
+  const bandColour = (ctx) => levelColours(BAND_LEVEL[ctx.raw?.assessment?.band] ?? 'no-face').fill;
+  const times = assessments.map((a) => Date.parse(a.assessed_at));
+  const x = { ...timeScale(), min: Math.min(...times) - SCALE_X_MARGIN_MS, max: Math.max(...times) + SCALE_X_MARGIN_MS };
+  return new window.Chart(canvas, {
+    type: 'line',
+    data: {
+      datasets: keys.map((key) => ({
+        label: key.toUpperCase(),
+        data: assessments.filter((a) => a.scale === key)
+          .map((a) => ({ x: Date.parse(a.assessed_at), y: a.total, assessment: a })),
+        parsing: false,
+        borderColor: SCALE_COLOURS[key] ?? LINE_COLOUR,
+        borderWidth: 2,
+        pointRadius: 4,
+        pointBackgroundColor: bandColour,
+        pointBorderColor: bandColour,
+      })),
+    },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      scales: { x, y: { min: 0, max: SCALE_Y_MAX, title: { display: true, text: 'Total' } } },
+      plugins: {
+        legend: { display: true },
+        tooltip: {
+          callbacks: {
+            title: (items) => longTime.format(new Date(items[0].parsed.x)),
+            label: (item) => {
+              const a = item.raw.assessment;
+              const when = a.context === 'movement' ? 'after movement' : 'at rest';
+              return `${a.scale.toUpperCase()} ${a.total}/${a.max_total} (${a.band_label}), ${when}`;
+            },
+          },
+        },
+      },
+    },
+  });
+}

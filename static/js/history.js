@@ -2,7 +2,9 @@
 // times shown in the browser's time zone, and the "Print report" button (the print layout is
 // the @media print part of app.css).
 import { getJson } from './api.js';
-import { heartRateChart, pspiChart, resizeForPrint } from './history-charts.js';
+import { heartRateChart, pspiChart, resizeForPrint, scaleChart } from './history-charts.js';
+import { watchReassessment } from './reassess.js';
+import { initScaleForm } from './scales.js';
 
 const $ = (id) => document.getElementById(id);
 const patientId = document.body.dataset.patientId;
@@ -26,6 +28,21 @@ function describe(readings, assessments) {
     + `${measured} with a PSPI (the others had no face or no PSPI).`;
 }
 
+async function showScaleChart() {
+  const status = $('scale-chart-status');
+  if ($('scale-chart-box').hidden) return [];
+  let body;
+  try {
+    body = await getJson(`/api/v1/patients/${encodeURIComponent(patientId)}/scale-assessments`);
+  } catch (error) {
+    status.textContent = `The pain scales could not be loaded: ${error.message}`;
+    return [];
+  }
+  const n = body.assessments.length;
+  status.textContent = `${n} pain scale assessment${n === 1 ? '' : 's'}.`;
+  return [scaleChart($('history-scale-chart'), body.assessments)];
+}
+
 async function showCharts() {
   const status = $('history-status');
   let body;
@@ -42,9 +59,12 @@ async function showCharts() {
   $('history-hr-none').hidden = withHeartRate;
   $('history-hr-box').hidden = !withHeartRate;
   if (withHeartRate) charts.push(heartRateChart($('history-hr-chart'), readings));
+  charts.push(...await showScaleChart());
   resizeForPrint(charts);
 }
 
 showLocalTimes();
 $('history-print').addEventListener('click', () => window.print());
+initScaleForm();
+watchReassessment();
 showCharts();

@@ -11,7 +11,7 @@ keys are refused (``additionalProperties: false``) unless its ``Meta.unknown`` i
 INCLUDE, which marks shapes that are open on purpose (model metadata, options).
 
 One module per area (common: the field helpers and the error shape; result, uploads, ecg, body,
-rppg, compat, records, users, health); a new area gets its own module, re-exported here so that
+rppg, compat, records, scales, users, health); a new area gets its own module, re-exported here so that
 ``from server.web.schemas import X`` (server/web/openapi.py) names every schema.
 """
 from __future__ import annotations
@@ -83,6 +83,23 @@ from server.web.schemas.result import (
     VideoSummarySchema,
     VitalsSchema,
 )
+from server.web.schemas.scales import (
+    NewScaleAssessmentSchema,
+    PrefilledItemSchema,
+    PrefillFormSchema,
+    PrefillSchema,
+    ReassessmentSchema,
+    RespirationSchema,
+    ScaleAssessmentListSchema,
+    ScaleAssessmentSchema,
+    ScaleBandSchema,
+    ScaleItemEntrySchema,
+    ScaleItemSchema,
+    ScaleListSchema,
+    ScaleMeasuredSchema,
+    ScaleOptionSchema,
+    ScaleSchema,
+)
 from server.web.schemas.rppg import (
     RppgFrameBatchSchema,
     RppgFrameSchema,
@@ -140,6 +157,7 @@ __all__ = [
     "ImageUploadFormSchema",
     "ImageUploadJsonSchema",
     "NewPatientSchema",
+    "NewScaleAssessmentSchema",
     "NewUserSchema",
     "OpenObjectSchema",
     "PainEstimateSchema",
@@ -149,9 +167,14 @@ __all__ = [
     "PatientRecordSchema",
     "PatientSchema",
     "PatientSummarySchema",
+    "PrefillFormSchema",
+    "PrefillSchema",
+    "PrefilledItemSchema",
     "ReadingSchema",
     "ReadingsSchema",
+    "ReassessmentSchema",
     "RecordRefSchema",
+    "RespirationSchema",
     "ResultSchema",
     "RppgFrameBatchSchema",
     "RppgFrameSchema",
@@ -159,6 +182,15 @@ __all__ = [
     "RppgSessionListSchema",
     "RppgSessionRequestSchema",
     "RppgSessionSchema",
+    "ScaleAssessmentListSchema",
+    "ScaleAssessmentSchema",
+    "ScaleBandSchema",
+    "ScaleItemEntrySchema",
+    "ScaleItemSchema",
+    "ScaleListSchema",
+    "ScaleMeasuredSchema",
+    "ScaleOptionSchema",
+    "ScaleSchema",
     "SpeechSchema",
     "TimelinePointSchema",
     "UserSchema",

@@ -76,6 +76,11 @@ class VitalsSchema(Schema):
     waveform = fields.List(fields.Float(), metadata={"description": "the last window's pulse waveform"})
     waveform_hz = fields.Float()
     series = fields.List(fields.Nested(HeartRatePointSchema), metadata={"description": "videos: per window"})
+    # Respiration (server/vitals/respiration.py), where it was looked for: a null rate has a reason.
+    respiration_rate_bpm = fields.Float(allow_none=True, metadata={"description": "breaths per minute"})
+    respiration_quality = fields.Float(allow_none=True, metadata={"description": "0-1, one breath against the next"})
+    respiration_source = fields.String(metadata={"description": "what moved: head (face) or shoulders (pose)"})
+    respiration_reason = fields.String(allow_none=True)
 
 
 class SpeechSchema(Schema):

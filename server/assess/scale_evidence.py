@@ -1,0 +1,90 @@
+"""What the camera measured in an upload, as evidence for pre-filling a clinical scale. No Flask.
+
+A video gets two passes: the face pipeline (``Analyzer.analyze_video``: the most
+painful frame's estimate, the head's breathing motion) and the body pass (pose at
+BODY_VIDEO_FPS: the movement index per part and the shoulders' breathing motion).
+The respiration rate is the shoulders' when they give one, else the head's.
+A photo gives the face only: one frame shows no movement and no breathing.
+The pre-fill itself (what a measurement means for an item) is ``server/pain/scale_prefill.py``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from server.assess.analysis import Analyzer, VideoReport
+from server.pain.estimator import PainEstimator
+from server.pain.scale_prefill import CameraEvidence
+from server.vision.body import BODY_VIDEO_FPS, BodyParts, PartFinder, movement_summary
+from server.vision.face import FaceTracker
+from server.vision.frames import VideoLimits, open_video
+from server.vitals.respiration import Respiration, respiration_rate
+from server.vitals.vital_signs import Vitals
+
+
+def video_evidence(
+    finder: PartFinder,
+    analyzer: Analyzer,
+    tracker: FaceTracker,
+    estimator: PainEstimator,
+    video: bytes,
+    references: Sequence[bytes | str],
+    limits: VideoLimits,
+) -> tuple[CameraEvidence, dict[str, Any]]:
+    """A video -> the evidence (peak pain, movement, respiration) and a summary of what was measured."""
+    report: VideoReport = analyzer.analyze_video(tracker, estimator, video, references)
+    with open_video(video, limits) as clip:
+        observations = [(frame.t_s, finder.process(frame.rgb)) for frame in clip.frames(BODY_VIDEO_FPS)]
+        duration = clip.info.duration_s
+    body = movement_summary(observations)
+    respiration = _respiration(observations, report.vitals)
+    pain = report.peak.pain if report.peak is not None else None
+    evidence = CameraEvidence(
+        pain=pain,
+        movement_index=body["movement_index"] if body["frames_with_person"] else None,
+        movement_window_s=round(duration, 1),
+        respiration_bpm=respiration.rate_bpm if respiration else None,
+        respiration_quality=respiration.quality if respiration else None,
+    )
+    measured = {
+        "kind": "video",
+        "duration_s": report.summary.get("duration_s"),
+        "face_level": report.summary.get("level"),
+        "peak_pspi": pain.pspi if pain is not None else None,
+        "movement_index": evidence.movement_index,
+        "frames_with_person": body["frames_with_person"],
+        "vitals": report.vitals.to_dict() if report.vitals is not None else None,
+        "respiration": respiration.as_vitals() if respiration else None,
+    }
+    return evidence, measured
+
+
+def _respiration(observations: list[tuple[float, BodyParts]], vitals: Vitals | None) -> Respiration | None:
+    """The shoulders' breathing rate when they give one, else the head's (from the face pass), else None."""
+    seen = [(t, parts.shoulders) for t, parts in observations if parts.shoulders]
+    shoulders = None
+    if len(seen) > 1:
+        # In shoulder widths; one median width for the clip, as a frame's own width is noisier than breathing.
+        width = float(np.median([line[1] for _, line in seen]))
+        shoulders = respiration_rate([t for t, _ in seen], [line[0] / width for _, line in seen], "shoulders")
+    if shoulders is not None and shoulders.rate_bpm is not None:
+        return shoulders
+    head = vitals.respiration if vitals is not None else None
+    if head is not None and head.rate_bpm is not None:
+        return head
+    return shoulders
+
+
+def image_evidence(
+    analyzer: Analyzer, tracker: FaceTracker, estimator: PainEstimator, image: bytes | str,
+    references: Sequence[bytes | str],
+) -> tuple[CameraEvidence, dict[str, Any]]:
+    """A photo -> the face's evidence (no movement, no breathing from one frame) and what was measured."""
+    result, _png = analyzer.analyze_image(tracker, estimator, image, references, None, False, None)
+    measured = {
+        "kind": "image", "duration_s": None, "face_level": result.pain.level if result.pain else None,
+        "peak_pspi": result.pain.pspi if result.pain else None, "movement_index": None,
+        "frames_with_person": None, "vitals": None, "respiration": None,
+    }
+    return CameraEvidence(pain=result.pain), measured

@@ -1,0 +1,113 @@
+"""Clinical pain scales over HTTP: the scales, pre-fill from a video or photo, a patient's scale assessments.
+
+``GET /api/v1/scales``; ``POST /api/v1/scales/<scale>/prefill`` (multipart
+``video`` or ``image``); ``POST`` and ``GET /api/v1/patients/<id>/scale-assessments``
+and its ``.csv``. Storing is audited ("record"), reading ("view"), the CSV ("export").
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+
+from server.assess.analysis import video_limits
+from server.assess.scale_evidence import image_evidence, video_evidence
+from server.pain.scale_prefill import prefill
+from server.pain.scales import SCALES, get_scale
+from server.problems import InputProblem
+from server.store import records, scale_records
+from server.store.db import utcnow
+from server.web.body_finder import with_part_finder
+from server.web.context import current_services
+from server.web.downloads import patient_csv
+from server.web.inputs import (
+    estimator_name, json_object, option, read_image_upload, read_video_upload, sent_fields,
+)
+
+scales_api = Blueprint("scales_api", __name__, url_prefix="/api/v1")
+
+NEW_ASSESSMENT_FIELDS = ("scale", "items", "context")
+
+
+@scales_api.get("/scales")
+def list_scales() -> Any:
+    """``{"scales": [...]}``: PAINAD, CPOT and FLACC with their items, options, bands and sources."""
+    return jsonify({"scales": [scale.to_dict() for scale in SCALES.values()]})
+
+
+@scales_api.post("/scales/<scale>/prefill")
+def prefill_scale(scale: str) -> Any:
+    """Multipart ``video`` or ``image`` (+ ``reference``) -> each item's value (or null) and evidence."""
+    chosen = get_scale(scale)
+    services = current_services()
+    is_video = request.mimetype == "multipart/form-data" and "video" in request.files
+    if request.mimetype == "multipart/form-data" and not is_video and "image" not in request.files:
+        raise InputProblem("missing_field", f"Send a multipart 'video' or 'image' (got: {sent_fields(request)}).")
+    if is_video:
+        video, references, options = read_video_upload(request)
+    else:
+        upload = read_image_upload(request)
+        references, options = upload.references, upload.options
+    estimator = services.estimators.get(estimator_name(option(request, options, "estimator")), services.settings.estimator)
+    with services.trackers.borrow() as tracker:
+        if is_video:
+            evidence, measured = services.offloader.run(
+                with_part_finder, video_evidence, services.segmenter, services.settings.analysis_max_side,
+                services.analyzer, tracker, estimator, video, references, video_limits(services.settings),
+            )
+        else:
+            evidence, measured = services.offloader.run(
+                image_evidence, services.analyzer, tracker, estimator, upload.image, references
+            )
+    return jsonify({**prefill(chosen, evidence).to_dict(), "measured": measured})
+
+
+def _new_assessment_fields() -> dict[str, Any]:
+    """The JSON object of a new scale assessment: scale, items and context, nothing else."""
+    body = json_object(request)
+    unknown = sorted(str(name) for name in set(body) - set(NEW_ASSESSMENT_FIELDS) - {"csrf_token"})
+    if unknown:
+        raise InputProblem("bad_parameter", f"Unknown field(s): {', '.join(unknown)}; expected scale, items, context.")
+    for name in NEW_ASSESSMENT_FIELDS:
+        if name not in body:
+            raise InputProblem("missing_field", f"Give '{name}'.")
+    return body
+
+
+@scales_api.post("/patients/<int:patient_id>/scale-assessments")
+def add_scale_assessment(patient_id: int) -> Any:
+    """JSON ``{scale, items: {item: score}, context: rest|movement}`` -> 201 and the stored total and band."""
+    body = _new_assessment_fields()
+    saved = scale_records.record_scale_assessment(
+        current_services().db, patient_id, current_user.id, body["scale"], body["items"], body["context"]
+    )
+    response = jsonify(saved.to_dict())
+    response.status_code = 201
+    return response
+
+
+@scales_api.get("/patients/<int:patient_id>/scale-assessments")
+def list_scale_assessments(patient_id: int) -> Any:
+    """The patient's scale assessments (oldest first) and the reassessment they ask for; audited as a view."""
+    services = current_services()
+    assessments = scale_records.list_scale_assessments(services.db, patient_id)
+    minutes = services.settings.reassess_minutes
+    due = scale_records.reassessment(assessments, dt.timedelta(minutes=minutes), utcnow())
+    records.record(services.db, current_user.id, "view", patient_id, "scale assessments (JSON)")
+    return jsonify({
+        "assessments": [a.to_dict() for a in assessments],
+        "reassessment": due.to_dict() if due is not None else None,
+        "reassess_minutes": minutes,
+    })
+
+
+@scales_api.get("/patients/<int:patient_id>/scale-assessments.csv")
+def scale_assessments_csv(patient_id: int) -> Any:
+    """The patient's scale assessments as a CSV download; audited as an export."""
+    db = current_services().db
+    patient = records.get_patient(db, patient_id)
+    text = scale_records.scale_csv(scale_records.list_scale_assessments(db, patient_id))
+    records.record(db, current_user.id, "export", patient_id, "scale assessments (CSV)")
+    return patient_csv(text, patient, "scales")
