@@ -231,7 +231,7 @@ def _known_id(patient_id: Any) -> bool:
     return isinstance(patient_id, int) and not isinstance(patient_id, bool) and 0 < patient_id <= MAX_ROW_ID
 
 
-def _require_patient(session: Session, patient_id: int) -> Patient:
+def require_patient(session: Session, patient_id: int) -> Patient:
     patient = session.get(Patient, patient_id) if _known_id(patient_id) else None
     if patient is None:
         raise InputProblem("patient_not_found", f"There is no patient {patient_id}.")
@@ -258,7 +258,7 @@ def create_patient(
             patient = Patient(identifier=identifier, display_name=display_name, notes=notes, created_by=created_by)
             session.add(patient)
             session.flush()
-            _audit(session, created_by, "create", patient.id, f"identifier {identifier}")
+            audit(session, created_by, "create", patient.id, f"identifier {identifier}")
             patient_id = patient.id
     except IntegrityError:  # another request took the identifier between the check and the insert
         raise _exists(identifier) from None
@@ -306,12 +306,12 @@ def update_patient(
     if notes is not None:
         new["notes"] = _text(notes, "notes", MAX_NOTES_LENGTH, multiline=True)
     with db.session() as session:
-        patient = _require_patient(session, patient_id)
+        patient = require_patient(session, patient_id)
         changed = [field for field, value in new.items() if getattr(patient, field) != value]
         for field in changed:
             setattr(patient, field, new[field])
         if changed:
-            _audit(session, user_id, "change", patient_id, "changed " + ", ".join(changed))
+            audit(session, user_id, "change", patient_id, "changed " + ", ".join(changed))
     return get_patient(db, patient_id), changed
 
 
@@ -339,7 +339,7 @@ def start_assessment(
     """A new assessment of the patient (and its "record" audit event); its id."""
     modalities = _check_assessment(kind, modalities)
     with db.session() as session:
-        _require_patient(session, patient_id)
+        require_patient(session, patient_id)
         assessment = _new_assessment(session, patient_id, user_id, kind, estimator, modalities, started_at)
         return assessment.id
 
@@ -359,7 +359,7 @@ def _new_assessment(
     )
     session.add(assessment)
     session.flush()
-    _audit(session, user_id, "record", patient_id, f"{kind} assessment {assessment.id} ({estimator})")
+    audit(session, user_id, "record", patient_id, f"{kind} assessment {assessment.id} ({estimator})")
     return assessment
 
 
@@ -420,7 +420,7 @@ def record_assessment(
     """A whole (upload) assessment at once: the assessment, its readings, ended, audited; one transaction."""
     modalities = _check_assessment(kind, modalities)
     with db.session() as session:
-        _require_patient(session, patient_id)
+        require_patient(session, patient_id)
         assessment = _new_assessment(session, patient_id, user_id, kind, estimator, modalities, started_at)
         session.add_all(_reading(assessment.id, row) for row in rows)
         assessment.ended_at = utcnow()
@@ -451,7 +451,7 @@ def list_assessments(db: Database, patient_id: int) -> list[AssessmentInfo]:
         .order_by(Assessment.started_at.desc(), Assessment.id.desc())
     )
     with db.session() as session:
-        _require_patient(session, patient_id)
+        require_patient(session, patient_id)
         return [
             AssessmentInfo(
                 id=a.id, patient_id=a.patient_id, kind=a.kind, estimator=a.estimator,
@@ -474,7 +474,7 @@ def list_readings(db: Database, patient_id: int, assessment_id: int | None = Non
     if assessment_id is not None:
         statement = statement.where(Reading.assessment_id == assessment_id)
     with db.session() as session:
-        _require_patient(session, patient_id)
+        require_patient(session, patient_id)
         return [
             ReadingInfo(reading.assessment_id, kind, estimator, _row(reading))
             for reading, kind, estimator in session.execute(statement).all()
@@ -547,7 +547,7 @@ def reading_from_result(
 # ---------------------------------------------------------------- audit
 
 
-def _audit(session: Session, user_id: int | None, action: str, patient_id: int | None, detail: str) -> None:
+def audit(session: Session, user_id: int | None, action: str, patient_id: int | None, detail: str) -> None:
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     session.add(AuditEvent(user_id=user_id, action=action, patient_id=patient_id, detail=detail))
@@ -556,7 +556,7 @@ def _audit(session: Session, user_id: int | None, action: str, patient_id: int |
 def record(db: Database, user_id: int | None, action: str, patient_id: int | None, detail: str = "") -> None:
     """Note in the audit log that a user viewed, exported, created, changed or recorded a patient."""
     with db.session() as session:
-        _audit(session, user_id, action, patient_id, detail)
+        audit(session, user_id, action, patient_id, detail)
 
 
 def list_audit(db: Database, patient_id: int) -> list[AuditInfo]:
@@ -568,7 +568,7 @@ def list_audit(db: Database, patient_id: int) -> list[AuditInfo]:
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     )
     with db.session() as session:
-        _require_patient(session, patient_id)
+        require_patient(session, patient_id)
         return [
             AuditInfo(e.id, as_utc(e.at), e.user_id, name, e.action, e.patient_id, e.detail)
             for e, name in session.execute(statement).all()

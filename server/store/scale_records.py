@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from server.pain.scales import CONTEXTS, SCALES, Scale, get_scale, score_scale
 from server.problems import InputProblem
 from server.store.db import Database, ScaleAssessment, User, utcnow
-from server.store.records import _audit, _require_patient, as_utc, iso_utc
+from server.store.records import audit, require_patient, as_utc, iso_utc
 
 # Who set an item's value.
 SOURCES = ("camera", "clinician")
@@ -106,14 +106,14 @@ def record_scale_assessment(
     scored = score_scale(scale, values)
     stored = {key: {"value": value, **entries[key]} for key, value in scored.items.items()}
     with db.session() as session:
-        _require_patient(session, patient_id)
+        require_patient(session, patient_id)
         row = ScaleAssessment(
             patient_id=patient_id, user_id=user_id, scale=scale.key, items=stored, total=scored.total,
             band=scored.band.name, context=context, assessed_at=assessed_at or utcnow(),
         )
         session.add(row)
         session.flush()
-        _audit(session, user_id, "record", patient_id, f"{scale.name} {scored.total} ({context}), scale assessment {row.id}")
+        audit(session, user_id, "record", patient_id, f"{scale.name} {scored.total} ({context}), scale assessment {row.id}")
         user = session.get(User, user_id).name if user_id is not None else None
         return _info(row, user)
 
@@ -137,7 +137,7 @@ def list_scale_assessments(db: Database, patient_id: int) -> list[ScaleAssessmen
         .order_by(ScaleAssessment.assessed_at, ScaleAssessment.id)
     )
     with db.session() as session:
-        _require_patient(session, patient_id)
+        require_patient(session, patient_id)
         return [_info(row, user) for row, user in session.execute(statement).all()]
 
 
