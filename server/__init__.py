@@ -41,6 +41,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.metrics import init_metrics
     from server.web.openapi import docs
     from server.web.pages import pages
+    from server.web.rate_limits import init_rate_limits
     from server.web.records_api import records_api
     from server.web.rppg_api import rppg_api
     from server.web.scales_api import scales_api
@@ -83,6 +84,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
 
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    init_rate_limits(app)  # before the login check, so a flood of bad tokens is limited by address too
     init_auth(app)
     init_metrics(app)
     if eventlet_active():

@@ -100,6 +100,19 @@ class Settings:
     # 0: none, and those headers are ignored, since any client could send them.
     trusted_proxies: int = 0
 
+    # --- API rate limits (server/web/rate_limits.py): per account (per address without a login), in the
+    # `limits` syntax "N/second|minute|hour"; "" or "0" turns one off. Counted in Redis when redis_url is set.
+    # Analysis calls (photo, video, ECG, body, heart-rate frames; the seed's /upload-video, /analyze-image,
+    # /analyze-batch): 20 a second sustained, one seed heart-rate client posting single frames at the seed's
+    # 20 fps (a batch counts once). A clinician uploads a few a minute, and the live page sends its frames over
+    # Socket.IO, never HTTP. An analysis takes ~20 ms (a photo) to seconds (a video): 20/s is at most ~0.4 of
+    # a core of photos from one account, so a runaway script cannot take a 2-core server from the ward.
+    rate_limit_analysis: str = "1200/minute"
+    # Every other /api/v1 and seed-compatible call: pages make a few per click and poll nothing over HTTP;
+    # 50 a second leaves room for a script paging through records, and stops a loop (a record read takes
+    # a few ms, so one client could make hundreds a second) from keeping a worker busy.
+    rate_limit_api: str = "3000/minute"
+
     # --- storage / scale ---
     models_dir: str = "models"
 

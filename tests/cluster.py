@@ -13,7 +13,7 @@ from server.config import Settings, secret_key
 from tests.nginx_server import nginx_server
 from tests.postgres_server import postgres_server
 from tests.redis_server import RedisServer, redis_server
-from tests.server_process import LOCALHOST, ServerProcess
+from tests.server_process import LOCALHOST, TEST_PASSWORD, ServerProcess
 
 HEALTH_TIMEOUT_S = 10
 
@@ -34,6 +34,18 @@ class Cluster:
         """The test account's API token itself."""
         return self.workers[0].token
 
+    def new_account_token(self, name: str) -> str:
+        """An API token of a new account ``name`` (not an admin), made in the cluster's database."""
+        from server.store.accounts import create_token, create_user
+        from server.store.db import Database
+
+        db = Database(self.workers[0].extra_env["PAINSCOPE_DATABASE_URL"])
+        try:
+            create_user(db, name, TEST_PASSWORD)
+            return create_token(db, name, "tests")[1]
+        finally:
+            db.dispose()
+
     def worker_streams(self) -> dict[int, int]:
         """Each running worker's pid -> its open live streams, asked of the worker itself (not through nginx)."""
         counts = {}
@@ -45,8 +57,9 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster(workers: int) -> Iterator[Cluster]:
-    """``workers`` workers with the settings deploy/cluster.py gives them, behind nginx; stopped afterwards.
+def running_cluster(workers: int, env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """``workers`` workers with the settings deploy/cluster.py gives them (and ``env`` on top), behind nginx;
+    stopped afterwards.
 
     Unlike the launcher, all start at once: the test account is made (and the schema migrated) first.
     """
@@ -54,7 +67,8 @@ def running_cluster(workers: int) -> Iterator[Cluster]:
             postgres_server() as postgres, redis_server() as redis, contextlib.ExitStack() as stack:
         secret_key(Settings(instance_dir=instance))  # made once: the workers share it, so a login works on each
         database = postgres.new_database()
-        processes = [ServerProcess(env=worker_env(redis.url, database, instance, first=n == 0), instance_dir=instance)
+        processes = [ServerProcess(env={**worker_env(redis.url, database, instance, first=n == 0), **(env or {})},
+                                   instance_dir=instance)
                      for n in range(workers)]
         for process in processes:  # started together, waited for together: start-up is the slow part
             process.start()

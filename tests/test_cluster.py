@@ -15,6 +15,7 @@ from typing import Iterator
 import pytest
 import requests
 import socketio
+from prometheus_client.parser import text_string_to_metric_families
 
 from server.config import Settings
 from tests import synthetic
@@ -27,9 +28,14 @@ RECONNECT_TIMEOUT_S = 30.0
 POLL_S = 0.2
 
 
+# Analysis calls a minute per account: low, so the rate-limit test meets it in a few calls; the other tests
+# make two (heart-rate frames, /analyze-image) with the test account, which counts apart from the new one.
+ANALYSIS_RATE_LIMIT = 4
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    with running_cluster(WORKERS) as running:
+    with running_cluster(WORKERS, env={"PAINSCOPE_RATE_LIMIT_ANALYSIS": f"{ANALYSIS_RATE_LIMIT}/minute"}) as running:
         yield running
 
 
@@ -83,6 +89,31 @@ def test_failed_logins_are_counted_across_workers(cluster):
     for worker in cluster.workers:
         refused = _failed_login(worker.base_url, browser, "cluster-intruder")
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+
+
+def _requests_answered(worker_url: str, headers: dict[str, str], route: str, status: int) -> float:
+    """How many requests to ``route`` this worker answered with ``status``, from its own /metrics."""
+    text = requests.get(f"{worker_url}/metrics", headers=headers, timeout=TIMEOUT_S).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "painscope_http_requests_total"
+               and sample.labels.get("route") == route and sample.labels.get("status") == str(status))
+
+
+def test_the_analysis_rate_limit_is_counted_across_workers(cluster):
+    headers = {"Authorization": f"Bearer {cluster.new_account_token('cluster-busy')}"}
+    route = "/api/v1/analyze/image"
+    for _ in range(ANALYSIS_RATE_LIMIT):  # empty photos: counted, refused as 400, never analysed
+        answer = requests.post(f"{cluster.url}{route}", headers=headers, json={}, timeout=TIMEOUT_S)
+        assert answer.status_code == 400, answer.text
+    # nginx took turns: each worker served some of them, none served them all
+    served = [_requests_answered(w.base_url, cluster.headers, route, 400) for w in cluster.workers]
+    assert sum(served) == ANALYSIS_RATE_LIMIT and all(0 < n < ANALYSIS_RATE_LIMIT for n in served), served
+    for worker in cluster.workers:  # yet each knows the account has used its allowance
+        refused = requests.post(f"{worker.base_url}{route}", headers=headers, json={}, timeout=TIMEOUT_S)
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    other = requests.post(f"{cluster.url}{route}", headers=cluster.headers, json={}, timeout=TIMEOUT_S)
+    assert other.status_code == 400  # another account is still served
 
 
 class LiveStream:
@@ -151,8 +182,10 @@ def test_redis_down_answers_503_with_the_error_shape_then_recovers(cluster):
         metrics = requests.get(f"{cluster.workers[0].base_url}/metrics", headers=cluster.headers, timeout=TIMEOUT_S)
         assert metrics.status_code == 200  # the outage is visible to the scraper, not a scrape error
         assert "painscope_rppg_sessions_open NaN" in metrics.text
+        # every API call is counted in Redis (the rate limits), so the records wait for it too; /health does not
         records = requests.get(f"{cluster.url}/api/v1/patients", headers=cluster.headers, timeout=TIMEOUT_S)
-        assert records.status_code == 200  # what does not use Redis goes on
+        assert records.status_code == 503 and records.json()["error"]["code"] == "shared_state_unavailable"
+        assert requests.get(f"{cluster.url}/health", timeout=TIMEOUT_S).status_code == 200
     finally:
         cluster.redis.start()
     made = requests.post(f"{cluster.url}/api/v1/rppg/sessions", headers=cluster.headers, timeout=TIMEOUT_S)

@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from server.config import Settings
 from server.web.auth import CONTENT_SECURITY_POLICY
 from server.web.openapi import (
     COMPAT_BLUEPRINT,
@@ -47,10 +48,15 @@ MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
+# Far above what schemathesis sends in a minute (MAX_EXAMPLES per operation), so its calls never meet the
+# API rate limits (tests/test_rate_limits.py checks those); the limiter still counts every call.
+HIGH_RATE_LIMIT = "1000000/minute"
+
+
 @pytest.fixture(scope="module")
 def app():
     """An app of its own: schemathesis creates users, patients and sessions in its database."""
-    return create_test_app()
+    return create_test_app(Settings(rate_limit_analysis=HIGH_RATE_LIMIT, rate_limit_api=HIGH_RATE_LIMIT))
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +125,8 @@ def test_every_api_and_compat_route_has_an_operation_for_each_method(app, docume
             assert any(code.startswith("2") for code in operation["responses"]), f"{method} {rule.rule}: no success"
             if rule.endpoint != "health.get_health":
                 assert "401" in operation["responses"], f"{method} {rule.rule}: 401 not documented"
+            # every /api and seed-compatible call counts against a rate limit (server/web/rate_limits.py)
+            assert "429" in operation["responses"], f"{method} {rule.rule}: 429 rate_limited not documented"
             assert [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"] == [
                 p["name"] for p in params
             ]

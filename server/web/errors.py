@@ -43,6 +43,7 @@ STATUS_BY_CODE = {
     "no_session": 422,
     "session_not_found": 404,
     "too_many_sessions": 429,
+    "rate_limited": 429,  # over an API rate limit (server/web/rate_limits.py); Retry-After says when to retry
     "bad_ecg_file": 400,
     "ecg_too_short": 422,
     "too_few_beats": 422,

@@ -29,6 +29,7 @@ from werkzeug.routing import Rule
 
 from server.version import __version__
 from server.web import schemas as s
+from server.web.rate_limits import limit_of
 
 log = logging.getLogger(__name__)
 docs = Blueprint("docs", __name__)
@@ -53,7 +54,8 @@ ERRORS: dict[int, tuple[str, str]] = {
     415: ("UnsupportedMediaType", "Not an image or video (the content is sniffed), or an unsupported body type."),
     422: ("UnprocessableContent", "Understood but unusable: 1x1 image, no face in a reference, model not installed, "
                                   "too few heartbeats ..."),
-    429: ("TooManyRequests", "Too many open sessions, in all or of this account (or failed logins)."),
+    429: ("TooManyRequests", "Over this account's API rate limit (rate_limited; the Retry-After header says how many "
+                             "seconds to wait), or too many open sessions, in all or of this account."),
     503: ("ServiceUnavailable", "The storage refused a write, e.g. a full disk (record_failed: retry later), "
                                 "or the server has no voice."),
 }
@@ -102,9 +104,14 @@ class Operation:
     query: tuple[dict[str, Any], ...] = ()
     public: bool = False
 
-    def to_openapi(self, operation_id: str, path_params: list[dict[str, Any]]) -> dict[str, Any]:
-        """The OpenAPI operation object (schemas still as marshmallow classes; apispec resolves them)."""
+    def to_openapi(
+        self, operation_id: str, path_params: list[dict[str, Any]], rate_limited: bool = False
+    ) -> dict[str, Any]:
+        """The OpenAPI operation object (schemas still as marshmallow classes; apispec resolves them);
+        ``rate_limited``: the route counts against an API rate limit (429)."""
         statuses = set(self.errors)
+        if rate_limited:
+            statuses.add(429)
         if path_params:
             statuses.add(404)  # a path that does not match the route's converters (a negative id) is not found
         if not self.public:
@@ -498,7 +505,9 @@ def build_document(app: Flask) -> dict[str, Any]:
                                 method, rule.rule, rule.endpoint)
                 continue
             suffix = f"_{method.lower()}" if isinstance(OPERATIONS[rule.endpoint], dict) else ""
-            operations[method.lower()] = operation.to_openapi(rule.endpoint.replace(".", "_") + suffix, path_params)
+            operation_id = rule.endpoint.replace(".", "_") + suffix
+            limited = limit_of(rule.rule, rule.endpoint) is not None
+            operations[method.lower()] = operation.to_openapi(operation_id, path_params, rate_limited=limited)
         if operations:
             spec.path(path=path, operations=operations)
     return spec.to_dict()

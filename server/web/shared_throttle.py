@@ -11,10 +11,9 @@ import math
 import time
 
 from limits import RateLimitItemPerSecond
-from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from server.store.shared_sessions import REDIS_TIMEOUT_S
+from server.web.limits_storage import limits_storage
 
 NAMESPACE = "painscope-login"  # the limits key prefix for failed logins
 
@@ -32,8 +31,7 @@ class RedisLoginThrottle:
         """``url``: redis://host:port/db; ``record_factor``: how many allowances one key may record."""
         self.max_failures = max_failures
         self.window_s = window_s
-        storage = storage_from_string(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = MovingWindowRateLimiter(limits_storage(url))
         self._item = RateLimitItemPerSecond(max_failures * record_factor, max(1, math.ceil(window_s)), NAMESPACE)
 
     def retry_after(self, client: str, max_failures: int | None = None) -> float | None:
