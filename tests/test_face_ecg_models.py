@@ -9,11 +9,15 @@ the pipeline and nothing about pain.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from server.config import Settings
+from server.pain.estimator import Observation
+from server.vision.align import aligned_crop
+from server.vision.face import Face
 from tests import synthetic, tiny_datasets
 from tests.conftest import authed_client, create_test_app, live_client, multipart
 from tests.media import write_video
@@ -113,6 +117,56 @@ def test_the_fused_system_is_scored_leave_one_subject_out_beside_each_network_al
 def test_both_onnx_exports_give_torchs_logits(trained):
     for export in trained["exports"].values():
         assert export["matches"] is True and export["max_abs_difference"] < 1e-4
+    # The face network is exported as its two served parts: ResNet-18 per crop, GRU + head per window.
+    assert [Path(f).name for f in trained["exports"]["resnet_gru"]["onnx"]] == [
+        "resnet_gru.features.onnx", "resnet_gru.head.onnx"]
+
+
+def _window_runner(loaded, runtime: str):
+    from server.pain import inference
+
+    if runtime == "torch":
+        return inference.SplitRunner(*map(inference.TorchRunner, inference.part_modules(loaded).values()))
+    return inference.onnx_runner(loaded.metadata, inference.onnx_export_path(loaded.path), threads=1)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_windows_judged_from_cached_crop_features_give_the_whole_window_networks_logits(trained, runtime):
+    from server.pain import checkpoint, inference
+    from server.pain.baseline import POPULATION_BASELINE
+    from server.pain.resnet import to_batch
+    from server.pain.resnet_gru_estimator import ResnetGruEstimator
+
+    loaded = checkpoint.load(trained["models"] / "resnet_gru.pt")
+    estimator = ResnetGruEstimator(_window_runner(loaded, runtime), loaded.metadata, "resnet_gru.pt")
+    whole = inference.TorchRunner(loaded.model)  # every crop of the window through ResNet-18 at once
+    frames = loaded.metadata["input"]["window_frames"]
+    face = Face(box=(0, 0, 10, 10), landmarks=synthetic.astronaut_landmarks(), quality=0.9, turn_deg=0.0)
+    looks = list(tiny_datasets.grimace_faces().values())
+    track, crops, judged, judged_with_the_gap = estimator.track(), {}, 0, 0
+    for step in range(int(5 * VIDEO_FPS)):  # 5 s of a 10 fps stream, judged at every frame like a live one
+        t = step / VIDEO_FPS
+        if 14 <= step < 20:
+            continue  # the face is lost for 0.6 s: those slots stay masked
+        observation = Observation(face, looks[step % len(looks)], t)
+        track.add(observation)
+        end = int(round(t * FACE_FPS))
+        crops[end] = aligned_crop(observation.rgb, face.landmarks, FACE_SIZE)
+        evidence = track.evidence(observation)
+        if evidence is None:
+            continue
+        window = [crops.get(end - frames + 1 + i) for i in range(frames)]
+        mask = np.array([crop is not None for crop in window], dtype=np.float32)
+        blank = np.zeros((FACE_SIZE, FACE_SIZE, 3), np.uint8)
+        batch = to_batch(np.stack([blank if crop is None else crop for crop in window]))
+        (expected,) = whole(batch.reshape(1, frames, *batch.shape[1:]), mask[None])
+        (cached,) = estimator.runner(*estimator.inputs(*evidence[:2]))  # what estimate() runs: GRU + head only
+        assert np.array_equal(evidence[1], mask) and np.max(np.abs(cached - expected)) < 1e-5
+        estimate = estimator.estimate(face, POPULATION_BASELINE, 1.0, evidence)
+        assert estimate.label_logits == pytest.approx(expected[0].tolist(), abs=1e-4)  # reported to 4 decimals
+        judged += 1
+        judged_with_the_gap += step >= 20 and mask.sum() < frames
+    assert judged >= 30 and judged_with_the_gap >= 10
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +183,10 @@ def test_health_lists_both_models_and_how_fusion_uses_them(served):
     health = authed_client(served).get("/health").get_json()
     by_file = {m["file"]: m for m in health["models"]}
     assert by_file["resnet_gru.pt"]["active"] and by_file["ecg_transformer.pt"]["active"]
-    assert by_file["resnet_gru.pt"]["runtime"]["runtime"] in ("torch", "onnxruntime")
+    face_parts = by_file["resnet_gru.pt"]["runtime"]["parts"]  # ResNet-18 per crop, GRU + head per window
+    assert set(face_parts) == {"features", "head"}
+    assert all(part["runtime"] in ("torch", "onnxruntime") and "onnxruntime" in part["latency_ms"]
+               for part in face_parts.values())
     assert "onnxruntime" in by_file["ecg_transformer.pt"]["runtime"]["latency_ms"]  # its own export was timed
     status = {e["name"]: e for e in health["estimators"]}
     assert status["resnet_gru"]["available"] and status["resnet_gru"]["model"] == "resnet_gru.pt"

@@ -56,3 +56,17 @@ def test_onnx_export_gives_the_same_logits_as_torch():
     with torch.no_grad():
         torch_logits = model(frames, mask).numpy()
     np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-4)
+
+
+def test_crops_through_the_trunk_one_at_a_time_then_the_window_head_give_the_whole_networks_logits():
+    torch.manual_seed(0)
+    model = resnet_gru.build("biovid4").eval()
+    parts = model.parts()
+    frames = torch.from_numpy(_window(np.random.default_rng(3)))
+    mask = torch.tensor([[1.0, 0.0, 1.0, 1.0]])
+    with torch.no_grad():
+        features = torch.cat([parts["features"](frames[0, i:i + 1]) for i in range(FRAMES)])  # as frames arrive
+        cached = parts["head"](features[None], mask)
+        whole = model(frames, mask)
+    assert features.shape == (FRAMES, resnet.FEATURE_WIDTH)
+    assert torch.allclose(cached, whole, atol=1e-5)

@@ -73,6 +73,25 @@ def test_the_live_window_keeps_the_model_frame_rate_and_waits_until_it_is_full_e
     assert mask[-1] == 1.0 and fill == pytest.approx(1.0, abs=0.05)
 
 
+def test_the_live_window_encodes_each_kept_frame_once_however_often_it_is_judged():
+    encoded: list[float] = []  # the time of every frame encoded (its value is its time)
+
+    def encode(values: np.ndarray) -> np.ndarray:
+        encoded.extend(values[:, 0].tolist())
+        return values * 2.0
+
+    track = WindowTrack(10.0, 20, lambda o: np.array([o.t_s, 1.0]), encode)
+    face, rgb = _face(), np.zeros((4, 4, 3), np.uint8)
+    for frame in range(30 * 3):  # 3 s of a 30 fps camera, a window asked for at every frame
+        t = frame / 30.0
+        track.add(Observation(face, rgb, t))
+        evidence = track.evidence(Observation(face, rgb, t))
+    values, mask, _ = evidence
+    assert values[-1] == pytest.approx([2 * t, 2.0]) and values[mask == 0].sum() == 0
+    # Each asked-for window encodes only its newest frame, never one already encoded.
+    assert len(encoded) == len(set(encoded)) and len(encoded) < 30 * 3
+
+
 def test_aligned_crops_put_the_eyes_on_the_template_whatever_the_roll():
     face = synthetic.astronaut_face()
     for degrees in (0.0, 15.0):

@@ -8,6 +8,13 @@ the last frame with a face gives logits over a label set of
 the BioVid Part A system the issue describes (ResNet-18 + GRU, fused 80/20 with
 an ECG Transformer). Nothing here is trained; a model is only a pain model once
 trained on licensed data.
+
+Served, the network runs as two parts (:meth:`ResNetGru.parts`): the trunk once
+per crop as frames arrive, its features kept in the stream's window, and the
+GRU + head (:class:`WindowHead`) over those features per judged window, so a
+window costs one ResNet-18 pass per new frame instead of one per crop in it.
+The trunk's batch norm is in eval mode, so a crop's features do not depend on
+its batch and both ways give the same logits.
 """
 from __future__ import annotations
 
@@ -38,16 +45,37 @@ class ResNetGru(nn.Module):
         self.head = nn.Linear(hidden, classes)
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``frames`` N x T x 3 x H x W normalised (:func:`resnet.to_batch`), ``mask`` N x T -> logits N x classes.
-
-        Frames without a face (mask 0) give zero features, so a padded or
-        face-less step feeds the GRU nothing; windows are left-padded, so the
-        newest frame is last and the last state reads the whole window.
-        """
+        """``frames`` N x T x 3 x H x W normalised (:func:`resnet.to_batch`), ``mask`` N x T -> logits N x classes."""
         n, t = frames.shape[0], frames.shape[1]
         features = self.trunk(frames.reshape(n * t, *frames.shape[2:])).reshape(n, t, -1)
-        states, _ = self.gru(features * mask.unsqueeze(2))
-        return self.head(states[:, -1])
+        return window_logits(self.gru, self.head, features, mask)
+
+    def parts(self) -> dict[str, nn.Module]:
+        """The network as served: ``features`` (crops N x 3 x H x W -> N x 512) and ``head`` (:class:`WindowHead`)."""
+        return {"features": self.trunk, "head": WindowHead(self.gru, self.head)}
+
+
+def window_logits(gru: nn.GRU, head: nn.Linear, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-frame trunk ``features`` N x T x 512 and ``mask`` N x T -> logits N x classes.
+
+    Frames without a face (mask 0) give zero features, so a padded or face-less
+    step feeds the GRU nothing; windows are left-padded, so the newest frame is
+    last and the last state reads the whole window.
+    """
+    states, _ = gru(features * mask.unsqueeze(2))
+    return head(states[:, -1])
+
+
+class WindowHead(nn.Module):
+    """The GRU + head of a :class:`ResNetGru` (the same parameter tensors), over cached trunk features."""
+
+    def __init__(self, gru: nn.GRU, head: nn.Linear) -> None:
+        super().__init__()
+        self.gru, self.head = gru, head
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``features`` N x T x 512, ``mask`` N x T -> logits N x classes."""
+        return window_logits(self.gru, self.head, features, mask)
 
 
 def build(label_set: str, hidden: int = GRU_HIDDEN) -> ResNetGru:

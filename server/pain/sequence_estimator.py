@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -20,6 +21,15 @@ from server.vision.face import Face
 MIN_WINDOW_FILL = 0.2
 
 
+@dataclass
+class _Slot:
+    """One slot of a window: its index on the frame clock, the frame's value and (once asked for) its encoding."""
+
+    index: int
+    value: np.ndarray
+    encoded: np.ndarray | None = None
+
+
 class WindowTrack:
     """The frames of the last window on the model's frame clock; slots without a face stay masked.
 
@@ -27,13 +37,24 @@ class WindowTrack:
     later frame in the same slot replaces the earlier, so a 30 fps camera and
     a 10 fps model meet without dropping or doubling time. ``frame_value``
     turns a frame into what the model reads of it (a landmark feature vector,
-    an aligned face crop).
+    an aligned face crop). ``encode``, when given, turns a batch of those
+    values into what the window model reads (a crop into its ResNet-18
+    features); each slot is encoded once, when a window first needs it, and
+    kept, so a window costs only the frames that are new since the last one
+    and a frame replaced in its slot before then costs nothing.
     """
 
-    def __init__(self, fps: float, frames: int, frame_value: Callable[[Observation], np.ndarray]) -> None:
+    def __init__(
+        self,
+        fps: float,
+        frames: int,
+        frame_value: Callable[[Observation], np.ndarray],
+        encode: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self.fps, self.frames = fps, frames
         self.frame_value = frame_value
-        self._slots: deque[tuple[int, np.ndarray]] = deque()
+        self.encode = encode
+        self._slots: deque[_Slot] = deque()
 
     def _slot(self, t_s: float) -> int:
         return int(round(t_s * self.fps))
@@ -41,28 +62,36 @@ class WindowTrack:
     def add(self, observation: Observation) -> None:
         """Put this frame's value in its slot and forget slots older than the window."""
         slot = self._slot(observation.t_s)
-        if self._slots and self._slots[-1][0] == slot:
+        if self._slots and self._slots[-1].index == slot:
             self._slots.pop()
-        elif self._slots and self._slots[-1][0] > slot:
+        elif self._slots and self._slots[-1].index > slot:
             self._slots.clear()  # time went backwards: a new clip or a restarted camera clock
-        self._slots.append((slot, self.frame_value(observation)))
-        while self._slots and self._slots[0][0] <= slot - self.frames:
+        value = self.frame_value(observation)
+        self._slots.append(_Slot(slot, value, None if self.encode else value))
+        while self._slots and self._slots[0].index <= slot - self.frames:
             self._slots.popleft()
+
+    def _encode_new_slots(self) -> None:
+        pending = [s for s in self._slots if s.encoded is None]
+        if pending and self.encode is not None:
+            for slot, encoded in zip(pending, self.encode(np.stack([s.value for s in pending]))):
+                slot.encoded = encoded
 
     def evidence(self, observation: Observation) -> tuple[np.ndarray, np.ndarray, float] | None:
         """(values T x ..., mask T, fill) for the window ending at this frame; None while too little is seen."""
-        if not self._slots:
+        end = self._slot(observation.t_s)
+        placed = [(self.frames - 1 - (end - slot.index), slot) for slot in self._slots]
+        placed = [(index, slot) for index, slot in placed if 0 <= index < self.frames]
+        fill = len(placed) / self.frames
+        if not placed or fill < MIN_WINDOW_FILL:
             return None
-        sample = self._slots[-1][1]
+        self._encode_new_slots()
+        sample = placed[-1][1].encoded
         values = np.zeros((self.frames, *sample.shape), dtype=sample.dtype)
         mask = np.zeros(self.frames, dtype=np.float32)
-        end = self._slot(observation.t_s)
-        for slot, value in self._slots:
-            index = self.frames - 1 - (end - slot)
-            if 0 <= index < self.frames:
-                values[index], mask[index] = value, 1.0
-        fill = float(mask.mean())
-        return (values, mask, fill) if fill >= MIN_WINDOW_FILL else None
+        for index, slot in placed:
+            values[index], mask[index] = slot.encoded, 1.0
+        return values, mask, fill
 
 
 class WindowClassifier:
