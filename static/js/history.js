@@ -54,7 +54,9 @@ async function showCharts() {
   }
   const readings = Array.isArray(body.readings) ? body.readings : [];
   status.textContent = describe(readings, body.assessments ?? []);
-  const charts = [pspiChart($('history-pspi-chart'), readings)];
+  // An empty chart would only show axes with made-up times: the status line says "No readings yet."
+  $('history-pspi-box').hidden = readings.length === 0;
+  const charts = readings.length ? [pspiChart($('history-pspi-chart'), readings)] : [];
   const withHeartRate = readings.some((r) => Number.isFinite(r.heart_rate_bpm));
   $('history-hr-none').hidden = withHeartRate;
   $('history-hr-box').hidden = !withHeartRate;

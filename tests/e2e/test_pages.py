@@ -243,6 +243,8 @@ def test_live_camera_streams_reports_pain_when_the_face_changes_speaks_and_stops
         level = d.find_element(By.ID, "live-level").get_attribute("data-level")
         if level and (not seen or seen[-1] != level):
             seen.append(level)
+            if level == "none" and seen.count("none") == 1:
+                _save_screenshot(d, "live-relaxed.png")  # the README shows the relaxed face beside the grimace
         return "none" in seen and any(lvl in PAIN_LEVELS for lvl in seen[seen.index("none"):])
 
     _wait(driver, saw_relief_then_pain, "the level did not rise after the expression changed")
