@@ -186,6 +186,10 @@ def test_redis_down_answers_503_with_the_error_shape_then_recovers(cluster):
         records = requests.get(f"{cluster.url}/api/v1/patients", headers=cluster.headers, timeout=TIMEOUT_S)
         assert records.status_code == 503 and records.json()["error"]["code"] == "shared_state_unavailable"
         assert requests.get(f"{cluster.url}/health", timeout=TIMEOUT_S).status_code == 200
+        # a person at the login form gets the form back with the reason, not the API's JSON
+        login = _failed_login(cluster.url, requests.Session(), "someone")
+        assert login.status_code == 503 and login.headers["Content-Type"].startswith("text/html")
+        assert "Logging in is not possible right now" in login.text
     finally:
         cluster.redis.start()
     made = requests.post(f"{cluster.url}/api/v1/rppg/sessions", headers=cluster.headers, timeout=TIMEOUT_S)

@@ -12,6 +12,7 @@ and needs none.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
+from redis.exceptions import RedisError
 
 from server.store.accounts import (
     Account,
@@ -39,6 +41,8 @@ auth = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
+log = logging.getLogger(__name__)
+
 PUBLIC_ENDPOINTS = frozenset({"health.get_health", "auth.login", "static"})
 # Outside /api/ but for machines (a Prometheus scraper cannot follow a login page): 401, never a redirect.
 MACHINE_ENDPOINTS = frozenset({"metrics.get_metrics", "docs.openapi_json"})
@@ -48,6 +52,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BEARER = "bearer "
 # The key of the login's server-side id in the signed session cookie (see accounts.start_login_session).
 SESSION_ID_KEY = "_ps_sid"
+# The login form's answer while a cluster's Redis (which counts failed logins) does not answer.
+LOGIN_UNAVAILABLE_MESSAGE = (
+    "Logging in is not possible right now: the server's shared state (Redis) is not answering. Try again shortly."
+)
 # One address may fail this many times the per-account allowance, over all names: enough for a ward
 # behind one NAT whose nurses mistype, too few to try many accounts from one place.
 ADDRESS_FAILURE_FACTOR = 4
@@ -311,8 +319,19 @@ def login() -> Any:
         if current_user.is_authenticated:
             return redirect(_safe_next(request.args.get("next")))
         return render_template("login.html", next=request.args.get("next", ""), error=None)
-    throttle: LoginThrottle | RedisLoginThrottle = current_app.extensions["login_throttle"]
     next_page = request.form.get("next", "")
+    try:
+        return _log_in(next_page)
+    except RedisError as exc:
+        # the cluster's failed-login counts are in Redis: without them no login is let through, and a
+        # person at the form gets the form back with the reason, not the API's JSON error
+        log.error("login refused, redis error: %s", exc)
+        return render_template("login.html", next=next_page, error=LOGIN_UNAVAILABLE_MESSAGE), 503
+
+
+def _log_in(next_page: str) -> Any:
+    """Check the throttle, the CSRF token and the password of a posted login form; start the session."""
+    throttle: LoginThrottle | RedisLoginThrottle = current_app.extensions["login_throttle"]
     name = request.form.get("name", "")
     wait = _throttled(throttle, name)
     if wait is not None:
