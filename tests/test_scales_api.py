@@ -61,6 +61,16 @@ def test_a_grimace_in_a_video_prefills_the_cpot_face_and_leaves_the_rest_to_the_
     assert body["measured"]["kind"] == "video" and body["measured"]["peak_pspi"] >= 5.5
 
 
+def test_a_one_frame_grimace_in_a_video_does_not_grade_the_face(client):
+    """A spike of 0.2 s (a frame or two: a wince, a landmark glitch) is seen but does not make the face tense."""
+    neutral, spike = synthetic.astronaut_face(), synthetic.grimace(1.0)
+    frames = [neutral] * (2 * FPS) + [spike] * 2 + [neutral] * (2 * FPS)
+    body = _prefill(client, "painad", video=media.write_video(frames, fps=FPS)).get_json()
+    assert body["measured"]["peak_pspi"] >= 5.5  # the analysis saw the grimace frame
+    face = body["items"]["face"]
+    assert face["value"] == 0 and "held for at least 1 s" in face["evidence"]
+
+
 def test_a_neutral_photo_prefills_a_relaxed_face_only(client):
     body = _prefill(client, "painad", image=synthetic.encode(synthetic.astronaut_face())).get_json()
     assert body["items"]["face"]["value"] == 0

@@ -1,7 +1,7 @@
 """The verdict of a clip and of a stream (server/pain/verdict.py): the level held for a second, not a spike."""
 from __future__ import annotations
 
-from server.pain.verdict import Reading, SustainedLevel, clip_verdict
+from server.pain.verdict import Reading, SustainedLevel, clip_verdict, sustained_action_units
 from tests import media
 from tests.conftest import multipart
 from tests.synthetic import astronaut_face, grimace
@@ -28,6 +28,16 @@ def test_a_level_held_for_a_second_sets_it_and_the_held_pspi_is_the_score():
 def test_a_clip_shorter_than_a_second_is_judged_over_all_of_it():
     assert clip_verdict(_readings(["mild", "mild", "severe"])).level == "mild"
     assert clip_verdict([]).level is None
+
+
+def test_an_action_unit_counts_at_the_intensity_it_held_for_a_second_not_its_one_frame_spike():
+    # 5 frames a second: AU4 spikes to 4.0 for one frame, then holds 2.0 for 1.2 s; AU43 blinks once
+    au4 = [0.0] * 5 + [4.0] + [0.0] * 4 + [2.0] * 7 + [0.0] * 3
+    au43 = [0.0] * 8 + [1.0] + [0.0] * 11
+    timed = [(i / 5, {"AU4": a, "AU43": b}) for i, (a, b) in enumerate(zip(au4, au43))]
+    assert sustained_action_units(timed) == {"AU4": 2.0, "AU43": 0.0}
+    assert sustained_action_units(timed[:5]) == {"AU4": 0.0, "AU43": 0.0}  # short of a second: all of it
+    assert sustained_action_units([]) == {}
 
 
 def test_live_announces_a_level_only_once_it_has_held_for_a_second():

@@ -1,7 +1,7 @@
 """What the camera measured in an upload, as evidence for pre-filling a clinical scale. No Flask.
 
-A video gets two passes: the face pipeline (``Analyzer.analyze_video``: the most
-painful frame's estimate, the head's breathing motion) and the body pass (pose at
+A video gets two passes: the face pipeline (``Analyzer.analyze_video``: the
+action units the clip held for a second, the head's breathing motion) and the body pass (pose at
 BODY_VIDEO_FPS: the movement index per part and the shoulders' breathing motion).
 The respiration rate is the shoulders' when they give one, else the head's.
 A photo gives the face only: one frame shows no movement and no breathing.
@@ -9,18 +9,25 @@ The pre-fill itself (what a measurement means for an item) is ``server/pain/scal
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from server.assess.analysis import Analyzer, VideoReport
+from server.pain.estimate import PainEstimate
 from server.pain.estimator import PainEstimator
+from server.pain.scale import level_for_pspi, pspi_from_action_units
 from server.pain.scale_prefill import CameraEvidence
+from server.pain.verdict import SUSTAIN_S, sustained_action_units
 from server.vision.body import BODY_VIDEO_FPS, BodyParts, PartFinder, movement_summary
 from server.vision.face import FaceTracker
 from server.vision.frames import VideoLimits, open_video
 from server.vitals.respiration import Respiration, respiration_rate
 from server.vitals.vital_signs import Vitals
+
+# What a video's face item rests on (said in its evidence).
+HELD_BASIS = f"held for at least {SUSTAIN_S:g} s in the clip"
 
 
 def video_evidence(
@@ -39,9 +46,10 @@ def video_evidence(
         duration = clip.info.duration_s
     body = movement_summary(observations)
     respiration = _respiration(observations, report.vitals)
-    pain = report.peak.pain if report.peak is not None else None
+    pain = _held_pain(report, analyzer.settings.level_thresholds)
     evidence = CameraEvidence(
         pain=pain,
+        face_basis=HELD_BASIS if pain is not None and pain.action_units else None,
         movement_index=body["movement_index"] if body["frames_with_person"] else None,
         movement_window_s=round(duration, 1),
         respiration_bpm=respiration.rate_bpm if respiration else None,
@@ -51,13 +59,26 @@ def video_evidence(
         "kind": "video",
         "duration_s": report.summary.get("duration_s"),
         "face_level": report.summary.get("level"),
-        "peak_pspi": pain.pspi if pain is not None else None,
+        "peak_pspi": report.peak.pain.pspi if report.peak is not None and report.peak.pain is not None else None,
         "movement_index": evidence.movement_index,
         "frames_with_person": body["frames_with_person"],
         "vitals": report.vitals.to_dict() if report.vitals is not None else None,
         "respiration": respiration.as_vitals() if respiration else None,
     }
     return evidence, measured
+
+
+def _held_pain(report: VideoReport, thresholds: Sequence[float]) -> PainEstimate | None:
+    """The most painful frame's estimate with the action units (and their PSPI) the clip held for SUSTAIN_S
+    instead of that frame's own: the face items grade what the face kept doing, not a one-frame spike."""
+    peak = report.peak.pain if report.peak is not None else None
+    if peak is None or not peak.action_units:
+        return peak  # a learned estimator's level: already judged per window
+    timed = [(t, result.pain.action_units) for t, result in report.samples
+             if result.pain is not None and result.pain.action_units]
+    units = sustained_action_units(timed)
+    pspi = pspi_from_action_units(units)
+    return replace(peak, action_units=units, pspi=pspi, level=level_for_pspi(pspi, thresholds))
 
 
 def _respiration(observations: list[tuple[float, BodyParts]], vitals: Vitals | None) -> Respiration | None:

@@ -8,7 +8,10 @@ scale has items only a person can judge).
 
 Mappings, each a named cut-off:
 - Face (PAINAD facial expression, CPOT facial expression, FLACC face), from the
-  action units of the pain estimate (PSPI, Prkachin & Solomon 2008), after
+  action units of the pain estimate (PSPI, Prkachin & Solomon 2008); for a video,
+  each action unit at the highest intensity the clip held for a second
+  (``server/pain/verdict.py``, the rule of the clip's level), so that a blink or a
+  word in one frame never grades the face; after
   CPOT's wording (Gelinas et al. 2006): "tense" is brow lowering (AU4) or orbit
   tightening (AU6/AU7); "grimacing" is that plus eyelids tightly closed (AU43).
   Without action units (a learned estimator gives only the PSPI or a level), the
@@ -61,7 +64,8 @@ BREATHING_VERY_FAST = 25.0
 class CameraEvidence:
     """What the camera measured for one assessment: all optional."""
 
-    pain: PainEstimate | None = None  # the most painful frame's estimate
+    pain: PainEstimate | None = None  # a photo's estimate; a video's, with the action units it held (verdict.py)
+    face_basis: str | None = None  # what ``pain``'s action units are, said in the face item's evidence
     movement_index: Mapping[str, float | None] | None = None  # per body part, body sizes per second
     movement_window_s: float | None = None  # how long the movement was watched
     respiration_bpm: float | None = None
@@ -105,8 +109,9 @@ class Prefill:
         }
 
 
-def face_grade(pain: PainEstimate | None) -> tuple[int | None, str | None]:
-    """0 relaxed, 1 tense, 2 grimacing (and why) from a pain estimate; None without a face."""
+def face_grade(pain: PainEstimate | None, basis: str | None = None) -> tuple[int | None, str | None]:
+    """0 relaxed, 1 tense, 2 grimacing (and why, ``basis`` saying what the action units are) from a pain
+    estimate; None without a face."""
     if pain is None:
         return None, None
     units = pain.action_units
@@ -119,7 +124,8 @@ def face_grade(pain: PainEstimate | None) -> tuple[int | None, str | None]:
     tense = brow >= AU_PRESENT or orbit >= AU_PRESENT
     grade = 2 if tense and eyes >= EYES_CLOSED else 1 if tense else 0
     pspi = "" if pain.pspi is None else f"PSPI {pain.pspi:.1f}; "
-    return grade, f"{pspi}brow lowering AU4 {brow:.1f}, orbit tightening AU6/7 {orbit:.1f}, eyes closed AU43 {eyes:.1f}"
+    said = f"{pspi}brow lowering AU4 {brow:.1f}, orbit tightening AU6/7 {orbit:.1f}, eyes closed AU43 {eyes:.1f}"
+    return grade, said if basis is None else f"{said} ({basis})"
 
 
 def movement_grade(evidence: CameraEvidence, kind: str) -> tuple[int | None, str | None]:
@@ -157,7 +163,7 @@ def prefill(scale: Scale, evidence: CameraEvidence) -> Prefill:
         value: int | None = None
         note: str | None = None
         if item.evidence == FACE:
-            value, note = face_grade(evidence.pain)
+            value, note = face_grade(evidence.pain, evidence.face_basis)
         elif item.evidence in PARTS_BY_EVIDENCE:
             value, note = movement_grade(evidence, item.evidence)
         elif item.evidence == BREATHING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
 from server.pain import scale
 
@@ -42,15 +42,24 @@ class Verdict:
                 "sustain_s": round(self.seconds, 2)}
 
 
-def _stretches(readings: Sequence[Reading]) -> list[list[Reading]]:
-    """Runs of readings with no gap longer than MAX_GAP_S."""
-    runs: list[list[Reading]] = []
-    for reading in readings:
-        if runs and reading.t_s - runs[-1][-1].t_s <= MAX_GAP_S:
-            runs[-1].append(reading)
+T = TypeVar("T")
+
+
+def _stretches(items: Sequence[T], time_of: Callable[[T], float] = lambda r: r.t_s) -> list[list[T]]:
+    """Runs of readings (or other timed items) with no gap longer than MAX_GAP_S."""
+    runs: list[list[T]] = []
+    for item in items:
+        if runs and time_of(item) - time_of(runs[-1][-1]) <= MAX_GAP_S:
+            runs[-1].append(item)
         else:
-            runs.append([reading])
+            runs.append([item])
     return runs
+
+
+def _usable(runs: list[list[T]], time_of: Callable[[T], float], sustain_s: float) -> list[list[T]]:
+    """The runs long enough to judge: those lasting ``sustain_s``, or the longest when none does."""
+    longest = max(time_of(run[-1]) - time_of(run[0]) for run in runs)
+    return [run for run in runs if time_of(run[-1]) - time_of(run[0]) >= min(sustain_s, longest)]
 
 
 def _held(values: Sequence[float], times: Sequence[float], sustain_s: float) -> float:
@@ -75,7 +84,7 @@ def clip_verdict(readings: Sequence[Reading], sustain_s: float = SUSTAIN_S) -> V
     runs = _stretches(readings)
     longest = max(run[-1].t_s - run[0].t_s for run in runs)
     # Short of any run lasting sustain_s, the longest run is what there is to judge.
-    usable = [run for run in runs if run[-1].t_s - run[0].t_s >= min(sustain_s, longest)]
+    usable = _usable(runs, lambda r: r.t_s, sustain_s)
     level_index, pspi = 0, None
     for run in usable:
         times = [r.t_s for r in run]
@@ -84,6 +93,21 @@ def clip_verdict(readings: Sequence[Reading], sustain_s: float = SUSTAIN_S) -> V
             held = _held([float(r.pspi) for r in run], times, sustain_s)
             pspi = held if pspi is None else max(pspi, held)
     return Verdict(scale.LEVELS[level_index], pspi, min(sustain_s, longest))
+
+
+def sustained_action_units(
+    timed_units: Sequence[tuple[float, Mapping[str, float]]], sustain_s: float = SUSTAIN_S
+) -> dict[str, float]:
+    """Each action unit's highest intensity held for ``sustain_s`` in a clip's frames ((time, units), in time
+    order), by the rule of the clip's level: one frame's spike (a blink, a word) does not count. {} without frames."""
+    if not timed_units:
+        return {}
+    usable = _usable(_stretches(timed_units, lambda item: item[0]), lambda item: item[0], sustain_s)
+    names = sorted({name for _, units in timed_units for name in units})
+    return {
+        name: max(_held([units.get(name, 0.0) for _, units in run], [t for t, _ in run], sustain_s) for run in usable)
+        for name in names
+    }
 
 
 class SustainedLevel:
