@@ -9,7 +9,8 @@ heart-rate sessions and login failures, which may be lost). The workers run
 (deploy/nginx.conf.template) listens on ``--port``. Ctrl-C or SIGTERM stops
 everything: the workers first (each ends its live streams, committing every
 recorded second), then nginx, Redis and PostgreSQL. A worker that dies is
-reported and left out by nginx; Redis, PostgreSQL or nginx dying stops the cluster.
+reported, left out by nginx meanwhile and started again (RESTART_BURST); Redis,
+PostgreSQL or nginx dying stops the cluster.
 
 This module is a launcher, not part of the server: it imports nothing of it
 but ``server.config`` (for the shared secret key).
@@ -42,6 +43,11 @@ REDIS_OFFSET, POSTGRES_OFFSET, FIRST_WORKER_OFFSET = 1, 2, 10
 START_TIMEOUT_S = 90.0  # a worker loads torch and MediaPipe: ~10-20 s on a busy 2-core machine
 POLL_S = 0.25
 STOP_TIMEOUT_S = 10.0  # after SIGTERM; the workers' own shutdown grace is 5 s (server/__main__.py)
+# A worker that dies is started again, as systemd's Restart=always would on a host, with systemd's
+# default start limit: at most RESTART_BURST starts in RESTART_WINDOW_S (StartLimitBurst=5,
+# StartLimitIntervalSec=10s), beyond which it stays down (a worker that cannot start would spin).
+RESTART_BURST = 5
+RESTART_WINDOW_S = 10.0
 
 
 def worker_env(redis_url: str, database_url: str, instance_dir: str, first: bool) -> dict[str, str]:
@@ -129,7 +135,7 @@ class Cluster:
         self.services["postgres"] = self._start_postgres()
         self._make_secret_key()
         first, *others = self.worker_ports
-        self._start_worker(first)
+        self._start_worker(first, first=True)
         wait_for_http(f"http://{LOOPBACK}:{first}/health", START_TIMEOUT_S, self.worker_processes[first])
         for port in others:
             self._start_worker(port)
@@ -182,20 +188,33 @@ class Cluster:
 
         secret_key(Settings.from_env().replace(instance_dir=str(self.folder)))
 
-    def _start_worker(self, port: int) -> None:
-        env = worker_env(self.redis_url, self.database_url, str(self.folder), first=port == self.worker_ports[0])
+    def _start_worker(self, port: int, first: bool = False) -> None:
+        """A worker on ``port``; ``first``: the one that migrates and ends a crashed server's assessments,
+        only at the cluster's start (a restarted worker must not end the streams live on the others)."""
+        env = worker_env(self.redis_url, self.database_url, str(self.folder), first=first)
         self.worker_processes[port] = self._spawn(
             f"worker-{port}", [sys.executable, "-m", "server", "run", "--host", LOOPBACK, "--port", str(port)], env)
 
     def watch(self, stop_requested: list[int]) -> int:
-        """Until a stop signal: report workers that exit; 1 when Redis, PostgreSQL or nginx exits."""
-        reported: set[int] = set()
+        """Until a stop signal: start again a worker that exits (within RESTART_BURST); 1 when Redis,
+        PostgreSQL or nginx exits."""
+        starts: dict[int, list[float]] = {port: [] for port in self.worker_processes}
+        given_up: set[int] = set()
         while not stop_requested:
-            for port, process in self.worker_processes.items():
-                if process.poll() is not None and port not in reported:
-                    reported.add(port)
-                    print(f"worker on port {port} exited with code {process.returncode}; nginx leaves it out",
-                          flush=True)
+            for port, process in list(self.worker_processes.items()):
+                if process.poll() is None or port in given_up:
+                    continue
+                now = time.monotonic()
+                recent = [t for t in starts[port] if now - t < RESTART_WINDOW_S]
+                if len(recent) >= RESTART_BURST:
+                    given_up.add(port)
+                    print(f"worker on port {port} exited {RESTART_BURST} times in {RESTART_WINDOW_S:g} s; "
+                          f"left down (see {self.logs / f'worker-{port}.log'})", flush=True)
+                    continue
+                print(f"worker on port {port} exited with code {process.returncode}; nginx leaves it out, "
+                      "starting it again", flush=True)
+                starts[port] = recent + [now]
+                self._start_worker(port)
             for name, process in self.services.items():
                 if process.poll() is not None:
                     print(f"{name} exited with code {process.returncode}; stopping the cluster", flush=True)

@@ -1,8 +1,9 @@
 """`make cluster`'s launcher (deploy/cluster.py) for real: it starts Redis, PostgreSQL, a worker and
-nginx on loopback, serves through nginx, and SIGTERM stops every one of them."""
+nginx on loopback, serves through nginx, starts a killed worker again, and SIGTERM stops every one of them."""
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import socket
@@ -37,7 +38,32 @@ def _free_cluster_port() -> int:
     raise RuntimeError("no free block of ports")
 
 
-def test_the_launcher_serves_through_nginx_and_sigterm_stops_everything():
+def _read_until(launcher: subprocess.Popen, text: str, seen: bytearray, deadline: float) -> bool:
+    """Read the launcher's output into ``seen`` until ``text`` is in it (True) or the deadline passes."""
+    while text.encode() not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([launcher.stdout], [], [], POLL_S)
+        if ready:
+            chunk = os.read(launcher.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen.extend(chunk)
+    return text.encode() in seen
+
+
+def _health(port: int, deadline: float, launcher: subprocess.Popen, not_pid: int | None = None) -> dict | None:
+    """/health on ``port`` once it answers (from a worker other than ``not_pid``), or None by the deadline."""
+    while time.monotonic() < deadline and launcher.poll() is None:
+        try:
+            health = requests.get(f"http://{LOCALHOST}:{port}/health", timeout=5).json()
+            if health["worker"]["pid"] != not_pid:
+                return health
+        except requests.RequestException:
+            pass
+        time.sleep(POLL_S)
+    return None
+
+
+def test_the_launcher_serves_through_nginx_restarts_a_killed_worker_and_sigterm_stops_everything():
     require_redis(), require_nginx(), require_postgres()
     folder = tempfile.mkdtemp(prefix="painscope-launcher-")
     port = _free_cluster_port()
@@ -45,19 +71,20 @@ def test_the_launcher_serves_through_nginx_and_sigterm_stops_everything():
         [sys.executable, "-m", "deploy.cluster", "--workers", "1", "--port", str(port), "--dir",
          os.path.join(folder, "cluster")], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S + STOP_TIMEOUT_S
-        health = None
-        while health is None and time.monotonic() < deadline and launcher.poll() is None:
-            try:
-                health = requests.get(f"http://{LOCALHOST}:{port}/health", timeout=5).json()
-            except requests.RequestException:
-                time.sleep(POLL_S)
+        output = bytearray()
+        started = _read_until(launcher, "Ctrl-C stops it.", output, time.monotonic() + START_TIMEOUT_S + STOP_TIMEOUT_S)
+        assert started, output.decode()[-3000:]  # the launcher is up and watching its workers
+        health = _health(port, time.monotonic() + STOP_TIMEOUT_S, launcher)
         assert health is not None and health["status"] == "ok", launcher.poll()
-        assert health["worker"]["pid"] != launcher.pid  # a worker answered, through nginx
+        worker = health["worker"]["pid"]
+        assert worker != launcher.pid  # a worker answered, through nginx
+        os.kill(worker, signal.SIGKILL)  # a crash: the launcher starts it again, nginx finds it on its port
+        again = _health(port, time.monotonic() + START_TIMEOUT_S + STOP_TIMEOUT_S, launcher, not_pid=worker)
+        assert again is not None and again["status"] == "ok", launcher.poll()
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=4 * STOP_TIMEOUT_S) == 0
-        output = launcher.stdout.read().decode()
-        assert "stopping: workers, then nginx, Redis, PostgreSQL" in output
+        output = (output + launcher.stdout.read()).decode()
+        assert "starting it again" in output and "stopping: workers, then nginx, Redis, PostgreSQL" in output
         for offset in (0, REDIS_OFFSET, POSTGRES_OFFSET, FIRST_WORKER_OFFSET):
             assert not _listening(port + offset), offset  # nothing left running
     finally:
