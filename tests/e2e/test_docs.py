@@ -6,25 +6,9 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.browser import Browser, page_errors, require_browser
-from tests.server_process import running_server
+from tests.e2e.browser import page_errors
 
 WAIT_S = 60  # generous: CI machines are slow and shared; nothing asserts a duration
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    with running_server() as process:
-        yield process
-
-
-@pytest.fixture()
-def browser(server):
-    session = Browser()
-    session.log_in(server.base_url, server.user, server.password)
-    yield session
-    session.close()
 
 
 def _wait(driver, condition, message):

@@ -16,8 +16,7 @@ from skimage import data as skdata
 
 from tests import media, synthetic
 from tests.synthetic import camera_frame
-from tests.e2e.browser import Browser, page_errors, require_browser, write_y4m
-from tests.server_process import running_server
+from tests.e2e.browser import Browser, page_errors, write_y4m
 
 # Screenshots go to tests/artifacts/ (ignored by git); `make screenshots` points
 # this at tests/e2e/screenshots/ to refresh the images the README shows.
@@ -27,13 +26,6 @@ SCREENSHOTS = os.environ.get(
 PAIN_LEVELS = ("moderate", "severe")
 NEUTRAL_SECONDS, PAIN_SECONDS = 4, 2  # the fake camera loops: mostly relaxed, then a grimace
 WAIT_S = 90  # generous: CI machines are slow and shared; nothing asserts a duration
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    with running_server() as process:
-        yield process
 
 
 @pytest.fixture(scope="module")

@@ -22,21 +22,6 @@ WAIT_S = 120  # generous: the pre-fill analyses a video twice (face, body) on a 
 FPS = 10
 
 
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    with running_server() as process:
-        yield process
-
-
-@pytest.fixture()
-def browser(server):
-    session = Browser()
-    session.log_in(server.base_url, server.user, server.password)
-    yield session
-    session.close()
-
-
 @pytest.fixture()
 def camera_browser(server, tmp_path):
     """A browser whose fake webcam shows a relaxed face, then a grimace, looping."""
