@@ -1,7 +1,6 @@
 """/docs in a real headless Chromium against the real server: Swagger UI lists the API under the site's CSP."""
 from __future__ import annotations
 
-import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
