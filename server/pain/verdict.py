@@ -56,10 +56,11 @@ def _stretches(items: Sequence[T], time_of: Callable[[T], float] = lambda r: r.t
     return runs
 
 
-def _usable(runs: list[list[T]], time_of: Callable[[T], float], sustain_s: float) -> list[list[T]]:
-    """The runs long enough to judge: those lasting ``sustain_s``, or the longest when none does."""
+def _usable(runs: list[list[T]], time_of: Callable[[T], float], sustain_s: float) -> tuple[list[list[T]], float]:
+    """The runs long enough to judge (those lasting ``sustain_s``, or the longest when none does) and how
+    long the longest run lasts."""
     longest = max(time_of(run[-1]) - time_of(run[0]) for run in runs)
-    return [run for run in runs if time_of(run[-1]) - time_of(run[0]) >= min(sustain_s, longest)]
+    return [run for run in runs if time_of(run[-1]) - time_of(run[0]) >= min(sustain_s, longest)], longest
 
 
 def _held(values: Sequence[float], times: Sequence[float], sustain_s: float) -> float:
@@ -81,10 +82,8 @@ def clip_verdict(readings: Sequence[Reading], sustain_s: float = SUSTAIN_S) -> V
     """The highest level (and PSPI) held for ``sustain_s`` in a clip's readings, in time order."""
     if not readings:
         return Verdict(None, None, 0.0)
-    runs = _stretches(readings)
-    longest = max(run[-1].t_s - run[0].t_s for run in runs)
     # Short of any run lasting sustain_s, the longest run is what there is to judge.
-    usable = _usable(runs, lambda r: r.t_s, sustain_s)
+    usable, longest = _usable(_stretches(readings), lambda r: r.t_s, sustain_s)
     level_index, pspi = 0, None
     for run in usable:
         times = [r.t_s for r in run]
@@ -102,7 +101,7 @@ def sustained_action_units(
     order), by the rule of the clip's level: one frame's spike (a blink, a word) does not count. {} without frames."""
     if not timed_units:
         return {}
-    usable = _usable(_stretches(timed_units, lambda item: item[0]), lambda item: item[0], sustain_s)
+    usable, _ = _usable(_stretches(timed_units, lambda item: item[0]), lambda item: item[0], sustain_s)
     names = sorted({name for _, units in timed_units for name in units})
     return {
         name: max(_held([units.get(name, 0.0) for _, units in run], [t for t, _ in run], sustain_s) for run in usable)
