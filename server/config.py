@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "PAINSCOPE_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PAIN_HEAD_FILE_NAME = "pain_head.json"
+# SHA-256 of the committed models/pain_head.json (python -m server.training.fit_pain_head prints it).
+PAIN_HEAD_SHA256 = "3f5b192f8735f1e2fefbd49e5975fee0c4809b98e40e579fa224c4951c1e8451"
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,9 @@ class Settings:
 
     # --- analysis ---
     estimator: str = "geometry"
-    level_thresholds: tuple[float, float, float] = (0.5, 5.5, 10.5)  # PSPI boundaries none|mild|moderate|severe (docs/ARCHITECTURE.md)
+    # PSPI boundaries none|mild|moderate|severe, e.g. "0.5,5.5,10.5". Empty: the fitted pain head's bands
+    # (chosen by leave-one-subject-out with the head; README "How well it reads pain").
+    level_thresholds: tuple[float, ...] = ()
     analysis_threads: int = 2  # OS threads for CPU-bound analysis (one per core here)
 
     # --- learned models (checkpoints in models_dir; none ship with PainScope) ---
@@ -116,6 +122,13 @@ class Settings:
     # --- storage / scale ---
     models_dir: str = "models"
 
+    # --- the fitted pain reading (server/pain/pain_head.py; README "How well it reads pain") ---
+    # Empty: models/pain_head.json of this checkout, written by python -m server.training.fit_pain_head.
+    pain_head_file: str = ""
+    # The head's SHA-256: a file that differs is refused at start rather than read pain differently
+    # unnoticed. Refitting prints the new value. Empty: not checked (only for trying a refit out).
+    pain_head_sha256: str = PAIN_HEAD_SHA256
+
     # Socket.IO message queue (redis://host:port/db): with several workers, an emit reaches a client on any
     # of them (README "Running on several machines"). Empty: one process, no queue.
     message_queue: str = ""
@@ -125,6 +138,11 @@ class Settings:
     # At start, mark the assessments a killed server left open as ended. In a cluster only the first worker
     # may: the others' open assessments are live streams (README "Running on several machines").
     end_open_assessments_at_start: bool = True
+
+    @property
+    def pain_head_path(self) -> Path:
+        """Where the pain head is read from."""
+        return Path(self.pain_head_file) if self.pain_head_file else PROJECT_ROOT / "models" / PAIN_HEAD_FILE_NAME
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (tests and the CLI use this)."""

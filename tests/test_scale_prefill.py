@@ -8,6 +8,7 @@ from server.pain.scale_prefill import CameraEvidence, prefill
 from server.pain.scales import CPOT, FLACC, PAINAD
 
 RELAXED = {"AU4": 0.2, "AU6": 0.1, "AU7": 0.3, "AU9": 0.0, "AU10": 0.1, "AU43": 0.0}
+RAISED_LIP = {**RELAXED, "AU10": 2.4}  # a real pained clip's held units (UNBC, observers' rating 3)
 TENSE = {**RELAXED, "AU4": 2.0, "AU7": 1.5}
 GRIMACE = {**TENSE, "AU43": 1.0}
 
@@ -17,7 +18,7 @@ def _face(units):
 
 
 @pytest.mark.parametrize("units, grade", [(RELAXED, 0), (TENSE, 1), ({**RELAXED, "AU6": 1.2}, 1), (GRIMACE, 2),
-                                          ({**RELAXED, "AU43": 1.0}, 0)])
+                                          ({**RELAXED, "AU43": 1.0}, 0), (RAISED_LIP, 1)])
 def test_face_item_follows_cpot_wording(units, grade):
     for scale in (CPOT, PAINAD, FLACC):
         item = prefill(scale, CameraEvidence(pain=_face(units))).items

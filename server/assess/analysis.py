@@ -20,10 +20,12 @@ from server.pain.estimate import PainEstimate, stability
 from server.pain.estimator import Observation, PainEstimator
 from server.pain.fusion import FusionEstimator
 from server.pain.geometry import GeometryEstimator
+from server.pain.pain_head import level_bands, shipped_pain_head
 from server.pain.physiology import Physiology, VideoHeartRate
 from server.pain.verdict import Reading, clip_verdict
 from server.problems import InputProblem
 from server.pain.result import Result
+from server.pain.smoothing import ReadingSmoother, smoother_for
 from server.assess.frame_step import FrameStep, pick_patient
 from server.assess.overlay import draw_overlay
 from server.assess.speech import phrase
@@ -63,14 +65,19 @@ def assess(
     vitals: Vitals | None = None,
     evidence: Any = None,
     physiology: Physiology | None = None,
+    smoother: ReadingSmoother | None = None,
+    t_s: float = 0.0,
 ) -> Result:
     """The Result for a patient face (or none) against a baseline: the one place results are built.
 
     ``physiology`` (a heart rate against the resting rate) counts only for the fusion estimator.
+    ``smoother``: a stream's or video's :class:`ReadingSmoother`, given this reading at time ``t_s``.
     """
     pain = estimator.estimate(patient, baseline, steadiness, evidence) if patient is not None else None
     if pain is not None and isinstance(estimator, FusionEstimator):
         pain = estimator.with_physiology(pain, physiology)
+    if smoother is not None:
+        pain = smoother.add(t_s, pain)
     clock.lap("pain")
     return Result(
         face=patient,
@@ -124,7 +131,7 @@ class Analyzer:
         self.image_limits = image_limits(settings)
         self.video_limits = video_limits(settings)
         # Neutral baselines are always measured with the geometry, whatever estimator judges the pain.
-        self.geometry = GeometryEstimator(settings.level_thresholds)
+        self.geometry = GeometryEstimator(level_bands(settings), shipped_pain_head(settings))
 
     def reference_baseline(self, tracker: FaceTracker, references: Sequence[bytes | str]) -> NeutralBaseline:
         """The person's neutral face from reference photos, or the population baseline if none."""
@@ -266,10 +273,13 @@ class Analyzer:
         timeline: list[dict[str, Any]] = []
         results: list[Result] = []
         recent: list[float] = []
+        smoother = smoother_for(estimator)
         for sample in samples:
+            if smoother is not None and sample.patient is None:
+                smoother.clear()
             result = assess(
                 estimator, sample.faces, sample.patient, baseline, stability(recent), StageClock(),
-                evidence=sample.evidence, physiology=physiology_at(sample.t_s),
+                evidence=sample.evidence, physiology=physiology_at(sample.t_s), smoother=smoother, t_s=sample.t_s,
             )
             if result.pain is not None and result.pain.pspi is not None:
                 recent = (recent + [result.pain.pspi])[-VIDEO_STABILITY_SAMPLES:]
@@ -283,12 +293,12 @@ class Analyzer:
         assessed = [(_severity(r.pain), i) for i, r in enumerate(results) if r.pain is not None]
         peak = png = peak_t_s = None
         if assessed:
-            best = samples[max(assessed)[1]]
+            best_index = max(assessed)[1]
+            best = samples[best_index]
             peak_t_s = round(best.t_s, 3)
-            peak = assess(
-                estimator, best.faces, best.patient, baseline, 1.0, StageClock(), vitals, best.evidence,
-                physiology_at(best.t_s),
-            )
+            # the reading the timeline showed at that moment, with the clip's vitals beside it
+            reading = results[best_index]
+            peak = dataclasses.replace(reading, vitals=vitals, speech_text=phrase(reading.pain, True, vitals))
             png = draw_overlay(video.frame_at(best.index), best.faces, best.patient, peak.pain)
         pspis = [r.pain.pspi for r in results if r.pain is not None and r.pain.pspi is not None]
         verdict = clip_verdict([

@@ -13,7 +13,9 @@ from server.pain.blendshapes import vector as blendshape_vector
 from server.pain.estimate import stability
 from server.pain.estimator import Observation, PainEstimator
 from server.pain.geometry import GeometryEstimator
+from server.pain.pain_head import level_bands, shipped_pain_head
 from server.pain.physiology import RestingHeartRate, from_camera
+from server.pain.smoothing import smoother_for
 from server.pain.verdict import Reading, SustainedLevel
 from server.assess.speech import phrase
 from server.problems import InputProblem
@@ -50,7 +52,7 @@ class LiveSession:
         self.track = estimator.track()
         # The neutral baseline is always learned from the geometry, whichever
         # estimator speaks: fusion uses it, and switching estimators keeps it.
-        self.geometry = GeometryEstimator(settings.level_thresholds)
+        self.geometry = GeometryEstimator(level_bands(settings), shipped_pain_head(settings))
         self.limits = limits
         self.tracker = FaceTracker(
             stream=True, max_side=settings.analysis_max_side, background_blendshapes=True,
@@ -61,6 +63,7 @@ class LiveSession:
         self._recent_faces: deque[Face] = deque(maxlen=CALIBRATION_FRAMES)
         self._recent_pspi: deque[float] = deque(maxlen=STABILITY_FRAMES)
         self.sustained = SustainedLevel()  # what speech announces: the level held for the last second
+        self.smoother = smoother_for(estimator)  # each reading: the median of the last fraction of a second
         self.frames_analysed = 0
         self.rppg = RppgTracker(settings.rppg_method, settings.rppg_window_s)
         self.respiration = RespirationTracker("head")  # the live page sees the face, rarely the shoulders
@@ -95,7 +98,10 @@ class LiveSession:
             evidence = self.track.evidence(observation)
         clock.lap("evidence")
         steadiness = stability(self._recent_pspi)
-        result = assess(self.estimator, faces, patient, baseline, steadiness, clock, vitals, evidence, physiology)
+        if patient is None and self.smoother is not None:
+            self.smoother.clear()
+        result = assess(self.estimator, faces, patient, baseline, steadiness, clock, vitals, evidence, physiology,
+                        self.smoother, t_s)
         if result.pain is not None and result.pain.pspi is not None:
             self._recent_pspi.append(result.pain.pspi)
         if result.pain is not None:
@@ -133,6 +139,8 @@ class LiveSession:
         self.resting.calibrate(self._vitals)
         self._recent_pspi.clear()
         self.sustained.clear()
+        if self.smoother is not None:
+            self.smoother.clear()
         return self.calibration
 
     def close(self) -> None:

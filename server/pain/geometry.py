@@ -7,20 +7,16 @@
 2. **Learned blendshapes** (``server/pain/blendshapes.py``): Face Landmarker's
    scores for the same muscles, as a rise above the same neutral face.
 
-The two are fused per AU in one place (:func:`fuse_sources`) with the weights
-of ``blendshapes.BLENDSHAPE_WEIGHT``; then the look-alikes of pain (smile,
-speech, blink) are taken out (``server/pain/context.py``). PSPI follows from
-the fused AUs; the result keeps both sources per AU so a clinician can see why.
-
-The full-scale and dead-zone constants are engineering estimates, not a
-validated clinical calibration: full scale is the relative change MediaPipe
-reports for a strong movement of that kind, and each dead zone sits above the
-change seen on the same still face under image noise and +-15 deg head roll
-(both measured on the astronaut test face, see tests/test_geometry.py).
+Each source's dead zone and full scale, and how the two are fused per AU, are
+the pain head's (``server/pain/pain_head.py``): fitted on real labelled clips
+(``python -m server.training.fit_pain_head``; README "How well it reads
+pain"), applied in one place (:func:`GeometryEstimator.fuse_sources`). Then the
+look-alikes of pain (smile, speech, blink) are handled in the form the head
+says (``server/pain/context.py``). PSPI follows from the fused AUs; the result
+keeps both sources per AU so a clinician can see why.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -28,6 +24,7 @@ import numpy as np
 from server.pain import blendshapes as bs
 from server.pain import scale
 from server.pain.baseline import NeutralBaseline
+from server.pain.pain_head import FITTED_UNITS, PainHead, shipped_pain_head
 from server.pain.context import (
     ExpressionHistory,
     ExpressionTrack,
@@ -44,35 +41,11 @@ from server.vision.face import Face
 _F = {name: i for i, name in enumerate(FEATURES)}
 
 
-@dataclass(frozen=True)
-class AuRule:
-    """Relative shrink of a feature -> intensity 0-5: ``(change - dead_zone) / full_scale * 5``."""
-
-    dead_zone: float
-    full_scale: float
-
-    def intensity(self, change: float, extra_tolerance: float) -> float:
-        """Intensity 0-5 for a relative change (positive = toward the AU)."""
-        above = change - self.dead_zone - extra_tolerance
-        return float(np.clip(above / self.full_scale * scale.AU_MAX, 0.0, scale.AU_MAX))
-
-
-# AU4 brow lowerer: brow-to-eye-corner height. A 7 %-of-IOD brow drop (a strong
-# frown) shrinks it by ~21 %; still-face noise stays under 2 %, lip raising
-# drags it by up to 7 %.
-AU4_RULE = AuRule(dead_zone=0.04, full_scale=0.25)
 # Brows drawn together (the corrugator part of AU4) add to the brow drop with
 # this weight: Face Mesh follows the inward pull weakly, so it is a minor term.
 AU4_BROW_GAP_WEIGHT = 0.5
-# AU6 cheek raiser: infraorbital cheek height below the eye corners.
-AU6_RULE = AuRule(dead_zone=0.05, full_scale=0.30)
-# AU7 lid tightener: the lower lid rising toward the eye corners. It is a short
-# distance, so noise is larger (up to ~6 % on a still face, 10 % downward under roll).
-AU7_RULE = AuRule(dead_zone=0.08, full_scale=0.40)
-# AU9 nose wrinkler: nostril wings rising toward the inner eye corners.
-AU9_RULE = AuRule(dead_zone=0.03, full_scale=0.15)
-# AU10 upper lip raiser: upper-lip border to subnasale; +-15 deg roll moves it by up to 4.3 %.
-AU10_RULE = AuRule(dead_zone=0.05, full_scale=0.40)
+# The feature whose relative shrink each AU's geometry source reads (AU4 adds the brow gap, above).
+GEOMETRY_FEATURE = {"AU4": "brow_eye", "AU6": "cheek_eye", "AU7": "lower_lid", "AU9": "ala_eye", "AU10": "lip_nose"}
 # AU43 eyes closed: Face Mesh reports ~55 % loss of lid aperture for a lid
 # lowered over 85 % of the eye, and at most ~40 % for strong narrowing (AU7).
 EYES_CLOSED_APERTURE_LOSS = 0.5
@@ -97,14 +70,24 @@ BASELINE_TRUST = {"reference": 1.0, "calibration": 1.0, "rolling": 0.85, "popula
 REFERENCE_SPREAD_HALF = 0.10
 
 
+def eyes_closed(by_geometry: float, by_blendshapes: float | None, tolerance: float = 0.0) -> bool:
+    """Both sources' closure shares (1 = closed) read as eyes closed, by the rule of EYES_CLOSED_OTHER_SOURCE."""
+    closed_mark = 1.0 + tolerance / EYES_CLOSED_APERTURE_LOSS
+    if by_blendshapes is None:
+        return by_geometry >= closed_mark
+    return (max(by_geometry, by_blendshapes) >= closed_mark
+            and min(by_geometry, by_blendshapes) >= EYES_CLOSED_OTHER_SOURCE * closed_mark)
+
+
 class GeometryEstimator:
     """The default estimator: needs no trained weights."""
 
     name = "geometry"
     needs_sequence = False
 
-    def __init__(self, thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS) -> None:
+    def __init__(self, thresholds: Sequence[float] = scale.DEFAULT_THRESHOLDS, head: PainHead | None = None) -> None:
         self.thresholds = tuple(thresholds)
+        self.head = head if head is not None else shipped_pain_head()
 
     def features(self, face: Face, baseline: NeutralBaseline | None = None) -> np.ndarray:
         """Feature vector of a face, aligned to the baseline's neutral shape when it has one."""
@@ -113,22 +96,23 @@ class GeometryEstimator:
             shape = procrustes_align(shape, baseline.shape)
         return measure(shape)
 
+    @staticmethod
+    def geometry_changes(features: np.ndarray, baseline: NeutralBaseline) -> dict[str, float]:
+        """Each fitted AU's geometry input: its feature's relative shrink from neutral (>0: toward the AU)."""
+        change = (baseline.features - features) / baseline.features
+        out = {au: float(change[_F[name]]) for au, name in GEOMETRY_FEATURE.items()}
+        out["AU4"] += AU4_BROW_GAP_WEIGHT * max(float(change[_F["brow_gap"]]), 0.0)
+        return out
+
     def geometry_action_units(self, features: np.ndarray, baseline: NeutralBaseline) -> dict[str, float]:
         """AU intensities (0-5) that the landmark geometry reads, and AU43's closure share under ``"closure"``."""
-        change = (baseline.features - features) / baseline.features  # >0: shrunk, toward the AU
         tolerance = 0.0 if baseline.calibrated else POPULATION_EXTRA_TOLERANCE
-        brow = change[_F["brow_eye"]] + AU4_BROW_GAP_WEIGHT * max(change[_F["brow_gap"]], 0.0)
-        return {
-            "AU4": AU4_RULE.intensity(brow, tolerance),
-            "AU6": AU6_RULE.intensity(change[_F["cheek_eye"]], tolerance),
-            "AU7": AU7_RULE.intensity(change[_F["lower_lid"]], tolerance),
-            "AU9": AU9_RULE.intensity(change[_F["ala_eye"]], tolerance),
-            "AU10": AU10_RULE.intensity(change[_F["lip_nose"]], tolerance),
-            "closure": self._geometry_closure(features[_F["eye_open"]], baseline),
-        }
+        changes = self.geometry_changes(features, baseline)
+        units = {au: self.head.rules[au]["geometry"].intensity(changes[au], tolerance) for au in FITTED_UNITS}
+        return {**units, "closure": self.geometry_closure(features[_F["eye_open"]], baseline)}
 
     @staticmethod
-    def _geometry_closure(eye_open: float, baseline: NeutralBaseline) -> float:
+    def geometry_closure(eye_open: float, baseline: NeutralBaseline) -> float:
         """Lid aperture lost against neutral, as a share of the "closed" mark (1 = closed)."""
         neutral = baseline.features[_F["eye_open"]]
         return float(max(0.0, (neutral - eye_open) / neutral) / EYES_CLOSED_APERTURE_LOSS)
@@ -150,26 +134,22 @@ class GeometryEstimator:
         scores = bs.vector(face.blendshapes)
         neutral = baseline.blendshapes if baseline.blendshapes is not None else bs.POPULATION_NEUTRAL
         tolerance = 0.0 if baseline.calibrated else POPULATION_EXTRA_TOLERANCE
-        learned = bs.action_units(scores, neutral, tolerance) if scores is not None else None
+        learned = None if scores is None else {
+            au: self.head.rules[au]["blendshapes"].intensity(rise, tolerance)
+            for au, rise in bs.rises(scores, neutral).items()}
 
         closed_mark = 1.0 + tolerance / EYES_CLOSED_APERTURE_LOSS
 
         def closed(frame_eye_open: float, frame_scores: np.ndarray | None) -> bool:
-            by_geometry = self._geometry_closure(frame_eye_open, baseline)
-            if frame_scores is None:
-                return by_geometry >= closed_mark
-            by_blendshapes = bs.eye_closure(frame_scores, neutral)
-            return max(by_geometry, by_blendshapes) >= closed_mark and min(
-                by_geometry, by_blendshapes) >= EYES_CLOSED_OTHER_SOURCE * closed_mark
+            by_blendshapes = None if frame_scores is None else bs.eye_closure(frame_scores, neutral)
+            return eyes_closed(self.geometry_closure(frame_eye_open, baseline), by_blendshapes, tolerance)
 
         closed_now = closed(features[_F["eye_open"]], scores)
         fused: dict[str, float] = {}
         sources: dict[str, dict[str, float | None]] = {}
-        for au in ("AU4", "AU6", "AU7", "AU9", "AU10"):
-            by_bs = learned[au] if learned is not None else None
-            weight = bs.BLENDSHAPE_WEIGHT[au] if by_bs is not None else 0.0
-            fused[au] = (1.0 - weight) * geo[au] + weight * (by_bs or 0.0)
-            sources[au] = {"geometry": geo[au], "blendshapes": by_bs}
+        for au in FITTED_UNITS:
+            sources[au] = {"geometry": geo[au], "blendshapes": learned[au] if learned is not None else None}
+            fused[au] = self.head.fuse(au, sources[au])
         sources["AU43"] = {
             "geometry": float(geo["closure"] >= closed_mark),
             "blendshapes": None if scores is None else float(bs.eye_closure(scores, neutral) >= 1.0),
@@ -182,7 +162,8 @@ class GeometryEstimator:
             frames = ExpressionHistory(history.frames[:-1] + (current,))
             closed_s = closed_for_s(frames, lambda f: closed(f.eye_open, f.blendshapes))
         aus, context = discount_look_alikes(
-            fused, smile_strength(scores, neutral), speech_strength(history), closed_now, closed_s, still
+            fused, smile_strength(scores, neutral), speech_strength(history), closed_now, closed_s, still,
+            self.head.discount_smile, self.head.discount_speech,
         )
         gaps = [abs(s["geometry"] - s["blendshapes"]) for au, s in sources.items()
                 if au != "AU43" and s["blendshapes"] is not None]

@@ -18,6 +18,7 @@ from server.config import Settings
 from server.pain.estimator import PainEstimator
 from server.pain.fusion import FusionEstimator, parse_weights
 from server.pain.geometry import GeometryEstimator
+from server.pain.pain_head import level_bands, shipped_pain_head
 from server.problems import InputProblem
 
 LEARNED_KINDS = ("resnet18", "lstm", "resnet_gru")
@@ -89,7 +90,7 @@ def load_model_file(path: Path, settings: Settings) -> ModelFile:
     if loaded.kind == "resnet18":
         from server.pain.resnet_estimator import ResnetEstimator
 
-        entry.estimator = ResnetEstimator(runtime.runner, loaded.metadata, path.name, settings.level_thresholds)
+        entry.estimator = ResnetEstimator(runtime.runner, loaded.metadata, path.name, level_bands(settings))
     elif loaded.kind == "resnet_gru":
         from server.pain.resnet_gru_estimator import ResnetGruEstimator
 
@@ -127,8 +128,8 @@ class EstimatorRegistry:
     """Looks estimators up by name."""
 
     def __init__(self, settings: Settings) -> None:
-        self.thresholds = tuple(settings.level_thresholds)
-        self.geometry = GeometryEstimator(self.thresholds)
+        self.thresholds = level_bands(settings)
+        self.geometry = GeometryEstimator(self.thresholds, shipped_pain_head(settings))
         self.models = discover_models(settings)
         self._estimators: dict[str, PainEstimator] = {self.geometry.name: self.geometry}
         chosen = {"resnet18": settings.resnet18_model, "lstm": settings.lstm_model,

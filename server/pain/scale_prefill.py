@@ -30,8 +30,11 @@ from typing import Any, Mapping
 from server.pain.estimate import PainEstimate
 from server.pain.scales import ACTIVITY, BODY, BREATHING, FACE, LEGS, Scale
 
-# An action unit counts as present from FACS intensity A ("trace", 1 on the 0-5 scale).
-AU_PRESENT = 1.0
+# An action unit held for a second counts as present from half a FACS step. The fitted pain head's dead
+# zones already sit at the 90th percentile of calm faces' movement (README "How well it reads pain"), so
+# half a step held that long is beyond what a calm face does; at a whole step (FACS A) the development
+# set's pained clips graded no higher than their calm counterparts (OPR 3 clips of two people read 0).
+AU_PRESENT = 0.5
 # AU43 (eyes closed) is 0/1 in PSPI; half way counts as closed.
 EYES_CLOSED = 0.5
 # Level -> face grade when there are no action units (own judgement: PSPI's mild band is a
@@ -111,7 +114,11 @@ class Prefill:
 
 def face_grade(pain: PainEstimate | None, basis: str | None = None) -> tuple[int | None, str | None]:
     """0 relaxed, 1 tense, 2 grimacing (and why, ``basis`` saying what the action units are) from a pain
-    estimate; None without a face."""
+    estimate; None without a face.
+
+    Tense: a lowered brow (AU4), tightened lids (AU6/7) or a wrinkled nose or raised upper lip (AU9/10,
+    the mouth of the pain grimace) present; grimacing: tense with the eyes closed. Closed eyes alone
+    are sleep, not pain."""
     if pain is None:
         return None, None
     units = pain.action_units
@@ -120,11 +127,13 @@ def face_grade(pain: PainEstimate | None, basis: str | None = None) -> tuple[int
         return grade, f"pain level {pain.level} ({pain.estimator}; no action units)"
     brow = units.get("AU4", 0.0)
     orbit = max(units.get("AU6", 0.0), units.get("AU7", 0.0))
+    lip = max(units.get("AU9", 0.0), units.get("AU10", 0.0))
     eyes = units.get("AU43", 0.0)
-    tense = brow >= AU_PRESENT or orbit >= AU_PRESENT
+    tense = max(brow, orbit, lip) >= AU_PRESENT
     grade = 2 if tense and eyes >= EYES_CLOSED else 1 if tense else 0
     pspi = "" if pain.pspi is None else f"PSPI {pain.pspi:.1f}; "
-    said = f"{pspi}brow lowering AU4 {brow:.1f}, orbit tightening AU6/7 {orbit:.1f}, eyes closed AU43 {eyes:.1f}"
+    said = (f"{pspi}brow lowering AU4 {brow:.1f}, orbit tightening AU6/7 {orbit:.1f}, "
+            f"nose and upper lip AU9/10 {lip:.1f}, eyes closed AU43 {eyes:.1f}")
     return grade, said if basis is None else f"{said} ({basis})"
 
 
