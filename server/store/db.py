@@ -7,7 +7,7 @@ Tables (the schema is created and upgraded by Alembic, ``server/migrations``):
 - ``login_sessions``: browser logins, ended at logout (only a SHA-256 of each session id);
 - ``patients``: an identifier chosen by the ward, a display name, notes;
 - ``assessments``: one upload or one live session, by whom, when, with what;
-- ``readings``: the time series of an assessment (PSPI, level, AUs, heart rate);
+- ``readings``: the time series of an assessment (PSPI, level, AUs, heart rate, respiration rate);
 - ``scale_assessments``: a clinical scale (PAINAD, CPOT, FLACC) completed by a clinician;
 - ``audit_events``: who viewed, exported or changed which patient.
 
@@ -138,6 +138,8 @@ class Reading(Base):
     frames: Mapped[int] = mapped_column(Integer, default=1)  # frames summarised in this reading
     # Share of those frames in which a face was found (0-1); None for rows older than revision 0002.
     face_share: Mapped[float | None] = mapped_column(Float, default=None)
+    # Breaths per minute measured by the camera in that second (revision 0005); None when not measured.
+    respiration_rate_bpm: Mapped[float | None] = mapped_column(Float, default=None)
     assessment: Mapped[Assessment] = relationship(back_populates="readings")
 
 

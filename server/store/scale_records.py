@@ -128,14 +128,19 @@ def _info(row: ScaleAssessment, user: str | None) -> ScaleAssessmentInfo:
     )
 
 
-def list_scale_assessments(db: Database, patient_id: int) -> list[ScaleAssessmentInfo]:
-    """The patient's scale assessments in time order (oldest first, as a chart reads them)."""
+def list_scale_assessments(
+    db: Database, patient_id: int, since: dt.datetime | None = None
+) -> list[ScaleAssessmentInfo]:
+    """The patient's scale assessments in time order (oldest first, as a chart reads them); those
+    assessed from ``since`` on when it is given."""
     statement = (
         select(ScaleAssessment, User.name)
         .outerjoin(User, User.id == ScaleAssessment.user_id)
         .where(ScaleAssessment.patient_id == patient_id)
         .order_by(ScaleAssessment.assessed_at, ScaleAssessment.id)
     )
+    if since is not None:
+        statement = statement.where(ScaleAssessment.assessed_at >= since)
     with db.session() as session:
         require_patient(session, patient_id)
         return [_info(row, user) for row, user in session.execute(statement).all()]

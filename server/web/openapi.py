@@ -154,6 +154,8 @@ ECG_BASELINE_RATE = query("baseline_sampling_rate", {"type": "number"}, "Hz of t
 ECG_BASELINE_S = query("baseline_seconds", {"type": "number"}, "Seconds at the start of the file used as baseline.")
 ASSESSMENT = query("assessment_id", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                    "Only this assessment's readings (a larger number is a 400).")
+SINCE = query("since", {"type": "string", "format": "date-time"},
+              "Only readings and scale assessments from this time on (ISO-8601 with its zone).")
 RAW_IMAGE = {"image/jpeg": BINARY, "image/png": BINARY, "application/octet-stream": BINARY}
 ANALYSIS_ERRORS = (404, 415, 422, 503)
 TAG_ANALYSIS, TAG_RPPG, TAG_RECORDS, TAG_USERS, TAG_SERVICE, TAG_COMPAT, TAG_SCALES = (
@@ -296,6 +298,16 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         {200: content("text/csv", {"type": "string"}, "Header row first; a download (Content-Disposition).")},
         errors=(400, 404),
         query=(ASSESSMENT,),
+    ),
+    "records_api.get_fhir": Operation(
+        "A patient's record as a FHIR R4 Bundle (audited as an export)", TAG_RECORDS,
+        {200: content("application/fhir+json", s.FhirBundleSchema,
+                      "A collection Bundle: Patient, Devices, Observations (README \"FHIR export\").")},
+        errors=(400, 404),
+        description="PSPI with level, confidence and action units; heart rate (LOINC 8867-4) and respiration rate "
+                    "(LOINC 9279-1) as vital signs; PAINAD, CPOT and FLACC totals with their items as components. "
+                    "Ids are stable, so an overlapping `since` updates rather than duplicates.",
+        query=(SINCE,),
     ),
     "records_api.get_audit": Operation(
         "Who viewed, exported, created, changed or recorded a patient (admins only)", TAG_RECORDS,
