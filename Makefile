@@ -37,8 +37,10 @@ run: setup
 
 # Redis, PostgreSQL (data in instance/cluster/), WORKERS workers and nginx on PORT, in the foreground
 # (deploy/cluster.py; README "Running on several machines"). Ctrl-C stops them all.
+# HTTPS: PAINSCOPE_TLS_CERT / PAINSCOPE_TLS_KEY, or TLS=self-signed to make a private CA and a server
+# certificate in instance/cluster/tls (README "Deploying on a ward network").
 cluster: setup debs-cluster
-	$(PY) -m deploy.cluster --workers $(WORKERS) --port $(PORT)
+	$(PY) -m deploy.cluster --workers $(WORKERS) --port $(PORT) $(if $(TLS),--tls $(TLS))
 
 test: setup-test
 	$(PY) -m pytest

@@ -66,9 +66,30 @@ def _run(settings: Any) -> int:
         _end_open_assessments(db)
     socketio = socketio_of(app)
     _stop_cleanly_on((signal.SIGTERM, signal.SIGINT), socketio)
-    print(f"PainScope on http://{settings.host}:{settings.port}", flush=True)
-    socketio.run(app, host=settings.host, port=settings.port, log_output=False)
+    tls: dict[str, str] = {}
+    if settings.tls:
+        for path in (settings.tls_cert, settings.tls_key):
+            if not os.path.isfile(path):
+                print(f"PainScope cannot start: no TLS file {path}", file=sys.stderr, flush=True)
+                return 2
+        tls = {"certfile": settings.tls_cert, "keyfile": settings.tls_key}
+        if settings.http_redirect_port:
+            _serve_redirect(settings.host, settings.http_redirect_port, settings.port)
+    scheme = "https" if tls else "http"
+    print(f"PainScope on {scheme}://{settings.host}:{settings.port}", flush=True)
+    socketio.run(app, host=settings.host, port=settings.port, log_output=False, **tls)
     return 0
+
+
+def _serve_redirect(host: str, port: int, https_port: int) -> None:
+    """Plain HTTP on ``port``, every request redirected to HTTPS on ``https_port`` (server/web/https.py)."""
+    from eventlet import wsgi
+
+    from server.web.https import redirect_to_https
+
+    listener = eventlet.listen((host, port))
+    eventlet.spawn(wsgi.server, listener, redirect_to_https(https_port), log_output=False)
+    print(f"PainScope redirects http://{host}:{port} to HTTPS", flush=True)
 
 
 def _end_open_assessments(db: Any) -> None:

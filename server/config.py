@@ -94,6 +94,17 @@ class Settings:
     instance_dir: str = "instance"  # the SQLite file and the secret key live here (never committed)
     database_url: str = ""  # empty: sqlite in instance_dir; postgresql+psycopg://user:pw@host/db for PostgreSQL
     secure_cookies: bool = False  # set true behind HTTPS: the session cookie is then never sent over plain HTTP
+    # HTTPS served by PainScope itself (README "Deploying on a ward network"): PEM files of the certificate
+    # chain and its key. Both set: `python -m server run` speaks only TLS on its port, and cookies are
+    # secure whatever secure_cookies says. Empty: plain HTTP (right on 127.0.0.1, behind nginx's TLS).
+    tls_cert: str = ""
+    tls_key: str = ""
+    # With TLS: a second, plain-HTTP port on the same host whose every request is redirected (308) to the
+    # HTTPS port; 0: none. (A browser's first visit by http:// then lands on https://, and HSTS keeps it there.)
+    http_redirect_port: int = 0
+    # Strict-Transport-Security on every HTTPS answer: browsers then use only HTTPS for this host for a year
+    # (RFC 6797; one year is the minimum browsers' preload lists accept). 0: no header.
+    hsts_max_age_s: int = 31_536_000
     login_max_failures: int = 5  # failed logins allowed per client address within the window...
     login_failure_window_s: float = 300.0  # ...of five minutes (OWASP: throttle, do not lock accounts out)
     # Reverse proxies in front of the server that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix);
@@ -125,6 +136,11 @@ class Settings:
     # At start, mark the assessments a killed server left open as ended. In a cluster only the first worker
     # may: the others' open assessments are live streams (README "Running on several machines").
     end_open_assessments_at_start: bool = True
+
+    @property
+    def tls(self) -> bool:
+        """Whether this process serves HTTPS itself (a certificate and its key are configured)."""
+        return bool(self.tls_cert and self.tls_key)
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (tests and the CLI use this)."""

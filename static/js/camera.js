@@ -25,8 +25,9 @@ function explain(error) {
 }
 
 export async function openCamera(video) {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    throw new CameraError('Camera unavailable', 'This page needs a secure connection (HTTPS) to use the camera.');
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    // Browsers give the camera only to secure pages: https://, or http://localhost on the server itself.
+    throw new CameraError('Camera needs HTTPS', `This page was opened over plain HTTP, and browsers allow the camera only on secure (HTTPS) pages. Open it by its https:// address, e.g. https://${location.hostname}/ (README "Deploying on a ward network").`);
   }
   let stream;
   try {

@@ -177,6 +177,8 @@ function connect() {
   setStatus('Connecting…');
   const socket = io('/live', { transports: ['websocket'] });
   session.socket = socket;
+  // The socket's address (wss:// on an https:// page), for the browser tests.
+  socket.io.on('open', () => { hook.liveSocketUrl = socket.io.engine.transport.uri(); });
   socket.on('connect', startSession); // also after an automatic reconnection
   socket.on('disconnect', onDisconnect);
   socket.on('connect_error', onConnectError);
