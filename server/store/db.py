@@ -66,6 +66,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The language of the pages and phrases (a code of server/assess/catalogs.py); None: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
 
 
 class ApiToken(Base):

@@ -27,6 +27,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 from werkzeug.routing import Rule
 
+from server.assess.catalogs import LANGUAGES as LANGUAGE_CODES
 from server.version import __version__
 from server.web import schemas as s
 from server.web.rate_limits import limit_of
@@ -197,7 +198,9 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         "A phrase spoken by the server's voice", TAG_SERVICE,
         {200: content("audio/wav", BINARY, "WAV (pyttsx3 + espeak-ng).")},
         errors=(400, 503),
-        query=(query("text", {"type": "string", "minLength": 1}, "The phrase.", required=True),),
+        query=(query("text", {"type": "string", "minLength": 1}, "The phrase.", required=True),
+               query("lang", {"type": "string", "enum": list(LANGUAGE_CODES)},
+                     "The voice's language (espeak-ng); default: the account's, else Accept-Language.")),
     ),
     "ecg_api.analyze_ecg_upload": Operation(
         "Heart rate, HRV, quality and arousal of an ECG recording", TAG_ANALYSIS,
@@ -262,6 +265,12 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         {201: json_body(s.UserSchema, "The new account.")},
         errors=(403, 422),
         body={"application/json": s.NewUserSchema},
+    ),
+    "users_api.set_my_language": Operation(
+        "Choose this account's language for pages and spoken phrases", TAG_USERS,
+        {200: json_body(s.LanguageSchema, "The language kept (null: the browser's Accept-Language).")},
+        description="en, de, fr, es or hi; \"\" or null to follow the browser again (README \"Languages\").",
+        body={"application/json": s.LanguageSchema},
     ),
     # ---- /api/v1/patients (server/web/records_api.py)
     "records_api.list_patients": Operation(

@@ -8,7 +8,7 @@ import { initScaleForm } from './scales.js';
 
 const $ = (id) => document.getElementById(id);
 const patientId = document.body.dataset.patientId;
-const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const localTime = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 // The server writes UTC; the people reading the page (or its printout) think in local time.
 function showLocalTimes() {

@@ -116,6 +116,7 @@ from server.web.schemas.uploads import (
     VideoUploadFormSchema,
 )
 from server.web.schemas.users import (
+    LanguageSchema,
     NewUserSchema,
     UserSchema,
 )
@@ -162,6 +163,7 @@ __all__ = [
     "ImageUploadJsonSchema",
     "NewPatientSchema",
     "NewScaleAssessmentSchema",
+    "LanguageSchema",
     "NewUserSchema",
     "OpenObjectSchema",
     "PainEstimateSchema",
