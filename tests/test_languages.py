@@ -199,3 +199,21 @@ def test_a_live_stream_speaks_in_the_language_of_its_connection(app):
         assert ack["speech"]["text"].split(" Sin calibrar.")[0] in spanish, ack["speech"]
     finally:
         client.disconnect(namespace="/live")
+
+
+def test_a_video_s_clip_phrase_and_peak_phrase_follow_the_language(app):
+    from tests import media
+
+    video = media.write_video([synthetic.camera_frame(synthetic.astronaut_face())] * 10, fps=5.0)
+    client = authed_client(app)
+    english = client.post("/api/v1/analyze/video", data=multipart(video=video)).get_json()
+    french = client.post("/api/v1/analyze/video", data=multipart(video=video),
+                         headers={"Accept-Language": "fr"}).get_json()
+    to_french = {text: catalogs.gettext("fr", text) for text in
+                 ("No pain detected.", "Mild pain.", "Moderate pain.", "Severe pain.", "Not calibrated.")}
+    for said, translated in ((english["speech"]["text"], french["speech"]["text"]),
+                             (english["peak"]["speech"]["text"], french["peak"]["speech"]["text"])):
+        expected = said
+        for source, target in to_french.items():
+            expected = expected.replace(source, target)
+        assert translated == expected and translated != said

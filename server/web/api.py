@@ -16,7 +16,7 @@ from server.web.context import current_services
 from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
 from server.web.errors import error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
-from server.web.language import localized, request_language
+from server.web.language import localized, localized_report, request_language
 from server.web.metrics import record_analysis
 from server.web.uploads import patient_to_record, run_video_analysis, store_upload
 
@@ -93,7 +93,7 @@ def analyze_video():
     With ``patient_id`` it is stored as that patient's assessment, a reading per second (``record``).
     """
     _, report, extras = run_video_analysis()
-    return jsonify({**report.to_dict(), **extras})
+    return jsonify({**localized_report(report, request_language()).to_dict(), **extras})
 
 
 @api.get("/speech.wav")

@@ -19,6 +19,8 @@ from flask_babel import Babel, format_datetime, format_decimal
 from flask_login import current_user
 
 from server.assess import catalogs
+from server.assess.analysis import VideoReport
+from server.assess.catalogs import N_
 from server.assess.speech import phrase
 from server.pain.result import Result
 
@@ -45,6 +47,21 @@ def localized(result: Result, language: str) -> Result:
         return result
     text = phrase(result.pain, result.face is not None, result.vitals, level=result.speech_level, language=language)
     return dataclasses.replace(result, speech_text=text)
+
+
+# What a video without a face says (VideoReport.speech_text's default), for the catalogs.
+NO_FACE_IN_VIDEO = N_("No face found in the video.")
+
+
+def localized_report(report: VideoReport, language: str) -> VideoReport:
+    """A video's report with its clip phrase and its peak frame's phrase in ``language`` (English: unchanged);
+    the clip's phrase is built as server/assess/analysis.py builds it, from the sustained level."""
+    if catalogs.language(language).code == catalogs.DEFAULT_LANGUAGE:
+        return report
+    if report.peak is None:
+        return dataclasses.replace(report, speech_text=catalogs.gettext(language, report.speech_text))
+    said = phrase(report.peak.pain, True, report.vitals, level=report.summary.get("level"), language=language)
+    return dataclasses.replace(report, speech_text=said, peak=localized(report.peak, language))
 
 
 def _decimal(value: Any, digits: int = 1) -> str:
