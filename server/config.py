@@ -124,6 +124,13 @@ class Settings:
     # a few ms, so one client could make hundreds a second) from keeping a worker busy.
     rate_limit_api: str = "3000/minute"
 
+    # --- FHIR (README "FHIR export") ---
+    # A FHIR R4 server's base URL: each saved scale assessment is POSTed to it as a transaction Bundle,
+    # from an outbox table, retried with back-off until it is accepted. Empty: nothing is pushed.
+    fhir_url: str = ""
+    fhir_timeout_s: float = 10.0  # one POST; a hospital FHIR server answers a small transaction in well under that
+    fhir_poll_s: float = 5.0  # how often the outbox is looked at
+
     # --- storage / scale ---
     models_dir: str = "models"
 

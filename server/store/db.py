@@ -9,6 +9,7 @@ Tables (the schema is created and upgraded by Alembic, ``server/migrations``):
 - ``assessments``: one upload or one live session, by whom, when, with what;
 - ``readings``: the time series of an assessment (PSPI, level, AUs, heart rate, respiration rate);
 - ``scale_assessments``: a clinical scale (PAINAD, CPOT, FLACC) completed by a clinician;
+- ``fhir_outbox``: scale assessments waiting to be sent to a FHIR server (PAINSCOPE_FHIR_URL);
 - ``audit_events``: who viewed, exported or changed which patient.
 
 No Flask here: the web layer holds a :class:`Database` and asks it for sessions.
@@ -159,6 +160,19 @@ class ScaleAssessment(Base):
     band: Mapped[str] = mapped_column(String(16))
     context: Mapped[str] = mapped_column(String(16))  # rest | movement
     assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FhirOutbox(Base):
+    """A saved scale assessment on its way to the FHIR server (PAINSCOPE_FHIR_URL): sent, or retried."""
+
+    __tablename__ = "fhir_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scale_assessment_id: Mapped[int] = mapped_column(ForeignKey("scale_assessments.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class AuditEvent(Base):
