@@ -217,3 +217,20 @@ def test_a_video_s_clip_phrase_and_peak_phrase_follow_the_language(app):
         for source, target in to_french.items():
             expected = expected.replace(source, target)
         assert translated == expected and translated != said
+
+
+def test_every_message_the_page_scripts_translate_is_in_the_catalogs_and_reaches_the_page(app):
+    from server.web.language import SCRIPT_MESSAGES
+
+    script_calls = set()
+    for path in (REPO / "static" / "js").glob("*.js"):
+        script_calls |= set(re.findall(r"\bt\('((?:[^'\\]|\\.)*)'", path.read_text()))
+    assert script_calls and script_calls == set(SCRIPT_MESSAGES)
+    page = _login(app).get("/", headers={"Accept-Language": "hi"}).get_data(as_text=True)
+    block = re.search(r'<script type="application/json" id="page-messages">(.*?)</script>', page).group(1)
+    import json
+
+    messages = json.loads(block)
+    assert messages["Camera off"] == "कैमरा बंद" and set(messages) == set(SCRIPT_MESSAGES)
+    english = _login(app).get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="page-messages"' not in english

@@ -49,6 +49,38 @@ def localized(result: Result, language: str) -> Result:
     return dataclasses.replace(result, speech_text=text)
 
 
+# What the page's scripts write themselves (static/js/i18n.js t()): translated here and handed to the page
+# as data, so the Content-Security-Policy stays as it is. tests/test_languages.py checks this list against
+# every t('...') of static/js.
+SCRIPT_MESSAGES = (
+    N_("Camera permission denied"),
+    N_("Camera access was refused. Allow the camera for this site and press Start again."),
+    N_("No camera found"),
+    N_("No usable camera was found. Connect one and press Start again."),
+    N_("Camera busy"),
+    N_("The camera is in use by another application."),
+    N_("Camera unavailable"),
+    N_("The camera could not be started: %(error)s"),
+    N_("Camera needs HTTPS"),
+    N_("This page was opened over plain HTTP, and browsers allow the camera only on secure (HTTPS) pages. "
+       "Open it by its https:// address, e.g. https://%(host)s/ (README \"Deploying on a ward network\")."),
+    N_("Starting session…"),
+    N_("Connecting…"),
+    N_("Starting camera…"),
+    N_("Camera off"),
+    N_("Disconnected"),
+    N_("The server closed the live session."),
+)
+
+
+def script_messages(language: str) -> dict[str, str]:
+    """SCRIPT_MESSAGES in ``language`` (English: none, the scripts' own text is the message)."""
+    if catalogs.language(language).code == catalogs.DEFAULT_LANGUAGE:
+        return {}
+    translations = catalogs.translations(language)
+    return {message: translations.gettext(message) for message in SCRIPT_MESSAGES}
+
+
 # What a video without a face says (VideoReport.speech_text's default), for the catalogs.
 NO_FACE_IN_VIDEO = N_("No face found in the video.")
 
@@ -96,5 +128,6 @@ def init_language(app: Flask) -> None:
     def page_language() -> dict[str, Any]:
         spoken = catalogs.language(request_language())
         return {"page_language": spoken.code, "speech_tag": spoken.speech_tag,
+                "script_messages": script_messages(spoken.code),
                 "languages": list(catalogs.LANGUAGES.values()),
                 "chosen_language": getattr(current_user, "language", None) or ""}

@@ -46,10 +46,11 @@ def camera_file() -> Iterator[str]:
     os.unlink(handle.name)
 
 
-def _ward_browser(camera_file: str, certificates, port: int) -> Browser:
+def _ward_browser(camera_file: str, certificates, port: int, language: str = "en-GB,en") -> Browser:
     return Browser(camera_y4m=camera_file, flags=(
         f"--host-resolver-rules=MAP {WARD_HOST} 127.0.0.1",
         f"--ignore-certificate-errors-spki-list={spki_sha256(certificates.ca)}",
+        f"--accept-lang={language}",
     ))
 
 
@@ -91,5 +92,21 @@ def test_over_plain_http_by_its_ward_name_the_camera_cannot_start_and_the_page_s
         error = _wait(driver, EC.visibility_of_element_located((By.ID, "live-error")), "no reason was shown")
         assert "HTTPS" in error.text and "https://" in error.text, error.text
         assert driver.execute_script("return window.painscope.liveResultCount || 0") == 0
+    finally:
+        browser.close()
+
+
+def test_a_german_browser_is_told_why_in_german(server, camera_file, certificates):
+    browser = _ward_browser(camera_file, certificates, server.port, language="de-DE,de")
+    try:
+        browser.log_in(f"http://{WARD_HOST}:{server.port}", server.user, server.password)
+        driver = browser.driver
+        assert driver.find_element(By.ID, "tab-live").text == "Live-Kamera"
+        driver.find_element(By.ID, "tab-live").click()
+        driver.find_element(By.ID, "live-start").click()
+        error = _wait(driver, EC.visibility_of_element_located((By.ID, "live-error")), "no reason was shown")
+        assert error.text.startswith("Diese Seite wurde über unverschlüsseltes HTTP geöffnet"), error.text
+        assert f"https://{WARD_HOST}/" in error.text
+        assert driver.find_element(By.ID, "live-status").text == "Kamera braucht HTTPS"
     finally:
         browser.close()
