@@ -70,6 +70,14 @@ SCRIPT_MESSAGES = (
     N_("Camera off"),
     N_("Disconnected"),
     N_("The server closed the live session."),
+    N_("Times are local (%(zone)s)."),
+    N_("this computer’s time zone"),
+    N_("No readings yet."),
+    N_("Readings: %(readings)s · assessments: %(assessments)s · with a PSPI: %(measured)s (the others had no face "
+       "or no PSPI)."),
+    N_("Pain scale assessments: %(count)s."),
+    N_("The pain scales could not be loaded: %(error)s"),
+    N_("The readings could not be loaded: %(error)s"),
 )
 
 
