@@ -14,6 +14,7 @@ layer picks the request's language, server/web/language.py).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,7 @@ def compile_catalogs() -> list[str]:
             try:
                 with po.open("rb") as handle:
                     catalog = read_po(handle, locale=code, domain=DOMAIN)
-                temporary = mo.with_suffix(".mo.tmp")
+                temporary = mo.with_suffix(f".mo.{os.getpid()}.tmp")  # each worker of a cluster its own
                 with temporary.open("wb") as handle:
                     write_mo(handle, catalog, use_fuzzy=False)
                 temporary.replace(mo)  # atomic: a worker starting beside this one never reads half a file
