@@ -234,3 +234,19 @@ def test_every_message_the_page_scripts_translate_is_in_the_catalogs_and_reaches
     assert messages["Camera off"] == "कैमरा बंद" and set(messages) == set(SCRIPT_MESSAGES)
     english = _login(app).get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert 'id="page-messages"' not in english
+
+
+def test_a_fresh_clone_s_catalogs_are_compiled_on_first_use(tmp_path, monkeypatch):
+    import shutil
+
+    for po in (REPO / "translations").glob("*/LC_MESSAGES/messages.po"):  # the .po files only, as in git
+        target = tmp_path / po.relative_to(REPO / "translations")
+        target.parent.mkdir(parents=True)
+        shutil.copy(po, target)
+    monkeypatch.setattr(catalogs, "TRANSLATIONS_DIR", tmp_path)
+    monkeypatch.setattr(catalogs, "_compiled", False)
+    monkeypatch.setattr(catalogs, "_cache", {})
+    assert catalogs.gettext("fr", "Mild pain.") == "Douleur légère."
+    assert sorted(p.parent.parent.name for p in tmp_path.glob("*/LC_MESSAGES/messages.mo")) == ["de", "es", "fr", "hi"]
+    assert not list(tmp_path.glob("*/LC_MESSAGES/*.tmp"))
+    assert catalogs.compile_catalogs() == []  # up to date: nothing compiled again
