@@ -13,7 +13,9 @@ from fhir.resources.R4B.bundle import Bundle
 from server.store import fhir, fhir_codes, records, scale_records
 from server.store.accounts import authenticate
 from server.version import __version__
+from server.config import Settings
 from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app
+from tests.postgres_server import postgres_server
 
 T0 = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.timezone.utc)
 AUS = {"AU4": 1.5, "AU6": 0.5, "AU7": 0.0, "AU9": 0.0, "AU10": 0.25, "AU43": 0.0}
@@ -30,8 +32,17 @@ def _row(offset_s: float, pspi: float | None, level: str | None, bpm: float | No
 
 
 @pytest.fixture(scope="module")
-def app():
-    return create_test_app()
+def postgres():
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=("sqlite", "postgresql"))
+def app(request):
+    """The export on each database (times and ``since`` are compared by each its own way)."""
+    if request.param == "sqlite":
+        return create_test_app()
+    return create_test_app(Settings(database_url=request.getfixturevalue("postgres").new_database()))
 
 
 @pytest.fixture(scope="module")

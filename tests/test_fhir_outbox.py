@@ -17,6 +17,7 @@ from server.config import Settings
 from server.store import fhir_outbox
 from server.store.db import FhirOutbox
 from tests.conftest import authed_client, create_test_app
+from tests.postgres_server import postgres_server
 from tests.server_process import LOCALHOST, free_port
 
 PAINAD = {"breathing": 1, "vocalization": 0, "face": 2, "body_language": 1, "consolability": 0}
@@ -75,6 +76,18 @@ def endpoint() -> Iterator[FhirEndpoint]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def database_url(request) -> str:
+    """The outbox's claims and times on each database ("" is SQLite in a fresh instance folder)."""
+    return "" if request.param == "sqlite" else request.getfixturevalue("postgres").new_database()
+
+
 def _save_painad(app) -> int:
     client = authed_client(app)
     patient = client.post("/api/v1/patients", json={"identifier": "MRN-PUSH-1", "display_name": "P"}).get_json()
@@ -89,8 +102,8 @@ def _row(app, assessment_id: int) -> int:
         return session.query(FhirOutbox).filter_by(scale_assessment_id=assessment_id).one().id
 
 
-def test_a_saved_scale_reaches_the_fhir_server_after_refusals_with_backoff(endpoint):
-    app = create_test_app(Settings(fhir_url=endpoint.url))
+def test_a_saved_scale_reaches_the_fhir_server_after_refusals_with_backoff(endpoint, database_url):
+    app = create_test_app(Settings(fhir_url=endpoint.url, database_url=database_url))
     db = app.extensions["painscope"].db
     assessment_id = _save_painad(app)
     row = _row(app, assessment_id)  # queued with the assessment itself
@@ -131,8 +144,8 @@ def test_with_the_fhir_server_down_nothing_is_lost(endpoint):
     assert len(endpoint.received) == 1
 
 
-def test_a_row_is_claimed_by_one_sender_only(endpoint):
-    app = create_test_app(Settings(fhir_url=endpoint.url))
+def test_a_row_is_claimed_by_one_sender_only(endpoint, database_url):
+    app = create_test_app(Settings(fhir_url=endpoint.url, database_url=database_url))
     db = app.extensions["painscope"].db
     _save_painad(app)
     now = dt.datetime.now(dt.timezone.utc)
