@@ -27,7 +27,7 @@ VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
                 node_modules/swagger-ui-dist/swagger-ui-bundle.js \
                 node_modules/swagger-ui-dist/swagger-ui.css
 
-.PHONY: setup setup-test run cluster debs-cluster test screenshots bench clean debs-run debs-test lock check-fresh
+.PHONY: setup setup-test run cluster debs-cluster test screenshots bench clean debs-run debs-test lock check-fresh catalogs
 
 setup: $(STAMPS)/python $(STAMPS)/npm models/face_landmarker.task debs-run
 setup-test: setup $(STAMPS)/python-dev debs-test
@@ -37,8 +37,10 @@ run: setup
 
 # Redis, PostgreSQL (data in instance/cluster/), WORKERS workers and nginx on PORT, in the foreground
 # (deploy/cluster.py; README "Running on several machines"). Ctrl-C stops them all.
+# HTTPS: PAINSCOPE_TLS_CERT / PAINSCOPE_TLS_KEY, or TLS=self-signed to make a private CA and a server
+# certificate in instance/cluster/tls (README "Deploying on a ward network").
 cluster: setup debs-cluster
-	$(PY) -m deploy.cluster --workers $(WORKERS) --port $(PORT)
+	$(PY) -m deploy.cluster --workers $(WORKERS) --port $(PORT) $(if $(TLS),--tls $(TLS))
 
 test: setup-test
 	$(PY) -m pytest
@@ -74,6 +76,14 @@ $(STAMPS)/npm: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(VENDOR) && cp $(VENDOR_FILES) $(VENDOR)/
 	@mkdir -p $(STAMPS) && touch $@
+
+# Message catalogs (README "Languages"): the .po files in translations/ are compiled by the server itself
+# at start (server/assess/catalogs.py), so nothing is needed to run. After changing a text in the code or the
+# templates, `make catalogs` extracts the messages again and adds the new ones to every .po to translate.
+catalogs: $(STAMPS)/python
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project PainScope \
+	  --copyright-holder PainScope -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-location --no-fuzzy-matching
 
 # Debian packages: installed when missing and we are root; otherwise a warning
 # (the features that need them report themselves unavailable).

@@ -24,6 +24,8 @@ import os
 import pwd
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -48,12 +50,23 @@ STOP_TIMEOUT_S = 10.0  # after SIGTERM; the workers' own shutdown grace is 5 s (
 # StartLimitIntervalSec=10s), beyond which it stays down (a worker that cannot start would spin).
 RESTART_BURST = 5
 RESTART_WINDOW_S = 10.0
+# TLS 1.2 and 1.3 only: Mozilla's "intermediate" server configuration (every browser of the last ~10 years).
+TLS_PROTOCOLS = "TLSv1.2 TLSv1.3"
+SELF_SIGNED = "self-signed"
 
 
-def worker_env(redis_url: str, database_url: str, instance_dir: str, first: bool) -> dict[str, str]:
+def worker_env(
+    redis_url: str, database_url: str, instance_dir: str, first: bool, https: bool = False
+) -> dict[str, str]:
     """The settings every worker of a cluster runs with (deploy/Procfile lists the same); ``first``: the
-    worker that starts alone, before any stream is open."""
+    worker that starts alone, before any stream is open; ``https``: nginx speaks TLS to the clients."""
     return {
+        # nginx holds the certificate: a worker speaks plain HTTP on loopback whatever the environment says,
+        # and marks its cookies Secure when the clients reach nginx over HTTPS (X-Forwarded-Proto gives HSTS)
+        "PAINSCOPE_TLS_CERT": "",
+        "PAINSCOPE_TLS_KEY": "",
+        "PAINSCOPE_HTTP_REDIRECT_PORT": "0",
+        "PAINSCOPE_SECURE_COOKIES": "1" if https else os.environ.get("PAINSCOPE_SECURE_COOKIES", "0"),
         "PAINSCOPE_DATABASE_URL": database_url,
         "PAINSCOPE_MESSAGE_QUEUE": redis_url,  # an emit reaches a client on any worker
         "PAINSCOPE_REDIS_URL": redis_url,  # heart-rate sessions and login throttling shared
@@ -64,23 +77,48 @@ def worker_env(redis_url: str, database_url: str, instance_dir: str, first: bool
     }
 
 
-def nginx_config(listen: str, workers: list[str], run_dir: str) -> str:
-    """deploy/nginx.conf.template filled in: ``listen`` (host:port), the workers (host:port), the run folder."""
+def nginx_config(
+    listen: str, workers: list[str], run_dir: str, tls: tuple[str, str] | None = None, redirect_listen: str = ""
+) -> str:
+    """deploy/nginx.conf.template filled in: ``listen`` (host:port), the workers (host:port), the run folder;
+    ``tls``: (certificate chain, key) PEM files, then ``listen`` speaks only HTTPS and ``redirect_listen``
+    (host:port, optional) answers plain HTTP with a 308 to the same URL on the HTTPS port."""
     servers = "\n".join(f"        server {worker} max_fails=1 fail_timeout=5s;" for worker in workers)
+    tls_lines = redirect = ""
+    if tls is not None:
+        listen += " ssl"
+        cert, key = tls
+        tls_lines = "\n".join((
+            f"        ssl_certificate {cert};",
+            f"        ssl_certificate_key {key};",
+            f"        ssl_protocols {TLS_PROTOCOLS};",
+            "        ssl_session_cache shared:painscope_tls:1m;",
+        ))
+        if redirect_listen:
+            https_port = listen.split()[0].rsplit(":", 1)[1]
+            redirect = "\n".join((
+                "    server {",
+                f"        listen {redirect_listen};",
+                f"        return 308 https://$host:{https_port}$request_uri;",
+                "    }",
+            ))
     text = TEMPLATE.read_text()
-    for field, value in (("@LISTEN@", listen), ("@SERVERS@", servers), ("@RUN_DIR@", run_dir)):
+    for field, value in (("@LISTEN@", listen), ("@SERVERS@", servers), ("@RUN_DIR@", run_dir),
+                         ("@TLS@", tls_lines), ("@REDIRECT@", redirect)):
         text = text.replace(field, value)
     return text
 
 
 def wait_for_http(url: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
-    """Poll ``url`` until it answers 200; RuntimeError when ``process`` exits or the time is up."""
+    """Poll ``url`` until it answers 200; RuntimeError when ``process`` exits or the time is up. An https://
+    URL is polled without checking its certificate: this only asks whether our own nginx is up."""
     deadline = time.monotonic() + timeout_s
+    context = ssl._create_unverified_context() if url.startswith("https:") else None  # noqa: S323
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{url}: the process exited with code {process.returncode}")
         with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         time.sleep(POLL_S)
@@ -107,8 +145,13 @@ def pg_user() -> dict[str, object]:
 class Cluster:
     """The child processes, started in order and stopped in reverse order (workers first)."""
 
-    def __init__(self, workers: int, port: int, folder: Path) -> None:
+    def __init__(self, workers: int, port: int, folder: Path, host: str = LOOPBACK,
+                 tls: tuple[str, str] | None = None, redirect_port: int = 0) -> None:
+        """``host``/``port``: where nginx listens; ``tls``: its (certificate chain, key) PEM files;
+        ``redirect_port``: with TLS, a plain-HTTP port that redirects to HTTPS (0: none)."""
         self.workers, self.port, self.folder = workers, port, folder
+        self.host, self.tls, self.redirect_port = host, tls, redirect_port
+        self.url = f"{'https' if tls else 'http'}://{host}:{port}"
         self.redis_port, self.pg_port = port + REDIS_OFFSET, port + POSTGRES_OFFSET
         self.worker_ports = [port + FIRST_WORKER_OFFSET + n for n in range(workers)]
         self.redis_url = f"redis://{LOOPBACK}:{self.redis_port}/0"
@@ -144,10 +187,11 @@ class Cluster:
         run_dir = self.folder / "nginx"
         run_dir.mkdir(exist_ok=True)
         conf = self.folder / "nginx.conf"
-        conf.write_text(nginx_config(f"{LOOPBACK}:{self.port}", [f"{LOOPBACK}:{p}" for p in self.worker_ports],
-                                     str(run_dir)))
+        redirect = f"{self.host}:{self.redirect_port}" if self.tls and self.redirect_port else ""
+        conf.write_text(nginx_config(f"{self.host}:{self.port}", [f"{LOOPBACK}:{p}" for p in self.worker_ports],
+                                     str(run_dir), self.tls, redirect))
         self.services["nginx"] = self._spawn("nginx", ["nginx", "-c", str(conf), "-p", str(run_dir)])
-        wait_for_http(f"http://{LOOPBACK}:{self.port}/health", START_TIMEOUT_S, self.services["nginx"])
+        wait_for_http(f"{self.url}/health", START_TIMEOUT_S, self.services["nginx"])
 
     def _start_postgres(self) -> subprocess.Popen:
         binaries = pg_binaries()
@@ -191,7 +235,7 @@ class Cluster:
     def _start_worker(self, port: int, first: bool = False) -> None:
         """A worker on ``port``; ``first``: the one that migrates and ends a crashed server's assessments,
         only at the cluster's start (a restarted worker must not end the streams live on the others)."""
-        env = worker_env(self.redis_url, self.database_url, str(self.folder), first=first)
+        env = worker_env(self.redis_url, self.database_url, str(self.folder), first=first, https=self.tls is not None)
         self.worker_processes[port] = self._spawn(
             f"worker-{port}", [sys.executable, "-m", "server", "run", "--host", LOOPBACK, "--port", str(port)], env)
 
@@ -263,16 +307,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")), help="nginx's port")
     parser.add_argument("--dir", default="instance/cluster", help="where the data and logs live")
+    parser.add_argument("--tls", choices=(SELF_SIGNED,), help="without PAINSCOPE_TLS_CERT/_KEY: make a private CA "
+                        "and a server certificate in DIR/tls (deploy/certificates.py) and serve HTTPS with them")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO_ROOT))
+    from server.config import Settings
+
+    settings = Settings.from_env()
+    tls = (settings.tls_cert, settings.tls_key) if settings.tls else None
+    if tls is None and args.tls == SELF_SIGNED:
+        from deploy.certificates import ensure_certificates
+
+        names = [name for name in dict.fromkeys((socket.getfqdn(), socket.gethostname(), settings.host)) if name]
+        files = ensure_certificates(Path(args.dir).resolve() / "tls", names)
+        tls = (str(files.server_chain), str(files.server_key))
+        print(f"HTTPS with a private CA: trust {files.ca} on each tablet and laptop (README \"Deploying on a "
+              f"ward network\"); certificate for {', '.join(names)}", flush=True)
     for program in ("redis-server", "nginx"):
         if shutil.which(program) is None:
             raise SystemExit(f"{program} is not installed (Debian packages redis-server nginx; `make cluster` "
                              "installs them as root)")
-    cluster = Cluster(args.workers, args.port, Path(args.dir).resolve())
+    cluster = Cluster(args.workers, args.port, Path(args.dir).resolve(), settings.host, tls,
+                      settings.http_redirect_port)
     with _stop_signals() as stop_requested:
         try:
             cluster.start()
-            print(f"PainScope cluster on http://{LOOPBACK}:{args.port}: {args.workers} worker(s) on ports "
+            print(f"PainScope cluster on {cluster.url}: {args.workers} worker(s) on ports "
                   f"{', '.join(map(str, cluster.worker_ports))}, Redis {cluster.redis_port}, PostgreSQL "
                   f"{cluster.pg_port}; logs in {cluster.logs}. Ctrl-C stops it.", flush=True)
             code = cluster.watch(stop_requested)

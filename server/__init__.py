@@ -38,6 +38,8 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
     from server.web.history_pages import history_pages
+    from server.web.https import init_https
+    from server.web.language import init_language
     from server.web.metrics import init_metrics
     from server.web.openapi import docs
     from server.web.pages import pages
@@ -86,6 +88,8 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     init_rate_limits(app)  # before the login check, so a flood of bad tokens is limited by address too
     init_auth(app)
+    init_https(app, settings)  # after init_auth: TLS overrides its cookie settings
+    init_language(app)  # the catalogs; the request's language (the account's, else the browser's)
     init_metrics(app)
     if eventlet_active():
         install_fast_websocket_unmask()  # frames from browsers are unmasked in C, not byte by byte on the loop

@@ -64,11 +64,52 @@ def _run(settings: Any) -> int:
     _first_admin(db)
     if settings.end_open_assessments_at_start:
         _end_open_assessments(db)
+    if settings.fhir_url:
+        _push_fhir_forever(db, settings)
     socketio = socketio_of(app)
     _stop_cleanly_on((signal.SIGTERM, signal.SIGINT), socketio)
-    print(f"PainScope on http://{settings.host}:{settings.port}", flush=True)
-    socketio.run(app, host=settings.host, port=settings.port, log_output=False)
+    tls: dict[str, str] = {}
+    if settings.tls:
+        for path in (settings.tls_cert, settings.tls_key):
+            if not os.path.isfile(path):
+                print(f"PainScope cannot start: no TLS file {path}", file=sys.stderr, flush=True)
+                return 2
+        tls = {"certfile": settings.tls_cert, "keyfile": settings.tls_key}
+        if settings.http_redirect_port:
+            _serve_redirect(settings.host, settings.http_redirect_port, settings.port)
+    scheme = "https" if tls else "http"
+    print(f"PainScope on {scheme}://{settings.host}:{settings.port}", flush=True)
+    socketio.run(app, host=settings.host, port=settings.port, log_output=False, **tls)
     return 0
+
+
+def _push_fhir_forever(db: Any, settings: Any) -> None:
+    """Every ``fhir_poll_s``, send the FHIR outbox's due scale assessments (server/assess/fhir_push.py)."""
+    from server.assess.fhir_push import FhirPusher
+
+    pusher = FhirPusher(db, settings.fhir_url, settings.fhir_timeout_s)
+
+    def loop() -> None:
+        while True:
+            try:
+                pusher.run_once()
+            except Exception:  # the database away for a moment: try again at the next poll
+                logging.getLogger(__name__).exception("FHIR outbox not sent this time")
+            eventlet.sleep(settings.fhir_poll_s)
+
+    eventlet.spawn(loop)
+    print(f"PainScope sends saved scale assessments to {settings.fhir_url}", flush=True)
+
+
+def _serve_redirect(host: str, port: int, https_port: int) -> None:
+    """Plain HTTP on ``port``, every request redirected to HTTPS on ``https_port`` (server/web/https.py)."""
+    from eventlet import wsgi
+
+    from server.web.https import redirect_to_https
+
+    listener = eventlet.listen((host, port))
+    eventlet.spawn(wsgi.server, listener, redirect_to_https(https_port), log_output=False)
+    print(f"PainScope redirects http://{host}:{port} to HTTPS", flush=True)
 
 
 def _end_open_assessments(db: Any) -> None:

@@ -100,6 +100,17 @@ class Settings:
     instance_dir: str = "instance"  # the SQLite file and the secret key live here (never committed)
     database_url: str = ""  # empty: sqlite in instance_dir; postgresql+psycopg://user:pw@host/db for PostgreSQL
     secure_cookies: bool = False  # set true behind HTTPS: the session cookie is then never sent over plain HTTP
+    # HTTPS served by PainScope itself (README "Deploying on a ward network"): PEM files of the certificate
+    # chain and its key. Both set: `python -m server run` speaks only TLS on its port, and cookies are
+    # secure whatever secure_cookies says. Empty: plain HTTP (right on 127.0.0.1, behind nginx's TLS).
+    tls_cert: str = ""
+    tls_key: str = ""
+    # With TLS: a second, plain-HTTP port on the same host whose every request is redirected (308) to the
+    # HTTPS port; 0: none. (A browser's first visit by http:// then lands on https://, and HSTS keeps it there.)
+    http_redirect_port: int = 0
+    # Strict-Transport-Security on every HTTPS answer: browsers then use only HTTPS for this host for a year
+    # (RFC 6797; one year is the minimum browsers' preload lists accept). 0: no header.
+    hsts_max_age_s: int = 31_536_000
     login_max_failures: int = 5  # failed logins allowed per client address within the window...
     login_failure_window_s: float = 300.0  # ...of five minutes (OWASP: throttle, do not lock accounts out)
     # Reverse proxies in front of the server that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix);
@@ -118,6 +129,13 @@ class Settings:
     # 50 a second leaves room for a script paging through records, and stops a loop (a record read takes
     # a few ms, so one client could make hundreds a second) from keeping a worker busy.
     rate_limit_api: str = "3000/minute"
+
+    # --- FHIR (README "FHIR export") ---
+    # A FHIR R4 server's base URL: each saved scale assessment is POSTed to it as a transaction Bundle,
+    # from an outbox table, retried with back-off until it is accepted. Empty: nothing is pushed.
+    fhir_url: str = ""
+    fhir_timeout_s: float = 10.0  # one POST; a hospital FHIR server answers a small transaction in well under that
+    fhir_poll_s: float = 5.0  # how often the outbox is looked at
 
     # --- storage / scale ---
     models_dir: str = "models"
@@ -143,6 +161,11 @@ class Settings:
     def pain_head_path(self) -> Path:
         """Where the pain head is read from."""
         return Path(self.pain_head_file) if self.pain_head_file else PROJECT_ROOT / "models" / PAIN_HEAD_FILE_NAME
+
+    @property
+    def tls(self) -> bool:
+        """Whether this process serves HTTPS itself (a certificate and its key are configured)."""
+        return bool(self.tls_cert and self.tls_key)
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (tests and the CLI use this)."""

@@ -59,7 +59,9 @@ class ServerProcess:
         health_timeout_s: float = HEALTH_TIMEOUT_S,
         env: dict[str, str] | None = None,
         instance_dir: str | None = None,
+        ca_file: str | None = None,
     ) -> None:
+        """``ca_file``: with PAINSCOPE_TLS_CERT in ``env`` the server speaks HTTPS; the CA that signed it."""
         self.port = port or free_port()
         self.extra_env = env or {}
         self._own_instance = instance_dir is None
@@ -67,7 +69,9 @@ class ServerProcess:
         self.user, self.password = TEST_USER, TEST_PASSWORD
         self.token = _test_account(self.instance_dir, self.extra_env.get("PAINSCOPE_DATABASE_URL", ""))
         self.health_timeout_s = health_timeout_s
-        self.base_url = f"http://{LOCALHOST}:{self.port}"
+        scheme = "https" if self.extra_env.get("PAINSCOPE_TLS_CERT") else "http"
+        self.base_url = f"{scheme}://{LOCALHOST}:{self.port}"
+        self.verify: str | bool = ca_file or True  # requests' verify: the test CA for a TLS server
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self.log_path: str | None = None
@@ -127,7 +131,8 @@ class ServerProcess:
             if code is not None:
                 raise ServerNotHealthy(f"server exited with code {code} before becoming healthy")
             try:
-                response = requests.get(f"{self.base_url}/health", timeout=HEALTH_REQUEST_TIMEOUT_S)
+                response = requests.get(
+                    f"{self.base_url}/health", timeout=HEALTH_REQUEST_TIMEOUT_S, verify=self.verify)
                 if response.ok and response.json().get("status") == "ok":
                     log(f"server healthy on port {self.port}")
                     return response.json()
@@ -194,7 +199,8 @@ def _test_account(instance_dir: str, url: str) -> str:
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """Yield a freshly started server (``base_url``, ``headers``, ``user``/``password``); stop it afterwards."""
-    with ServerProcess(env=env) as server:
+def running_server(env: dict[str, str] | None = None, ca_file: str | None = None) -> Iterator[ServerProcess]:
+    """Yield a freshly started server (``base_url``, ``headers``, ``user``/``password``); stop it afterwards.
+    ``ca_file``: the CA of a TLS server's certificate (``env`` with PAINSCOPE_TLS_CERT / _KEY)."""
+    with ServerProcess(env=env, ca_file=ca_file) as server:
         yield server

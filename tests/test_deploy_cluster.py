@@ -96,3 +96,42 @@ def test_the_launcher_serves_through_nginx_restarts_a_killed_worker_and_sigterm_
                 launcher.kill()
                 launcher.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_launcher_with_tls_self_signed_makes_a_ca_serves_https_and_redirects_plain_http():
+    require_redis(), require_nginx(), require_postgres()
+    folder = tempfile.mkdtemp(prefix="painscope-launcher-tls-")
+    port, redirect_port = _free_cluster_port(), free_port()
+    env = {**os.environ, "PAINSCOPE_HTTP_REDIRECT_PORT": str(redirect_port)}
+    env.pop("PAINSCOPE_TLS_CERT", None), env.pop("PAINSCOPE_TLS_KEY", None)
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "deploy.cluster", "--workers", "1", "--port", str(port), "--tls", "self-signed",
+         "--dir", os.path.join(folder, "cluster")],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        output = bytearray()
+        started = _read_until(launcher, "Ctrl-C stops it.", output, time.monotonic() + START_TIMEOUT_S + STOP_TIMEOUT_S)
+        text = output.decode()
+        assert started, text[-3000:]
+        ca = os.path.join(folder, "cluster", "tls", "ca.pem")
+        assert f"trust {ca} on each tablet" in text and f"on https://{LOCALHOST}:{port}" in text
+        health = requests.get(f"https://{LOCALHOST}:{port}/health", verify=ca, timeout=5)
+        assert health.json()["status"] == "ok"
+        assert health.headers["Strict-Transport-Security"] == "max-age=31536000"  # the worker: X-Forwarded-Proto
+        login = requests.get(f"https://{LOCALHOST}:{port}/login", verify=ca, timeout=5)
+        cookies = login.raw.headers.getlist("Set-Cookie")  # the session (its CSRF token) and nginx's worker key
+        assert cookies and all("; Secure" in cookie for cookie in cookies if cookie.startswith("session="))
+        moved = requests.get(f"http://{LOCALHOST}:{redirect_port}/patients?q=1", allow_redirects=False, timeout=5)
+        assert moved.status_code == 308
+        assert moved.headers["Location"] == f"https://{LOCALHOST}:{port}/patients?q=1"
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=4 * STOP_TIMEOUT_S) == 0
+    finally:
+        if launcher.poll() is None:
+            launcher.send_signal(signal.SIGTERM)
+            try:
+                launcher.wait(timeout=4 * STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                launcher.kill()
+                launcher.wait()
+        shutil.rmtree(folder, ignore_errors=True)

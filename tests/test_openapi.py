@@ -312,6 +312,9 @@ def test_a_patient_record_readings_and_audit_match_their_schemas(client, full_sc
         (base, "PATCH", client.patch(f"/api/v1/patients/{patient_id}", json={"display_name": "A. Patient"})),
         (base + "/readings", "GET", client.get(f"/api/v1/patients/{patient_id}/readings")),
         (base + "/readings.csv", "GET", client.get(f"/api/v1/patients/{patient_id}/readings.csv")),
+        (base + "/fhir", "GET", client.get(f"/api/v1/patients/{patient_id}/fhir")),
+        (base + "/fhir", "GET", client.get(f"/api/v1/patients/{patient_id}/fhir?since=2026-01-01T00:00:00Z")),
+        (base + "/fhir", "GET", client.get(f"/api/v1/patients/{patient_id}/fhir?since=soon")),  # 400
         (base + "/audit", "GET", client.get(f"/api/v1/patients/{patient_id}/audit")),
         (base, "GET", client.get("/api/v1/patients/999999")),
     ):

@@ -40,10 +40,19 @@ class Account:
     id: int
     name: str
     is_admin: bool
+    language: str | None = None  # chosen for pages and phrases; None: the browser's Accept-Language
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.name, user.is_admin)
+    return Account(user.id, user.name, user.is_admin, user.language)
+
+
+def set_language(db: Database, user_id: int, language: str | None) -> None:
+    """Keep an account's language (a code the caller checked; None: follow the browser again)."""
+    with db.session() as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            user.language = language
 
 
 def generate_password() -> str:

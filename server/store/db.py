@@ -7,8 +7,9 @@ Tables (the schema is created and upgraded by Alembic, ``server/migrations``):
 - ``login_sessions``: browser logins, ended at logout (only a SHA-256 of each session id);
 - ``patients``: an identifier chosen by the ward, a display name, notes;
 - ``assessments``: one upload or one live session, by whom, when, with what;
-- ``readings``: the time series of an assessment (PSPI, level, AUs, heart rate);
+- ``readings``: the time series of an assessment (PSPI, level, AUs, heart rate, respiration rate);
 - ``scale_assessments``: a clinical scale (PAINAD, CPOT, FLACC) completed by a clinician;
+- ``fhir_outbox``: scale assessments waiting to be sent to a FHIR server (PAINSCOPE_FHIR_URL);
 - ``audit_events``: who viewed, exported or changed which patient.
 
 No Flask here: the web layer holds a :class:`Database` and asks it for sessions.
@@ -66,6 +67,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The language of the pages and phrases (a code of server/assess/catalogs.py); None: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
 
 
 class ApiToken(Base):
@@ -138,6 +141,8 @@ class Reading(Base):
     frames: Mapped[int] = mapped_column(Integer, default=1)  # frames summarised in this reading
     # Share of those frames in which a face was found (0-1); None for rows older than revision 0002.
     face_share: Mapped[float | None] = mapped_column(Float, default=None)
+    # Breaths per minute measured by the camera in that second (revision 0005); None when not measured.
+    respiration_rate_bpm: Mapped[float | None] = mapped_column(Float, default=None)
     assessment: Mapped[Assessment] = relationship(back_populates="readings")
 
 
@@ -155,6 +160,19 @@ class ScaleAssessment(Base):
     band: Mapped[str] = mapped_column(String(16))
     context: Mapped[str] = mapped_column(String(16))  # rest | movement
     assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FhirOutbox(Base):
+    """A saved scale assessment on its way to the FHIR server (PAINSCOPE_FHIR_URL): sent, or retried."""
+
+    __tablename__ = "fhir_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scale_assessment_id: Mapped[int] = mapped_column(ForeignKey("scale_assessments.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class AuditEvent(Base):

@@ -12,6 +12,7 @@ A second's reading is:
 - ``action_units``: each AU's mean over the frames that measured it;
 - ``heart_rate_bpm`` / ``heart_rate_quality``: the last measured heart rate of
   the second (a heart rate is a 10 s window, so the last is the newest);
+- ``respiration_rate_bpm``: likewise the last measured breathing rate of the second;
 - ``frames``, ``face_share`` (frames with a face / frames) and ``face_found`` (any).
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from server.store.records import (
     CONFIDENCE_DECIMALS,
     HEART_RATE_DECIMALS,
     PSPI_DECIMALS,
+    RESPIRATION_DECIMALS,
     SHARE_DECIMALS,
     ReadingRow,
 )
@@ -54,6 +56,7 @@ class SecondSummary:
         self._au_sums: dict[str, float] = {}
         self._au_counts: dict[str, int] = {}
         self.heart_rate: tuple[float | None, str | None] = (None, None)
+        self.respiration_bpm: float | None = None
         self.last_offset_s = float(index)  # the latest frame's offset (for a partial last second)
 
     def add(self, result: Result, offset_s: float | None = None) -> None:
@@ -72,6 +75,9 @@ class SecondSummary:
                 self._au_counts[name] = self._au_counts.get(name, 0) + 1
         if result.vitals is not None:
             self.note_heart_rate(result.vitals.heart_rate_bpm, result.vitals.quality)
+            breathing = result.vitals.respiration
+            if breathing is not None and breathing.rate_bpm is not None:
+                self.respiration_bpm = float(breathing.rate_bpm)
 
     def note_heart_rate(self, bpm: float | None, quality: str | None) -> None:
         """A heart rate measured in this second; the last measured one is kept."""
@@ -105,6 +111,9 @@ class SecondSummary:
             face_found=self.with_face > 0,
             face_share=round(self.with_face / self.frames, SHARE_DECIMALS) if self.frames else 0.0,
             frames=self.frames,
+            respiration_rate_bpm=(
+                None if self.respiration_bpm is None else round(self.respiration_bpm, RESPIRATION_DECIMALS)
+            ),
         )
 
 

@@ -47,6 +47,7 @@ PSPI_DECIMALS = 2
 CONFIDENCE_DECIMALS = 3
 AU_DECIMALS = 2
 HEART_RATE_DECIMALS = 1
+RESPIRATION_DECIMALS = 1  # server/vitals/respiration.py reports tenths of a breath per minute
 SHARE_DECIMALS = 3
 # The CSV export, one row per reading (README "Records").
 CSV_HEADER: tuple[str, ...] = (
@@ -119,21 +120,24 @@ class ReadingRow:
     face_found: bool  # a face in at least one of its frames
     face_share: float  # share of its frames with a face, 0-1
     frames: int  # frames summarised
+    respiration_rate_bpm: float | None = None  # breaths per minute, when the camera measured it
 
 
 @dataclass(frozen=True)
 class ReadingInfo:
-    """A stored reading with the assessment it belongs to."""
+    """A stored reading with the assessment it belongs to (``id``: the reading's row, None before it is stored)."""
 
     assessment_id: int
     kind: str
     estimator: str
     row: ReadingRow
+    id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the row's fields plus the assessment's id, kind and estimator."""
         row = asdict(self.row)
         row["t"] = iso_utc(self.row.t)
+        row.pop("respiration_rate_bpm")  # in the FHIR export (server/store/fhir.py), not in this JSON's schema
         return {"assessment_id": self.assessment_id, "kind": self.kind, "estimator": self.estimator, **row}
 
 
@@ -463,8 +467,11 @@ def list_assessments(db: Database, patient_id: int) -> list[AssessmentInfo]:
         ]
 
 
-def list_readings(db: Database, patient_id: int, assessment_id: int | None = None) -> list[ReadingInfo]:
-    """The patient's readings in time order (one assessment's when ``assessment_id`` is given)."""
+def list_readings(
+    db: Database, patient_id: int, assessment_id: int | None = None, since: dt.datetime | None = None
+) -> list[ReadingInfo]:
+    """The patient's readings in time order (one assessment's when ``assessment_id`` is given; those from
+    ``since`` on when it is given)."""
     statement = (
         select(Reading, Assessment.kind, Assessment.estimator)
         .join(Assessment, Assessment.id == Reading.assessment_id)
@@ -473,10 +480,12 @@ def list_readings(db: Database, patient_id: int, assessment_id: int | None = Non
     )
     if assessment_id is not None:
         statement = statement.where(Reading.assessment_id == assessment_id)
+    if since is not None:
+        statement = statement.where(Reading.t >= since)
     with db.session() as session:
         require_patient(session, patient_id)
         return [
-            ReadingInfo(reading.assessment_id, kind, estimator, _row(reading))
+            ReadingInfo(reading.assessment_id, kind, estimator, _row(reading), reading.id)
             for reading, kind, estimator in session.execute(statement).all()
         ]
 
@@ -487,7 +496,7 @@ def _row(reading: Reading) -> ReadingRow:
         confidence=reading.confidence, action_units=reading.action_units, heart_rate_bpm=reading.heart_rate_bpm,
         heart_rate_quality=reading.heart_rate_quality, face_found=reading.face_found,
         face_share=reading.face_share if reading.face_share is not None else float(reading.face_found),
-        frames=reading.frames,
+        frames=reading.frames, respiration_rate_bpm=reading.respiration_rate_bpm,
     )
 
 
@@ -525,6 +534,7 @@ def reading_from_result(
     pain = result.pain
     vitals = vitals if vitals is not None else result.vitals
     bpm, quality = (vitals.heart_rate_bpm, vitals.quality) if vitals is not None else (None, None)
+    breathing = result.vitals.respiration if result.vitals is not None else None
     found = result.face is not None
     return ReadingRow(
         t=at,
@@ -541,6 +551,7 @@ def reading_from_result(
         face_found=found,
         face_share=1.0 if found else 0.0,
         frames=1,
+        respiration_rate_bpm=_round(breathing.rate_bpm if breathing else None, RESPIRATION_DECIMALS),
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from server.pain.scales import CONTEXTS, SCALES, Scale, get_scale, score_scale
 from server.problems import InputProblem
-from server.store.db import Database, ScaleAssessment, User, utcnow
+from server.store.db import Database, FhirOutbox, ScaleAssessment, User, utcnow
 from server.store.records import audit, require_patient, as_utc, iso_utc
 
 # Who set an item's value.
@@ -96,9 +96,10 @@ def _item_entries(scale: Scale, items: Any) -> tuple[dict[str, Any], dict[str, d
 
 def record_scale_assessment(
     db: Database, patient_id: int, user_id: int | None, scale_key: Any, items: Any, context: Any,
-    assessed_at: dt.datetime | None = None,
+    assessed_at: dt.datetime | None = None, outbox: bool = False,
 ) -> ScaleAssessmentInfo:
-    """Check and store a completed scale (and its "record" audit event); the stored assessment."""
+    """Check and store a completed scale (and its "record" audit event); the stored assessment.
+    ``outbox``: also queue it for the FHIR server, in the same transaction (server/store/fhir_outbox.py)."""
     scale = get_scale(scale_key)
     if context not in CONTEXTS:
         raise InputProblem("bad_parameter", f"'context' must be one of {', '.join(CONTEXTS)}.")
@@ -114,8 +115,20 @@ def record_scale_assessment(
         session.add(row)
         session.flush()
         audit(session, user_id, "record", patient_id, f"{scale.name} {scored.total} ({context}), scale assessment {row.id}")
+        if outbox:
+            session.add(FhirOutbox(scale_assessment_id=row.id))
         user = session.get(User, user_id).name if user_id is not None else None
         return _info(row, user)
+
+
+def get_scale_assessment(db: Database, assessment_id: int) -> ScaleAssessmentInfo:
+    """One stored scale assessment, or ``scale_assessment_not_found``."""
+    with db.session() as session:
+        row = session.get(ScaleAssessment, assessment_id)
+        if row is None:
+            raise InputProblem("scale_assessment_not_found", f"There is no scale assessment {assessment_id}.")
+        user = session.get(User, row.user_id) if row.user_id is not None else None
+        return _info(row, user.name if user is not None else None)
 
 
 def _info(row: ScaleAssessment, user: str | None) -> ScaleAssessmentInfo:
@@ -128,14 +141,19 @@ def _info(row: ScaleAssessment, user: str | None) -> ScaleAssessmentInfo:
     )
 
 
-def list_scale_assessments(db: Database, patient_id: int) -> list[ScaleAssessmentInfo]:
-    """The patient's scale assessments in time order (oldest first, as a chart reads them)."""
+def list_scale_assessments(
+    db: Database, patient_id: int, since: dt.datetime | None = None
+) -> list[ScaleAssessmentInfo]:
+    """The patient's scale assessments in time order (oldest first, as a chart reads them); those
+    assessed from ``since`` on when it is given."""
     statement = (
         select(ScaleAssessment, User.name)
         .outerjoin(User, User.id == ScaleAssessment.user_id)
         .where(ScaleAssessment.patient_id == patient_id)
         .order_by(ScaleAssessment.assessed_at, ScaleAssessment.id)
     )
+    if since is not None:
+        statement = statement.where(ScaleAssessment.assessed_at >= since)
     with db.session() as session:
         require_patient(session, patient_id)
         return [_info(row, user) for row, user in session.execute(statement).all()]

@@ -6,6 +6,7 @@ import socket
 
 from flask import Blueprint, Response, jsonify, request
 
+from server.assess import catalogs
 from server.assess.analysis import png_data_url
 from server.assess.upload_records import record_photo
 from server.problems import InputProblem
@@ -15,6 +16,7 @@ from server.web.context import current_services
 from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
 from server.web.errors import error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
+from server.web.language import localized, localized_report, request_language
 from server.web.metrics import record_analysis
 from server.web.uploads import patient_to_record, run_video_analysis, store_upload
 
@@ -72,7 +74,7 @@ def analyze_image():
             physiology,
         )
     record_analysis("image", result.timing_ms)
-    body = result.to_dict()
+    body = localized(result, request_language()).to_dict()  # the phrase in the account's / browser's language
     if png is not None:
         body["overlay_png"] = png_data_url(png)
     if ecg is not None:
@@ -91,13 +93,17 @@ def analyze_video():
     With ``patient_id`` it is stored as that patient's assessment, a reading per second (``record``).
     """
     _, report, extras = run_video_analysis()
-    return jsonify({**report.to_dict(), **extras})
+    return jsonify({**localized_report(report, request_language()).to_dict(), **extras})
 
 
 @api.get("/speech.wav")
 def speech_wav():
-    """The given phrase spoken by the server's voice (pyttsx3 / espeak-ng), as WAV."""
+    """The given phrase spoken by the server's voice (pyttsx3 / espeak-ng), as WAV; ``?lang=`` picks the
+    language's espeak-ng voice (default: the account's or the browser's language)."""
     services = current_services()
+    lang = request.args.get("lang") or request_language()
+    if catalogs.base_code(lang) not in catalogs.LANGUAGES:
+        raise InputProblem("bad_parameter", f"'lang' is one of {', '.join(catalogs.LANGUAGES)}.")
     text = (request.args.get("text") or "").strip()
     if not text:
         raise InputProblem("missing_field", "Give the phrase to speak as ?text=...")
@@ -107,5 +113,5 @@ def speech_wav():
     available, detail = services.speech.available()
     if not available:
         return error_response("speech_unavailable", f"The server has no voice: {detail}", 503)
-    wav = services.offloader.run(services.speech.render_wav, text)
+    wav = services.offloader.run(services.speech.render_wav, text, catalogs.language(lang).espeak_voice)
     return Response(wav, mimetype="audio/wav", headers={"Cache-Control": "private, max-age=3600"})

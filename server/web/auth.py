@@ -96,6 +96,7 @@ class SessionUser(UserMixin):
         self.id = account.id
         self.name = account.name
         self.is_admin = account.is_admin
+        self.language = account.language
 
 
 class LoginThrottle:

@@ -59,6 +59,7 @@ STATUS_BY_CODE = {
     "scale_incomplete": 422,
     # patient records (server/records.py)
     "patient_not_found": 404,
+    "scale_assessment_not_found": 404,
     "assessment_not_found": 404,
     "patient_exists": 409,
     "bad_patient": 422,

@@ -37,6 +37,7 @@ from flask import request
 from flask_socketio import Namespace
 from sqlalchemy.exc import SQLAlchemyError
 
+from server.assess import catalogs
 from server.store import records
 from server.store.accounts import Account
 from server.store.live_recorder import LiveRecorder
@@ -47,6 +48,7 @@ from server.services import Services
 from server.web.auth import SocketCredential, credential_still_valid, socket_credential
 from server.web.errors import error_body
 from server.web.inputs import estimator_name
+from server.web.language import localized, request_language
 from server.web.safe_json import MAX_JSON_DEPTH, TOO_DEEP_EVENT
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,7 @@ class LiveNamespace(Namespace):
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
         self._accounts: dict[str, Account] = {}  # who is behind each connection
+        self._languages: dict[str, str] = {}  # the language its phrases are said in (server/web/language.py)
         self._credentials: dict[str, SocketCredential] = {}  # what let it in, checked again while it runs
         self._checked_at: dict[str, float] = {}  # when that was last checked (self._clock)
 
@@ -187,6 +190,7 @@ class LiveNamespace(Namespace):
         if credential is None:
             raise ConnectionRefusedError("unauthorized: log in, or connect with auth={'token': '<API token>'}")
         self._accounts[request.sid] = credential.account
+        self._languages[request.sid] = credential.account.language or request_language()
         self._credentials[request.sid] = credential
         self._checked_at[request.sid] = self._clock()
         log.info("live client connected: %s (%s)", request.sid, credential.account.name)
@@ -194,6 +198,7 @@ class LiveNamespace(Namespace):
     def on_disconnect(self, reason: Any = None) -> None:
         self._end(request.sid)
         self._accounts.pop(request.sid, None)
+        self._languages.pop(request.sid, None)
         self._credentials.pop(request.sid, None)
         self._checked_at.pop(request.sid, None)
 
@@ -281,7 +286,8 @@ class LiveNamespace(Namespace):
                 result = self.services.offloader.run(stream.process, jpeg, t_ms)
             except InputProblem as problem:
                 return {"seq": seq, **error_body(problem.code, problem.message)}
-            ack = {"seq": seq, **result.to_dict()}
+            language = self._languages.get(request.sid, catalogs.DEFAULT_LANGUAGE)
+            ack = {"seq": seq, **localized(result, language).to_dict()}
             if stream.recorder is not None:
                 ack["record"] = stream.recorder.status()
         return ack

@@ -27,6 +27,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 from werkzeug.routing import Rule
 
+from server.assess.catalogs import LANGUAGES as LANGUAGE_CODES
 from server.version import __version__
 from server.web import schemas as s
 from server.web.rate_limits import limit_of
@@ -154,6 +155,8 @@ ECG_BASELINE_RATE = query("baseline_sampling_rate", {"type": "number"}, "Hz of t
 ECG_BASELINE_S = query("baseline_seconds", {"type": "number"}, "Seconds at the start of the file used as baseline.")
 ASSESSMENT = query("assessment_id", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                    "Only this assessment's readings (a larger number is a 400).")
+SINCE = query("since", {"type": "string", "format": "date-time"},
+              "Only readings and scale assessments from this time on (ISO-8601 with its zone).")
 RAW_IMAGE = {"image/jpeg": BINARY, "image/png": BINARY, "application/octet-stream": BINARY}
 ANALYSIS_ERRORS = (404, 415, 422, 503)
 TAG_ANALYSIS, TAG_RPPG, TAG_RECORDS, TAG_USERS, TAG_SERVICE, TAG_COMPAT, TAG_SCALES = (
@@ -195,7 +198,9 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         "A phrase spoken by the server's voice", TAG_SERVICE,
         {200: content("audio/wav", BINARY, "WAV (pyttsx3 + espeak-ng).")},
         errors=(400, 503),
-        query=(query("text", {"type": "string", "minLength": 1}, "The phrase.", required=True),),
+        query=(query("text", {"type": "string", "minLength": 1}, "The phrase.", required=True),
+               query("lang", {"type": "string", "enum": list(LANGUAGE_CODES)},
+                     "The voice's language (espeak-ng); default: the account's, else Accept-Language.")),
     ),
     "ecg_api.analyze_ecg_upload": Operation(
         "Heart rate, HRV, quality and arousal of an ECG recording", TAG_ANALYSIS,
@@ -261,6 +266,12 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         errors=(403, 422),
         body={"application/json": s.NewUserSchema},
     ),
+    "users_api.set_my_language": Operation(
+        "Choose this account's language for pages and spoken phrases", TAG_USERS,
+        {200: json_body(s.LanguageSchema, "The language kept (null: the browser's Accept-Language).")},
+        description="en, de, fr, es or hi; \"\" or null to follow the browser again (README \"Languages\").",
+        body={"application/json": s.LanguageSchema},
+    ),
     # ---- /api/v1/patients (server/web/records_api.py)
     "records_api.list_patients": Operation(
         "Patients, by identifier", TAG_RECORDS,
@@ -296,6 +307,16 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         {200: content("text/csv", {"type": "string"}, "Header row first; a download (Content-Disposition).")},
         errors=(400, 404),
         query=(ASSESSMENT,),
+    ),
+    "records_api.get_fhir": Operation(
+        "A patient's record as a FHIR R4 Bundle (audited as an export)", TAG_RECORDS,
+        {200: content("application/fhir+json", s.FhirBundleSchema,
+                      "A collection Bundle: Patient, Devices, Observations (README \"FHIR export\").")},
+        errors=(400, 404),
+        description="PSPI with level, confidence and action units; heart rate (LOINC 8867-4) and respiration rate "
+                    "(LOINC 9279-1) as vital signs; PAINAD, CPOT and FLACC totals with their items as components. "
+                    "Ids are stable, so an overlapping `since` updates rather than duplicates.",
+        query=(SINCE,),
     ),
     "records_api.get_audit": Operation(
         "Who viewed, exported, created, changed or recorded a patient (admins only)", TAG_RECORDS,

@@ -1,4 +1,4 @@
-"""Patient records over HTTP (``/api/v1/patients``): list, create, read, change, readings, CSV, audit.
+"""Patient records over HTTP (``/api/v1/patients``): list, create, read, change, readings, CSV, FHIR, audit.
 
 Reading a patient's record is audited ("view"), exporting it too ("export"),
 and so is every change ("create", "change", in the same transaction as the
@@ -6,12 +6,14 @@ change). The audit log itself is for admins only.
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user
 
-from server.store import records
+from server.store import fhir, records, scale_records
 from server.store.db import Database
 from server.problems import InputProblem
 from server.web.context import current_services
@@ -131,6 +133,37 @@ def get_readings_csv(patient_id: int) -> Any:
     text = records.readings_csv(records.list_readings(db, patient_id, assessment_id))
     records.record(db, current_user.id, "export", patient_id, "readings (CSV)")
     return patient_csv(text, patient, "readings")
+
+
+def _since() -> dt.datetime | None:
+    """``?since=``: an ISO-8601 time with its zone (``2026-12-06T09:30:00Z``); None when not given."""
+    value = request.args.get("since")
+    if value in (None, ""):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # not a time; or one whose zone moves it out of the years 1-9999
+        raise InputProblem("bad_parameter", "'since' must be an ISO-8601 time, e.g. 2026-12-06T09:30:00Z.") from None
+    if moment.tzinfo is None:
+        raise InputProblem("bad_parameter", "'since' needs its time zone, e.g. 2026-12-06T09:30:00Z.")
+    return moment
+
+
+@records_api.get("/patients/<int:patient_id>/fhir")
+def get_fhir(patient_id: int) -> Any:
+    """The patient's record as a FHIR R4 Bundle (``application/fhir+json``): the Patient, Devices and an
+    Observation per reading and scale assessment (server/store/fhir.py); ``?since=`` only those from then
+    on. Audited as an export."""
+    db = _db()
+    since = _since()
+    patient = records.get_patient(db, patient_id)
+    readings = records.list_readings(db, patient_id, since=since)
+    scales = scale_records.list_scale_assessments(db, patient_id, since=since)
+    bundle = fhir.patient_bundle(patient, readings, scales, dt.datetime.now(dt.timezone.utc))
+    records.record(db, current_user.id, "export", patient_id, "record (FHIR)" + (f" since {since}" if since else ""))
+    return Response(json.dumps(bundle, separators=(",", ":")), mimetype=fhir.FHIR_JSON)
 
 
 @records_api.get("/patients/<int:patient_id>/audit")

@@ -80,8 +80,10 @@ def _new_assessment_fields() -> dict[str, Any]:
 def add_scale_assessment(patient_id: int) -> Any:
     """JSON ``{scale, items: {item: score}, context: rest|movement}`` -> 201 and the stored total and band."""
     body = _new_assessment_fields()
+    services = current_services()
     saved = scale_records.record_scale_assessment(
-        current_services().db, patient_id, current_user.id, body["scale"], body["items"], body["context"]
+        services.db, patient_id, current_user.id, body["scale"], body["items"], body["context"],
+        outbox=bool(services.settings.fhir_url),  # queued for the FHIR server with it, never lost
     )
     response = jsonify(saved.to_dict())
     response.status_code = 201

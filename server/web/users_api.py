@@ -7,7 +7,8 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from server.store.accounts import AccountError, create_user
+from server.assess import catalogs
+from server.store.accounts import AccountError, create_user, set_language
 from server.store.db import User
 from server.problems import InputProblem
 from server.web.context import current_services
@@ -51,3 +52,17 @@ def add_user() -> Any:
     except AccountError as error:
         raise InputProblem("bad_account", str(error)) from None
     return jsonify({"id": account.id, "name": account.name, "admin": account.is_admin}), 201
+
+
+@users_api.put("/users/me/language")
+def set_my_language() -> Any:
+    """JSON ``{"language": "de"}``: this account's pages and phrases in that language; ``""`` or null: the
+    browser's Accept-Language again. Answers ``{"language"}`` (null when it follows the browser)."""
+    body = json_object(request)
+    language = body.get("language")
+    if language is not None and not isinstance(language, str):
+        raise InputProblem("bad_field_type", "'language' must be text.")
+    if language and language not in catalogs.LANGUAGES:
+        raise InputProblem("bad_parameter", f"'language' is one of {', '.join(catalogs.LANGUAGES)}, or empty.")
+    set_language(current_services().db, current_user.id, language or None)
+    return jsonify({"language": language or None})

@@ -53,13 +53,24 @@ export function getJson(url, signal) {
   return request(url, { signal, headers: { Accept: 'application/json' } });
 }
 
-export function speechWavUrl(text) {
-  return `/api/v1/speech.wav?text=${encodeURIComponent(text)}`;
+// The page's language picks the server voice (espeak-ng) as it picked the phrase's words.
+export function speechWavUrl(text, lang = document.documentElement.lang) {
+  const voice = lang ? `&lang=${encodeURIComponent(lang)}` : '';
+  return `/api/v1/speech.wav?text=${encodeURIComponent(text)}${voice}`;
 }
 
 export function postJson(url, body, signal) {
   return request(url, {
     method: 'POST',
+    body: JSON.stringify(body),
+    signal,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...csrfHeaders() },
+  });
+}
+
+export function putJson(url, body, signal) {
+  return request(url, {
+    method: 'PUT',
     body: JSON.stringify(body),
     signal,
     headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...csrfHeaders() },

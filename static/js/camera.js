@@ -1,4 +1,6 @@
 // Webcam access and frame capture (scaled JPEG for the live stream).
+import { t } from './i18n.js';
+
 const MAX_SIDE_PX = 640; // the longer side of a sent frame; face landmarks need no more
 
 export class CameraError extends Error {
@@ -13,20 +15,21 @@ function explain(error) {
   switch (error.name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return new CameraError('Camera permission denied', 'Camera access was refused. Allow the camera for this site and press Start again.');
+      return new CameraError(t('Camera permission denied'), t('Camera access was refused. Allow the camera for this site and press Start again.'));
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return new CameraError('No camera found', 'No usable camera was found. Connect one and press Start again.');
+      return new CameraError(t('No camera found'), t('No usable camera was found. Connect one and press Start again.'));
     case 'NotReadableError':
-      return new CameraError('Camera busy', 'The camera is in use by another application.');
+      return new CameraError(t('Camera busy'), t('The camera is in use by another application.'));
     default:
-      return new CameraError('Camera unavailable', `The camera could not be started: ${error.message}`);
+      return new CameraError(t('Camera unavailable'), t('The camera could not be started: %(error)s', { error: error.message }));
   }
 }
 
 export async function openCamera(video) {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    throw new CameraError('Camera unavailable', 'This page needs a secure connection (HTTPS) to use the camera.');
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    // Browsers give the camera only to secure pages: https://, or http://localhost on the server itself.
+    throw new CameraError(t('Camera needs HTTPS'), t('This page was opened over plain HTTP, and browsers allow the camera only on secure (HTTPS) pages. Open it by its https:// address, e.g. https://%(host)s/ (README "Deploying on a ward network").', { host: location.hostname }));
   }
   let stream;
   try {

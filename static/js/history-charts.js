@@ -37,9 +37,9 @@ function pointsOf(readings, value) {
 
 // Tick labels as precise as the span shown: seconds within minutes, dates across days.
 const tickFormats = {
-  days: new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }),
-  minutes: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }),
-  seconds: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+  days: new Intl.DateTimeFormat(document.documentElement.lang || undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }),
+  minutes: new Intl.DateTimeFormat(document.documentElement.lang || undefined, { hour: '2-digit', minute: '2-digit' }),
+  seconds: new Intl.DateTimeFormat(document.documentElement.lang || undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
 };
 
 function timeTick(range) {
@@ -47,7 +47,7 @@ function timeTick(range) {
   return range < 10 * MINUTE_MS ? tickFormats.seconds : tickFormats.minutes;
 }
 
-const longTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const longTime = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
 function timeScale() {
   return {

@@ -2,13 +2,14 @@
 // times shown in the browser's time zone, and the "Print report" button (the print layout is
 // the @media print part of app.css).
 import { getJson } from './api.js';
+import { t } from './i18n.js';
 import { heartRateChart, pspiChart, resizeForPrint, scaleChart } from './history-charts.js';
 import { watchReassessment } from './reassess.js';
 import { initScaleForm } from './scales.js';
 
 const $ = (id) => document.getElementById(id);
 const patientId = document.body.dataset.patientId;
-const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const localTime = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 // The server writes UTC; the people reading the page (or its printout) think in local time.
 function showLocalTimes() {
@@ -17,15 +18,15 @@ function showLocalTimes() {
     if (!Number.isNaN(moment.getTime())) element.textContent = localTime.format(moment);
   }
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  $('history-timezone').textContent = `Times are local (${zone ?? 'this computer’s time zone'}).`;
+  $('history-timezone').textContent = t('Times are local (%(zone)s).', { zone: zone ?? t('this computer’s time zone') });
 }
 
 function describe(readings, assessments) {
-  if (readings.length === 0) return 'No readings yet.';
+  if (readings.length === 0) return t('No readings yet.');
   const measured = readings.filter((r) => Number.isFinite(r.pspi)).length;
-  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  return `${plural(readings.length, 'reading')} from ${plural(assessments.length, 'assessment')}; `
-    + `${measured} with a PSPI (the others had no face or no PSPI).`;
+  // Counts as "label: n", so that no language needs plural forms here.
+  return t('Readings: %(readings)s · assessments: %(assessments)s · with a PSPI: %(measured)s (the others had no face or no PSPI).',
+    { readings: readings.length, assessments: assessments.length, measured });
 }
 
 async function showScaleChart() {
@@ -35,11 +36,10 @@ async function showScaleChart() {
   try {
     body = await getJson(`/api/v1/patients/${encodeURIComponent(patientId)}/scale-assessments`);
   } catch (error) {
-    status.textContent = `The pain scales could not be loaded: ${error.message}`;
+    status.textContent = t('The pain scales could not be loaded: %(error)s', { error: error.message });
     return [];
   }
-  const n = body.assessments.length;
-  status.textContent = `${n} pain scale assessment${n === 1 ? '' : 's'}.`;
+  status.textContent = t('Pain scale assessments: %(count)s.', { count: body.assessments.length });
   return [scaleChart($('history-scale-chart'), body.assessments)];
 }
 
@@ -49,7 +49,7 @@ async function showCharts() {
   try {
     body = await getJson(`/api/v1/patients/${encodeURIComponent(patientId)}/readings`);
   } catch (error) {
-    status.textContent = `The readings could not be loaded: ${error.message}`;
+    status.textContent = t('The readings could not be loaded: %(error)s', { error: error.message });
     return;
   }
   const readings = Array.isArray(body.readings) ? body.readings : [];

@@ -15,6 +15,7 @@ import {
 import { levelOf } from './levels.js';
 import { LevelAnnouncer } from './speech.js';
 import { hook } from './state.js';
+import { t } from './i18n.js';
 
 const MAX_IN_FLIGHT = 2;
 const FRAME_ACK_TIMEOUT_MS = 5000; // a lost ack must not hold a slot forever
@@ -128,7 +129,7 @@ function freeSlots() {
 }
 
 async function startSession() {
-  setStatus('Starting session…');
+  setStatus(t('Starting session…'));
   let reply;
   try {
     const options = session.estimator ? { estimator: session.estimator } : {}; // none: the server's default
@@ -139,7 +140,7 @@ async function startSession() {
     reply = { error: { message: 'The live service did not answer.' } };
   }
   if (reply.error) {
-    await stop({ status: 'Camera off', error: reply.error.message });
+    await stop({ status: t('Camera off'), error: reply.error.message });
     return;
   }
   session.streaming = true;
@@ -155,17 +156,17 @@ function onDisconnect(reason) {
   if (!session.socket) return; // we are stopping
   if (reason === 'io server disconnect') {
     // The server ended the session; Socket.IO will not reconnect by itself.
-    stop({ status: 'Disconnected', error: 'The server closed the live session.' });
+    stop({ status: t('Disconnected'), error: t('The server closed the live session.') });
     return;
   }
-  setStatus('Disconnected');
+  setStatus(t('Disconnected'));
   setPhase('paused');
   showError('Connection to the server lost. Reconnecting…');
 }
 
 function onConnectError(error) {
   if (session.socket?.active) {
-    setStatus('Disconnected');
+    setStatus(t('Disconnected'));
     showError('Cannot reach the live service. Retrying…');
     return;
   }
@@ -174,9 +175,11 @@ function onConnectError(error) {
 }
 
 function connect() {
-  setStatus('Connecting…');
+  setStatus(t('Connecting…'));
   const socket = io('/live', { transports: ['websocket'] });
   session.socket = socket;
+  // The socket's address (wss:// on an https:// page), for the browser tests.
+  socket.io.on('open', () => { hook.liveSocketUrl = socket.io.engine.transport.uri(); });
   socket.on('connect', startSession); // also after an automatic reconnection
   socket.on('disconnect', onDisconnect);
   socket.on('connect_error', onConnectError);
@@ -188,12 +191,12 @@ async function start() {
   showLiveRecord(null);
   setPhase('starting');
   showError('');
-  setStatus('Starting camera…');
+  setStatus(t('Starting camera…'));
   resetReadings();
   try {
     session.stream = await openCamera(el.video);
   } catch (error) {
-    await stop({ status: error.status ?? 'Camera unavailable', error: error.message });
+    await stop({ status: error.status ?? t('Camera unavailable'), error: error.message });
     return;
   }
   announcer.reset();
@@ -217,7 +220,7 @@ function teardown() {
   clearPicture();
 }
 
-async function stop({ status = 'Camera off', error = '' } = {}) {
+async function stop({ status = t('Camera off'), error = '' } = {}) {
   const { socket } = session;
   session.streaming = false;
   if (socket?.connected) {

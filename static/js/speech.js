@@ -51,6 +51,8 @@ function playWav(text) {
 
 function speakWithVoice(text) {
   const utterance = new SpeechSynthesisUtterance(text);
+  // The phrase is in the page's language (the server chose it); the browser picks a voice for it.
+  utterance.lang = document.documentElement.dataset.speechLang || document.documentElement.lang || 'en-GB';
   let started = false;
   utterance.addEventListener('start', () => {
     started = true;

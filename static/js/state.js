@@ -3,6 +3,7 @@
 export const hook = {
   lastLiveResult: null,
   liveResultCount: 0,
+  liveSocketUrl: null, // wss://... on an https:// page
   lastUploadResult: null,
   spoken: [],
 };

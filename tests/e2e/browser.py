@@ -67,7 +67,8 @@ def write_y4m(path: str, frames: Sequence[np.ndarray], fps: int = CAMERA_FPS) ->
 class Browser:
     """A Chromium session with a fresh profile; ``close()`` removes the profile."""
 
-    def __init__(self, camera_y4m: str | None = None) -> None:
+    def __init__(self, camera_y4m: str | None = None, flags: Sequence[str] = ()) -> None:
+        """``flags``: more Chromium switches (a host-resolver rule, a trusted certificate's SPKI hash, ...)."""
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -84,6 +85,8 @@ class Browser:
             options.add_argument(flag)
         if camera_y4m:
             options.add_argument(f"--use-file-for-fake-video-capture={camera_y4m}")
+        for flag in flags:
+            options.add_argument(flag)
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         for spy in (SPEECH_SPY, PAGE_ERROR_SPY):
             self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": spy})

@@ -60,6 +60,8 @@ from server.web.schemas.records import (
     AuditEventSchema,
     AuditSchema,
     ChangedPatientSchema,
+    FhirBundleSchema,
+    FhirEntrySchema,
     NewPatientSchema,
     PatientChangeSchema,
     PatientListSchema,
@@ -114,6 +116,7 @@ from server.web.schemas.uploads import (
     VideoUploadFormSchema,
 )
 from server.web.schemas.users import (
+    LanguageSchema,
     NewUserSchema,
     UserSchema,
 )
@@ -130,6 +133,8 @@ __all__ = [
     "BodyReportSchema",
     "BodyVideoFormSchema",
     "ChangedPatientSchema",
+    "FhirBundleSchema",
+    "FhirEntrySchema",
     "CompatBatchHeartRateSchema",
     "CompatBatchRequestSchema",
     "CompatHeartRateSchema",
@@ -158,6 +163,7 @@ __all__ = [
     "ImageUploadJsonSchema",
     "NewPatientSchema",
     "NewScaleAssessmentSchema",
+    "LanguageSchema",
     "NewUserSchema",
     "OpenObjectSchema",
     "PainEstimateSchema",

@@ -100,3 +100,19 @@ class AuditEventSchema(Schema):
 
 class AuditSchema(Schema):
     events = required(fields.List(fields.Nested(AuditEventSchema), metadata={"description": "newest first"}))
+
+
+class FhirEntrySchema(Schema):
+    fullUrl = string(metadata={"description": "urn:uuid: of the resource, the same in every export"})
+    resource = required(fields.Dict(metadata={"description": "a FHIR R4 Patient, Device or Observation"}))
+
+
+class FhirBundleSchema(Schema):
+    """A FHIR R4 Bundle (server/store/fhir.py); the resources are FHIR's, described by the FHIR specification."""
+
+    resourceType = one_of(("Bundle",))
+    type = one_of(("collection",))
+    timestamp = required(fields.DateTime())
+    entry = required(fields.List(fields.Nested(FhirEntrySchema), metadata={
+        "description": "the Patient, the Devices, then an Observation per reading (PSPI, heart rate, respiration "
+                       "rate) and per scale assessment (PAINAD, CPOT, FLACC), in time order"}))

@@ -1,0 +1,252 @@
+"""Languages (README "Languages"): every catalog has every message the code and templates use, translated,
+with its placeholders intact; phrases, pages and the printed report follow the account's language, else the
+browser's Accept-Language; numbers and times are written the language's way; the server's WAV is spoken with
+each language's espeak-ng voice."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import wave
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from server.assess import catalogs
+from server.assess.speech import SpeechRenderer, phrase
+from server.pain.estimate import make_estimate
+from server.store import records
+from server.store.accounts import authenticate
+from server.vitals.vital_signs import Vitals
+from tests import synthetic
+from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app, multipart
+
+REPO = Path(__file__).resolve().parent.parent
+AUS = {"AU4": 3.0, "AU6": 0.0, "AU7": 3.0, "AU9": 0.0, "AU10": 1.0, "AU43": 0.0}
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+OTHER_LANGUAGES = [code for code in catalogs.LANGUAGES if code != catalogs.DEFAULT_LANGUAGE]
+# The phrase "Moderate pain. Heart rate 78." in each language.
+MODERATE_78 = {
+    "en": "Moderate pain. Heart rate 78.",
+    "de": "Mäßiger Schmerz. Herzfrequenz 78.",
+    "fr": "Douleur modérée. Fréquence cardiaque 78.",
+    "es": "Dolor moderado. Frecuencia cardíaca 78.",
+    "hi": "मध्यम दर्द। हृदय गति 78।",
+}
+
+
+def _used_messages() -> set[str]:
+    """Every message the server's Python (N_ / _) and the templates (_) ask for, as pybabel extracts them."""
+    method_map = [("server/**.py", "python"), ("templates/**.html", "jinja2")]
+    keywords = {"_": None, "N_": None, "gettext": None}
+    return {message for _file, _line, message, _comments, _context in
+            extract_from_dir(str(REPO), method_map, keywords=keywords) if isinstance(message, str)}
+
+
+def _catalog(code: str):
+    with catalogs.po_path(code).open("rb") as handle:
+        return read_po(handle, locale=code)
+
+
+@pytest.mark.parametrize("code", OTHER_LANGUAGES)
+def test_every_catalog_translates_every_message_with_its_placeholders(code):
+    used = _used_messages()
+    assert len(used) > 100  # the phrases, the pages and the report
+    catalog = _catalog(code)
+    translated = {message.id: message.string for message in catalog if message.id}
+    assert used <= set(translated), sorted(used - set(translated))  # nothing the code asks for is missing
+    assert set(translated) <= used, sorted(set(translated) - used)  # nothing stale
+    for msgid, text in translated.items():
+        assert text, f"{code}: {msgid!r} is not translated"
+        assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(msgid)), (code, msgid, text)
+        assert "%" not in PLACEHOLDER.sub("", text), (code, msgid, text)  # no stray format sign
+    assert not [message.id for message in catalog if message.fuzzy and message.id]
+
+
+def test_the_template_of_the_catalogs_is_the_code_s_messages():
+    with (REPO / "translations" / "messages.pot").open("rb") as handle:
+        template = {message.id for message in read_po(handle) if message.id}
+    assert template == _used_messages()
+
+
+@pytest.mark.parametrize("code", list(catalogs.LANGUAGES))
+def test_the_phrase_is_said_in_each_language_with_the_english_unchanged(code):
+    pain = make_estimate(AUS, 0.8, "geometry", "reference")
+    assert phrase(pain, True, Vitals(heart_rate_bpm=78.4, quality="medium"), language=code) == MODERATE_78[code]
+    assert phrase(pain, True, Vitals(heart_rate_bpm=78.4, quality="medium")) == MODERATE_78["en"]
+
+
+def test_a_region_picks_its_language_and_an_unknown_one_english():
+    assert catalogs.best_match(["de-AT", "en"]) == "de"
+    assert catalogs.best_match(["pt-BR", "fr-CA"]) == "fr"
+    assert catalogs.best_match(["pt-BR"]) is None
+    assert catalogs.language("xx").code == "en"
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    speech = SpeechRenderer(160)
+    available, detail = speech.available()
+    if not available:
+        pytest.skip(f"no espeak-ng voice: {detail}")
+    return speech
+
+
+@pytest.mark.parametrize("code", list(catalogs.LANGUAGES))
+def test_the_wav_of_each_language_is_spoken_with_its_voice(renderer, code):
+    voice = catalogs.LANGUAGES[code].espeak_voice
+    wav = renderer.render_wav(MODERATE_78[code], voice)
+    assert renderer._get_engine().getProperty("voice") == voice  # what espeak-ng spoke it with
+    with wave.open(io.BytesIO(wav)) as sound:
+        seconds = sound.getnframes() / sound.getframerate()
+        assert 1.0 < seconds < 10.0
+    english_voice = renderer.render_wav(MODERATE_78[code], catalogs.LANGUAGES["en"].espeak_voice)
+    if code != "en":
+        assert english_voice != wav  # another voice, other sounds
+    assert renderer._get_engine().getProperty("voice") == catalogs.LANGUAGES["en"].espeak_voice
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_test_app()
+
+
+def _login(app):
+    browser = app.test_client()
+    page = browser.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    browser.post("/login", data={"name": TEST_USER, "password": TEST_PASSWORD, "csrf_token": token})
+    return browser
+
+
+def test_accept_language_picks_the_pages_language_and_english_stays_english(app):
+    german = app.test_client().get("/login", headers={"Accept-Language": "de-CH, de;q=0.9, en;q=0.5"})
+    html = german.get_data(as_text=True)
+    assert '<html lang="de" data-speech-lang="de-DE">' in html
+    assert ">Anmelden<" in html and ">Passwort<" in html
+    english = app.test_client().get("/login", headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
+    assert '<html lang="en" data-speech-lang="en-GB">' in english and ">Log in<" in english
+
+
+def test_the_account_s_language_beats_the_browser_s_and_the_report_follows_it(app):
+    db = app.extensions["painscope"].db
+    user = authenticate(db, TEST_USER, TEST_PASSWORD)
+    patient = records.create_patient(db, "MRN-LANG-1", "", "", user.id)
+    at = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.timezone.utc)
+    row = records.ReadingRow(t=at, offset_s=0.0, pspi=6.34, level="moderate", confidence=0.8, action_units=None,
+                             heart_rate_bpm=None, heart_rate_quality=None, face_found=True, face_share=1.0, frames=1)
+    records.record_assessment(db, patient.id, user.id, "photo", "geometry", ["face"], [row], started_at=at)
+    browser = _login(app)
+    try:
+        chosen = browser.put("/api/v1/users/me/language", json={"language": "fr"},
+                             headers={"X-CSRFToken": _csrf(browser)})
+        assert chosen.status_code == 200 and chosen.get_json() == {"language": "fr"}
+        report = browser.get(f"/patients/{patient.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+        assert '<html lang="fr" data-speech-lang="fr-FR">' in report
+        assert ">Imprimer le rapport<" in report and "Rapport patient PainScope · imprimé le" in report
+        assert "06/12/2026 09:30 UTC" in report  # French date, time in UTC
+        assert "<td>6,3</td>" in report  # the mean PSPI with a decimal comma
+        refused = browser.put("/api/v1/users/me/language", json={"language": "xx"},
+                              headers={"X-CSRFToken": _csrf(browser)})
+        assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_parameter"
+    finally:
+        browser.put("/api/v1/users/me/language", json={"language": None}, headers={"X-CSRFToken": _csrf(browser)})
+    english = browser.get(f"/patients/{patient.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "2026-12-06 09:30 UTC" in english and "<td>6.3</td>" in english
+
+
+def _csrf(browser) -> str:
+    page = browser.get("/patients").get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def test_an_analysed_photo_speaks_in_the_browser_s_language(app):
+    client = authed_client(app)
+    photo = synthetic.encode(synthetic.camera_frame(synthetic.astronaut_face()), quality=90)
+    german = client.post("/api/v1/analyze/image", data=multipart(image=photo), headers={"Accept-Language": "de"})
+    english = client.post("/api/v1/analyze/image", data=multipart(image=photo))
+    assert german.status_code == english.status_code == 200
+    assert english.get_json()["speech"]["text"] in {"No pain detected.", "Mild pain.", "Moderate pain.", "Severe pain.",
+                                                     "No pain detected. Not calibrated.", "Mild pain. Not calibrated.",
+                                                     "Moderate pain. Not calibrated."}
+    level = english.get_json()["pain"]["level"]
+    german_level = {"none": "Kein Schmerz erkannt.", "mild": "Leichter Schmerz.", "moderate": "Mäßiger Schmerz.",
+                    "severe": "Starker Schmerz."}[level]
+    assert german.get_json()["speech"]["text"].startswith(german_level)
+
+
+def test_speech_wav_takes_a_language_and_refuses_an_unknown_one(app, renderer):
+    client = authed_client(app)
+    wav = client.get("/api/v1/speech.wav", query_string={"text": MODERATE_78["hi"], "lang": "hi"})
+    assert wav.status_code == 200 and wav.data[:4] == b"RIFF"
+    refused = client.get("/api/v1/speech.wav", query_string={"text": "x", "lang": "xx"})
+    assert refused.status_code == 400
+
+
+def test_a_live_stream_speaks_in_the_language_of_its_connection(app):
+    from server import socketio_of
+
+    client = socketio_of(app).test_client(app, namespace="/live", auth={"token": app.config["TEST_API_TOKEN"]},
+                                           headers={"Accept-Language": "es-MX,es;q=0.9"})
+    try:
+        assert client.emit("start", {}, namespace="/live", callback=True)["ok"]
+        jpeg = synthetic.encode(synthetic.camera_frame(synthetic.astronaut_face()), quality=85)
+        ack = client.emit("frame", {"seq": 0, "t_ms": 0, "jpeg": jpeg}, namespace="/live", callback=True)
+        spanish = {"Dolor leve.", "Dolor moderado.", "Dolor intenso.", "No se detecta dolor.",
+                   "No se encontró ninguna cara."}
+        assert ack["speech"]["text"].split(" Sin calibrar.")[0] in spanish, ack["speech"]
+    finally:
+        client.disconnect(namespace="/live")
+
+
+def test_a_video_s_clip_phrase_and_peak_phrase_follow_the_language(app):
+    from tests import media
+
+    video = media.write_video([synthetic.camera_frame(synthetic.astronaut_face())] * 10, fps=5.0)
+    client = authed_client(app)
+    english = client.post("/api/v1/analyze/video", data=multipart(video=video)).get_json()
+    french = client.post("/api/v1/analyze/video", data=multipart(video=video),
+                         headers={"Accept-Language": "fr"}).get_json()
+    to_french = {text: catalogs.gettext("fr", text) for text in
+                 ("No pain detected.", "Mild pain.", "Moderate pain.", "Severe pain.", "Not calibrated.")}
+    for said, translated in ((english["speech"]["text"], french["speech"]["text"]),
+                             (english["peak"]["speech"]["text"], french["peak"]["speech"]["text"])):
+        expected = said
+        for source, target in to_french.items():
+            expected = expected.replace(source, target)
+        assert translated == expected and translated != said
+
+
+def test_every_message_the_page_scripts_translate_is_in_the_catalogs_and_reaches_the_page(app):
+    from server.web.language import SCRIPT_MESSAGES
+
+    script_calls = set()
+    for path in (REPO / "static" / "js").glob("*.js"):
+        script_calls |= set(re.findall(r"\bt\('((?:[^'\\]|\\.)*)'", path.read_text()))
+    assert script_calls and script_calls == set(SCRIPT_MESSAGES)
+    page = _login(app).get("/", headers={"Accept-Language": "hi"}).get_data(as_text=True)
+    block = re.search(r'<script type="application/json" id="page-messages">(.*?)</script>', page).group(1)
+    import json
+
+    messages = json.loads(block)
+    assert messages["Camera off"] == "कैमरा बंद" and set(messages) == set(SCRIPT_MESSAGES)
+    english = _login(app).get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="page-messages"' not in english
+
+
+def test_a_fresh_clone_s_catalogs_are_compiled_on_first_use(tmp_path, monkeypatch):
+    import shutil
+
+    for po in (REPO / "translations").glob("*/LC_MESSAGES/messages.po"):  # the .po files only, as in git
+        target = tmp_path / po.relative_to(REPO / "translations")
+        target.parent.mkdir(parents=True)
+        shutil.copy(po, target)
+    monkeypatch.setattr(catalogs, "TRANSLATIONS_DIR", tmp_path)
+    monkeypatch.setattr(catalogs, "_compiled", False)
+    monkeypatch.setattr(catalogs, "_cache", {})
+    assert catalogs.gettext("fr", "Mild pain.") == "Douleur légère."
+    assert sorted(p.parent.parent.name for p in tmp_path.glob("*/LC_MESSAGES/messages.mo")) == ["de", "es", "fr", "hi"]
+    assert not list(tmp_path.glob("*/LC_MESSAGES/*.tmp"))
+    assert catalogs.compile_catalogs() == []  # up to date: nothing compiled again
