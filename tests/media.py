@@ -27,6 +27,21 @@ def write_video(frames: Sequence[np.ndarray], fps: float, suffix: str = ".mp4", 
         os.unlink(path)
 
 
+def first_frame(video: bytes, suffix: str = ".mp4") -> np.ndarray:
+    """The first frame of a video's bytes, RGB."""
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(video)
+        capture = cv2.VideoCapture(path)
+        ok, bgr = capture.read()
+        capture.release()
+        assert ok, "the video has no frame"
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    finally:
+        os.unlink(path)
+
+
 def png_of_size(width: int, height: int) -> bytes:
     """A real PNG of the given size (flat grey compresses to almost nothing)."""
     buffer = io.BytesIO()

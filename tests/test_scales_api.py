@@ -62,11 +62,12 @@ def test_a_grimace_in_a_video_prefills_the_cpot_face_and_leaves_the_rest_to_the_
 
 
 def test_a_one_frame_grimace_in_a_video_does_not_grade_the_face(client):
-    """A spike of 0.2 s (a frame or two: a wince, a landmark glitch) is seen but does not make the face tense."""
+    """A spike of 0.2 s (a frame or two: a wince, a landmark glitch) does not make the face tense."""
     neutral, spike = synthetic.astronaut_face(), synthetic.grimace(1.0)
     frames = [neutral] * (2 * FPS) + [spike] * 2 + [neutral] * (2 * FPS)
     body = _prefill(client, "painad", video=media.write_video(frames, fps=FPS)).get_json()
-    assert body["measured"]["peak_pspi"] >= 5.5  # the analysis saw the grimace frame
+    # each reading is the median of the last 0.4 s (the pain head's smoothing): one sample's spike is no peak
+    assert body["measured"]["peak_pspi"] < 5.5
     face = body["items"]["face"]
     assert face["value"] == 0 and "held for at least 1 s" in face["evidence"]
 

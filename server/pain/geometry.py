@@ -163,7 +163,9 @@ class GeometryEstimator:
             closed_s = closed_for_s(frames, lambda f: closed(f.eye_open, f.blendshapes))
         aus, context = discount_look_alikes(
             fused, smile_strength(scores, neutral), speech_strength(history), closed_now, closed_s, still,
-            self.head.discount_smile, self.head.discount_speech,
+            # Without the person's own neutral a resting smile and a grimace's lip pull look alike, so the
+            # smile is discounted then; with it, the fitted head decides (pain/pain_head.py).
+            self.head.discount_smile or not baseline.calibrated, self.head.discount_speech,
         )
         gaps = [abs(s["geometry"] - s["blendshapes"]) for au, s in sources.items()
                 if au != "AU43" and s["blendshapes"] is not None]
