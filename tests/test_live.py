@@ -20,15 +20,19 @@ def test_a_stream_calibrated_on_a_neutral_face_reports_pain_when_the_face_change
     calm = live_call(live, "frame", {"seq": 5, "t_ms": 400.0, "jpeg": NEUTRAL})
     assert calm["pain"]["level"] == "none" and calm["pain"]["baseline"] == "calibration"
     pained = live_call(live, "frame", {"seq": 6, "t_ms": 466.0, "jpeg": GRIMACE})
-    assert pained["pain"]["level"] in ("moderate", "severe")
+    # The reading is the median of the last 0.4 s (the pain head's smoothing): it rises at the first
+    # grimace frame and reaches the grimace once that is most of the window.
+    assert pained["pain"]["pspi"] > calm["pain"]["pspi"]
     # One frame's grimace is not announced: speech follows the level held for a second.
     assert pained["speech"] == {"text": "No pain detected.", "level": "none"}
-    for seq in range(7, 14):  # the grimace held for 1.05 s
+    for seq in range(7, 17):  # the grimace held for 1.5 s: a second beyond the 0.4 s smoothing window
         held = live_call(live, "frame", {"seq": seq, "t_ms": 466.0 + (seq - 6) * 150.0, "jpeg": GRIMACE})
-    assert held["speech"]["level"] == held["pain"]["level"] in ("moderate", "severe")
-    assert held["speech"]["text"] == held["pain"]["level"].capitalize() + " pain."
+    # The test grimace reads PSPI ~10.6, on the moderate|severe boundary: the frame's level and the level
+    # held for the last second may differ by that step; speech says the held one.
+    assert held["speech"]["level"] in ("moderate", "severe") and held["pain"]["level"] in ("moderate", "severe")
+    assert held["speech"]["text"] == held["speech"]["level"].capitalize() + " pain."
     stopped = live_call(live, "stop", {})
-    assert stopped == {"ok": True, "frames_analysed": 14}
+    assert stopped == {"ok": True, "frames_analysed": 17}
 
 
 def test_without_calibration_a_rolling_baseline_is_learned(live):
@@ -37,7 +41,8 @@ def test_without_calibration_a_rolling_baseline_is_learned(live):
     for seq in range(40):  # ~4 s at 10 fps
         ack = live_call(live, "frame", {"seq": seq, "t_ms": seq * 100.0, "jpeg": NEUTRAL})
     assert ack["pain"]["baseline"] == "rolling"
-    pained = live_call(live, "frame", {"seq": 40, "t_ms": 4000.0, "jpeg": GRIMACE})
+    for seq in range(40, 46):  # a grimace held for half a second: most of the smoothing window
+        pained = live_call(live, "frame", {"seq": seq, "t_ms": seq * 100.0, "jpeg": GRIMACE})
     assert pained["pain"]["level"] in ("moderate", "severe")
 
 
