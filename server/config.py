@@ -83,6 +83,15 @@ class Settings:
     speech_repeat_s: float = 10.0  # repeat an unchanged pain level at most this often
     speech_rate_wpm: int = 160  # espeak-ng default is 175; slower is clearer at a bedside
     max_speech_chars: int = 300
+    # A render (espeak-ng, a few words) takes ~0.1 s and a fresh worker's start ~1 s: a worker that has
+    # not answered in 10 s is stuck and is killed (issue 25), the request answered 503 speech_unavailable.
+    speech_timeout_s: float = 10.0
+    # Distinct phrases kept rendered: a level (4) x "not calibrated" x heart rates 40-200 is a few
+    # hundred at most; a WAV of a phrase is ~50-100 KB, so 256 of them is at most ~25 MB.
+    speech_cache_entries: int = 256
+    # Distinct texts waiting for the one voice at once (503 speech_unavailable beyond): the page asks
+    # for one phrase at a time, so 8 leaves room for a ward of pages and stops a flood queueing forever.
+    speech_max_pending: int = 8
 
     # --- clinical scales (server/pain/scales.py) ---
     # After a total in a band that asks for it (PAINAD/FLACC moderate or severe, CPOT above 2) the

@@ -11,7 +11,7 @@ from typing import Mapping, Protocol
 
 from server.assess.analysis import Analyzer
 from server.assess.offload import Offloader, TrackerPool
-from server.assess.speech import SpeechRenderer
+from server.assess.speech_engine import SpeechEngine
 from server.config import Settings
 from server.pain.registry import EstimatorRegistry
 from server.store.db import Database, database_url
@@ -41,7 +41,7 @@ class Services:
     estimators: EstimatorRegistry
     trackers: TrackerPool
     offloader: Offloader
-    speech: SpeechRenderer
+    speech: SpeechEngine
     rppg_sessions: RppgSessionStore
     db: Database
     live_streams: set[str] = field(default_factory=set)
@@ -66,7 +66,8 @@ class Services:
             estimators=EstimatorRegistry(settings),
             trackers=TrackerPool(settings.analysis_threads, settings.analysis_max_side),
             offloader=Offloader(),
-            speech=SpeechRenderer(settings.speech_rate_wpm),
+            speech=SpeechEngine(settings.speech_rate_wpm, settings.speech_timeout_s, settings.speech_cache_entries,
+                                settings.speech_max_pending),
             rppg_sessions=rppg_session_store(settings),
             body_segmenter=load_segmenter(settings.models_dir, settings.segmentation_model, settings.model_threads),
             db=open_database(settings),

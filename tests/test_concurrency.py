@@ -45,3 +45,40 @@ def test_health_and_pages_answer_while_a_stream_is_being_analysed():
         # /health was answered *during* an analysis: the loop was not blocked by it.
         assert max(seen_analysing) >= 1, seen_analysing
         assert pages_ok >= 1
+
+
+SPEECH_REQUESTS = 20
+SPEECH_TIMEOUT_S = 60.0  # the server's own deadline is 10 s a render; this only catches a jam
+PHOTO = synthetic.encode(synthetic.grimace(1.0))
+
+
+def test_overlapping_speech_requests_never_jam_the_server():
+    """Issue 25: two overlapping speech.wav requests hung the engine for good, and after ~20 photo uploads,
+    logins and streams timed out. Now 20 at once are each answered (a WAV, or 503 speech_unavailable when
+    the voice is busy), and a photo upload and another phrase are answered afterwards."""
+    with running_server() as server:
+        url, headers = server.base_url, server.headers
+        statuses: list[tuple[int, int]] = []
+
+        def speak(i: int) -> None:
+            text = "Mild pain." if i % 2 else f"Moderate pain. Heart rate {60 + i}."
+            response = requests.get(url + "/api/v1/speech.wav", params={"text": text}, headers=headers,
+                                    timeout=SPEECH_TIMEOUT_S)
+            statuses.append((response.status_code, len(response.content)))
+
+        threads = [threading.Thread(target=speak, args=(i,)) for i in range(SPEECH_REQUESTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=SPEECH_TIMEOUT_S + 5)
+        assert len(statuses) == SPEECH_REQUESTS, statuses
+        assert all(code in (200, 503) for code, _ in statuses), statuses
+        assert all(size > 1000 for code, size in statuses if code == 200), statuses  # never a 200 without sound
+        assert sum(code == 200 for code, _ in statuses) >= SPEECH_REQUESTS // 2
+        photo = requests.post(url + "/api/v1/analyze/image", files={"image": ("p.jpg", PHOTO)}, headers=headers,
+                              timeout=30)
+        assert photo.status_code == 200 and photo.json()["face"]["found"]
+        again = requests.get(url + "/api/v1/speech.wav", params={"text": "Severe pain."}, headers=headers, timeout=30)
+        assert again.status_code == 200 and again.content[:4] == b"RIFF"
+        health = requests.get(url + "/health", headers=headers, timeout=10).json()
+        assert health["live"]["analysing"] == 0

@@ -8,9 +8,12 @@ OpenCV and MediaPipe release the GIL for most of their work. Without eventlet
 from __future__ import annotations
 
 import contextlib
+import importlib
 import queue
 import sys
 import threading
+import time
+from types import ModuleType
 from typing import Callable, Iterator, TypeVar
 
 from server.vision.face import FaceTracker
@@ -22,6 +25,41 @@ def eventlet_active() -> bool:
     """True when eventlet has monkey-patched the standard library (the server runs on it)."""
     eventlet = sys.modules.get("eventlet")  # never import it here: only a patched process uses it
     return eventlet is not None and bool(eventlet.patcher.is_monkey_patched("thread"))
+
+
+def real_module(name: str) -> ModuleType:
+    """The standard library module ``name`` as it was before eventlet patched it (``threading``, ``queue``,
+    ``select``, ``subprocess``): its locks and waits block the OS thread, never a green thread.
+
+    For state shared between the event loop and real OS threads: a patched ``threading.Lock`` is green,
+    and a green lock taken by an OS thread and the loop at once hangs both (issue 25's speech jam).
+    """
+    if eventlet_active():
+        from eventlet import patcher
+
+        return patcher.original(name)
+    return importlib.import_module(name)
+
+
+# How often a green thread looks whether an OS thread has finished its work: 10 ms is far below what a
+# person notices and costs the loop nothing measurable (a flag read per poll).
+GREEN_POLL_S = 0.01
+
+
+def wait_real_event(event: "threading.Event", timeout_s: float) -> bool:
+    """Wait for an event set by a real OS thread, without blocking the event loop; True when it was set.
+
+    Under eventlet, ``event.wait()`` on an original Event would stop the whole loop, so the green
+    thread polls it and sleeps cooperatively in between; without eventlet it simply waits.
+    """
+    if not eventlet_active():
+        return event.wait(timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while not event.is_set():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(GREEN_POLL_S)  # patched: a green sleep, the loop serves others meanwhile
+    return True
 
 
 class Offloader:

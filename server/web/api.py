@@ -7,13 +7,14 @@ import socket
 from flask import Blueprint, Response, jsonify, request
 
 from server.assess.analysis import png_data_url
+from server.assess.speech_engine import SpeechUnavailable
 from server.assess.upload_records import record_photo
 from server.problems import InputProblem
 from server.store.db import utcnow
 from server.version import __version__
 from server.web.context import current_services
 from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
-from server.web.errors import error_response
+from server.web.errors import STATUS_BY_CODE, error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
 from server.web.metrics import record_analysis
 from server.web.uploads import patient_to_record, run_video_analysis, store_upload
@@ -107,5 +108,10 @@ def speech_wav():
     available, detail = services.speech.available()
     if not available:
         return error_response("speech_unavailable", f"The server has no voice: {detail}", 503)
-    wav = services.offloader.run(services.speech.render_wav, text)
+    try:
+        # rendered in the speech worker process; this green thread waits without holding the loop
+        # or one of the analysis pool's threads (server/assess/speech_engine.py)
+        wav = services.speech.render_wav(text)
+    except SpeechUnavailable as problem:
+        return error_response("speech_unavailable", str(problem), STATUS_BY_CODE["speech_unavailable"])
     return Response(wav, mimetype="audio/wav", headers={"Cache-Control": "private, max-age=3600"})

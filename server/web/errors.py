@@ -64,6 +64,7 @@ STATUS_BY_CODE = {
     "bad_patient": 422,
     "record_failed": 503,  # the database did not take the write; the client may retry
     "shared_state_unavailable": 503,  # Redis (PAINSCOPE_REDIS_URL) did not answer; the client may retry
+    "speech_unavailable": 503,  # no voice, the voice busy, or a render stopped at its deadline; retry later
 }
 
 
