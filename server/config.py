@@ -27,6 +27,10 @@ class Settings:
     max_upload_bytes: int = 64 * 1024 * 1024  # whole request; videos are the big ones
     max_image_bytes: int = 20 * 1024 * 1024  # a 24 MP phone JPEG is ~10 MB
     max_image_pixels: int = 40_000_000  # 40 MP: above any phone camera in wards; caps decode memory (~120 MB RGB)
+    # Memory one image's decode may take: pixels x the bytes a pixel takes in the decoder (16-bit, alpha,
+    # palette, CMYK; server/vision/frames.py decode_bytes). 160 MB is what an 8-bit RGB image at the
+    # pixel cap costs (Pillow keeps RGB as 4 bytes a pixel); above it 413 too_large says why.
+    max_decode_bytes: int = 160_000_000
     min_image_side: int = 32  # px; below this no face landmarks can be found (Face Mesh input is 192 px)
     analysis_max_side: int = 1280  # px; images are downscaled to this before landmarks (Face Mesh works at 192 px)
     max_video_bytes: int = 60 * 1024 * 1024
