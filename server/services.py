@@ -16,6 +16,7 @@ from server.config import Settings
 from server.pain.registry import EstimatorRegistry
 from server.store.db import Database, database_url
 from server.store.shared_sessions import RedisRppgSessionStore, connect
+from server.vision.face import load_mediapipe
 from server.vision.face_model import DEFAULT_PATH, verify
 from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore
@@ -55,11 +56,13 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        """Everything from the settings; checkpoints and the segmenter are loaded now, face models when first used.
+        """Everything from the settings; checkpoints, the segmenter and MediaPipe's modules are loaded now, the
+        face trackers' graphs when first used.
 
         The face model bundle is checked now, so a missing one stops the start with a clear message.
         """
         verify(DEFAULT_PATH)  # models/face_landmarker.task, put there by `make setup`
+        load_mediapipe()  # once, before any request: concurrent first imports raced (issue 25)
         return cls(
             settings=settings,
             analyzer=Analyzer(settings),

@@ -82,3 +82,25 @@ def test_overlapping_speech_requests_never_jam_the_server():
         assert again.status_code == 200 and again.content[:4] == b"RIFF"
         health = requests.get(url + "/health", headers=headers, timeout=10).json()
         assert health["live"]["analysing"] == 0
+
+
+FIRST_UPLOADS = 6
+
+
+def test_the_first_uploads_after_a_start_do_not_race_on_loading_mediapipe():
+    """Issue 25: right after a start, 6 parallel photo uploads gave one 500 (an ImportError from a
+    half-loaded mediapipe) in 3 starts of 3. MediaPipe now loads before the server serves."""
+    with running_server() as server:
+        statuses: list[int] = []
+
+        def upload() -> None:
+            response = requests.post(server.base_url + "/api/v1/analyze/image", files={"image": ("p.jpg", PHOTO)},
+                                     headers=server.headers, timeout=60)
+            statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=upload) for _ in range(FIRST_UPLOADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=90)
+        assert statuses == [200] * FIRST_UPLOADS

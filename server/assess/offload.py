@@ -84,19 +84,32 @@ class Offloader:
                 self.in_progress -= 1
 
 
+# A borrower waiting for a tracker looks again this often whether a slot was freed by a creation that
+# failed (no tracker comes back to the queue then); a tracker given back wakes it at once.
+SLOT_RECHECK_S = 0.5
+
+
 class TrackerPool:
     """Static-mode face trackers for uploads, created on first use, at most ``size`` of them.
 
     Borrowing waits (cooperatively under eventlet) when all are lent, which also
-    bounds how many uploads are analysed at once.
+    bounds how many uploads are analysed at once. A tracker whose creation fails
+    gives its slot back (issue 25: one failed start left the pool at 1 of 2 for good).
     """
 
-    def __init__(self, size: int, max_side: int) -> None:
+    def __init__(self, size: int, max_side: int, factory: Callable[[], FaceTracker] | None = None) -> None:
+        """``factory``: makes one tracker (tests give one that fails); default a static-mode FaceTracker."""
         self._free: queue.Queue[FaceTracker] = queue.Queue()
         self._size = size
         self._created = 0
         self._max_side = max_side
+        self._factory = factory or (lambda: FaceTracker(stream=False, max_side=self._max_side))
         self._lock = threading.Lock()
+
+    @property
+    def created(self) -> int:
+        """Trackers made and not lost: at most ``size``."""
+        return self._created
 
     @contextlib.contextmanager
     def borrow(self) -> Iterator[FaceTracker]:
@@ -108,14 +121,23 @@ class TrackerPool:
             self._free.put(tracker)
 
     def _take(self) -> FaceTracker:
-        try:
-            return self._free.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            create = self._created < self._size
+        while True:
+            try:
+                return self._free.get_nowait()
+            except queue.Empty:
+                pass
+            with self._lock:
+                create = self._created < self._size
+                if create:
+                    self._created += 1
             if create:
-                self._created += 1
-        if create:
-            return FaceTracker(stream=False, max_side=self._max_side)
-        return self._free.get()
+                try:
+                    return self._factory()
+                except BaseException:
+                    with self._lock:
+                        self._created -= 1  # the slot is free again: the next borrower tries anew
+                    raise
+            try:
+                return self._free.get(timeout=SLOT_RECHECK_S)
+            except queue.Empty:
+                continue  # a slot may have been given back by a failed creation: look again
