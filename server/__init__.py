@@ -37,6 +37,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.compat_api import compat
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
+    from server.web.fair_share import init_fair_share
     from server.web.history_pages import history_pages
     from server.web.metrics import init_metrics
     from server.web.openapi import docs
@@ -46,6 +47,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.rppg_api import rppg_api
     from server.web.scales_api import scales_api
     from server.web.safe_json import BoundedJSONProvider, SocketJSON
+    from server.web.socket_guard import guard_client_events
     from server.web.users_api import users_api
     from server.web.websocket_mask import install as install_fast_websocket_unmask
 
@@ -86,6 +88,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     init_rate_limits(app)  # before the login check, so a flood of bad tokens is limited by address too
     init_auth(app)
+    init_fair_share(app)  # after the login check: it counts per account
     init_metrics(app)
     if eventlet_active():
         install_fast_websocket_unmask()  # frames from browsers are unmasked in C, not byte by byte on the loop
@@ -96,7 +99,10 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         max_http_buffer_size=settings.max_image_bytes,
         json=SocketJSON,  # packets nested too deeply are answered json_too_deep, not dropped unanswered
     )
-    socketio.on_namespace(LiveNamespace(services))
+    guard_client_events(socketio.server)  # empty events and `connect`/`disconnect` from a client: answered
+    live = LiveNamespace(services)
+    socketio.on_namespace(live)
+    socketio.start_background_task(live.sweep_revoked)  # closes the idle sockets of revoked credentials
     return app
 
 

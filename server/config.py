@@ -42,6 +42,10 @@ class Settings:
     estimator: str = "geometry"
     level_thresholds: tuple[float, float, float] = (0.5, 5.5, 10.5)  # PSPI boundaries none|mild|moderate|severe (docs/ARCHITECTURE.md)
     analysis_threads: int = 2  # OS threads for CPU-bound analysis (one per core here)
+    # Analysis calls (photos, videos, ECGs, bodies, heart-rate frames) one account may have under way at
+    # once (429 too_many_analyses beyond): twice the analysis threads, so one account can keep both busy
+    # with one more waiting each, never a queue of dozens in front of the ward (issue 25).
+    max_analyses_per_user: int = 4
 
     # --- learned models (checkpoints in models_dir; none ship with PainScope) ---
     model_threads: int = 2  # intra-op threads of torch / ONNX Runtime per inference (cores here)
@@ -68,6 +72,10 @@ class Settings:
     # --- live stream ---
     live_max_fps: float = 15.0  # client capture cap; Face Mesh + geometry run at >= 25 fps per core
     live_jpeg_quality: float = 0.8
+    # Live streams one account may have open at once (`start` beyond: too_many_streams). A stream holds
+    # ~54 MB (two MediaPipe graphs and its buffers; issue 25 measured 50 on one token at 2.7 GB); a bedside
+    # tablet needs one, so 4 leaves room for a few devices on a shared token. 0: no cap.
+    live_max_streams_per_user: int = 4
     rolling_baseline_seconds: float = 60.0
 
     # --- heart rate from the face (rPPG) ---
@@ -125,6 +133,11 @@ class Settings:
     # 50 a second leaves room for a script paging through records, and stops a loop (a record read takes
     # a few ms, so one client could make hundreds a second) from keeping a worker busy.
     rate_limit_api: str = "3000/minute"
+    # /live `start` events per account: each builds trackers (~0.2 s of CPU, ~50 MB) and, with a
+    # patient_id, opens an assessment and an audit row that stay. A page starts a stream on a click or
+    # after a reconnection; one a second sustained is far above that, and cut a loop of 100 starts in
+    # 8.8 s (issue 25) to 60 a minute.
+    rate_limit_live_start: str = "60/minute"
 
     # --- storage / scale ---
     models_dir: str = "models"

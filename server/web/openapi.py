@@ -55,9 +55,11 @@ ERRORS: dict[int, tuple[str, str]] = {
     422: ("UnprocessableContent", "Understood but unusable: 1x1 image, no face in a reference, model not installed, "
                                   "too few heartbeats ..."),
     429: ("TooManyRequests", "Over this account's API rate limit (rate_limited; the Retry-After header says how many "
-                             "seconds to wait), or too many open sessions, in all or of this account."),
+                             "seconds to wait), too many of this account's analyses under way at once "
+                             "(too_many_analyses, Retry-After: 1), or too many open sessions, in all or of this "
+                             "account."),
     503: ("ServiceUnavailable", "The storage refused a write, e.g. a full disk (record_failed: retry later), "
-                                "or the server has no voice."),
+                                "or the server's voice is missing, busy or timed out (speech_unavailable)."),
 }
 # Every call that needs a login can meet a storage failure (a token's use is noted in the database).
 AUTH_ERRORS = (401, 503)
