@@ -80,7 +80,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(docs)  # /openapi.json and /docs (Swagger UI)
     app.register_blueprint(compat)  # seed-compatible routes (/upload-video, /create-session, ...)
     register_error_handlers(app)
-    app.wsgi_app = _chunked_input(app.wsgi_app)
+    app.wsgi_app = _chunked_input(app.wsgi_app, settings.max_upload_bytes)
     if settings.trusted_proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -106,20 +106,57 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     return app
 
 
-def _chunked_input(wsgi_app: Any) -> Any:
-    """Let Werkzeug read a chunked request body (no Content-Length).
+def _chunked_input(wsgi_app: Any, max_bytes: int) -> Any:
+    """Let Werkzeug read a chunked request body (no Content-Length), and refuse one over ``max_bytes`` with 413.
 
     eventlet's WSGI server decodes chunked bodies and ends the input stream at the
     last chunk, but does not say so with ``wsgi.input_terminated``; without it
-    Werkzeug reads such a body as empty. ``MAX_CONTENT_LENGTH`` still caps it (413).
+    Werkzeug reads such a body as empty. With it, Werkzeug stops reading at
+    ``MAX_CONTENT_LENGTH`` but quietly: a JSON body cut there was answered 400
+    ``invalid_json`` (issue 25). :class:`_CappedInput` says 413 instead.
     """
 
     def app(environ: dict, start_response: Any) -> Any:
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             environ["wsgi.input_terminated"] = True
+            environ["wsgi.input"] = _CappedInput(environ["wsgi.input"], max_bytes)
         return wsgi_app(environ, start_response)
 
     return app
+
+
+class _CappedInput:
+    """A request body stream that raises 413 (RequestEntityTooLarge) once it has more than ``max_bytes``.
+
+    Werkzeug never asks for more than its limit, so on reaching it one byte more is looked for: a body
+    of exactly ``max_bytes`` passes, a longer one is refused, and nothing past that byte is read.
+    """
+
+    def __init__(self, stream: Any, max_bytes: int) -> None:
+        self._stream = stream
+        self._max = max_bytes
+        self._read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self._max - self._read
+        want = left if size is None or size < 0 else min(size, left)
+        data = self._stream.read(want) if want > 0 else b""
+        self._read += len(data)
+        if self._read >= self._max and self._stream.read(1):
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        left = self._max - self._read
+        data = self._stream.readline(left if size is None or size < 0 else min(size, left))
+        self._read += len(data)
+        if self._read >= self._max and self._stream.read(1):
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
+        return data
 
 
 def socketio_of(app: "Flask") -> "SocketIO":

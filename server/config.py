@@ -120,6 +120,10 @@ class Settings:
     # Reverse proxies in front of the server that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix);
     # 0: none, and those headers are ignored, since any client could send them.
     trusted_proxies: int = 0
+    # A secret a monitor without an account (Prometheus, a load balancer's check) sends as
+    # "Authorization: Bearer <it>" to read /metrics and /health's details. Empty: none; /metrics is then
+    # for admins' logins and tokens only, /health's details for any login (server/web/monitoring.py).
+    metrics_token: str = ""
 
     # --- API rate limits (server/web/rate_limits.py): per account (per address without a login), in the
     # `limits` syntax "N/second|minute|hour"; "" or "0" turns one off. Counted in Redis when redis_url is set.
@@ -174,7 +178,34 @@ class Settings:
 SECRET_KEY_FILE = "secret_key"
 # The instance folder holds health data (the SQLite file) and the secret key: its owner only.
 INSTANCE_DIR_MODE = 0o700
+INSTANCE_FILE_MODE = 0o600
 SECRET_KEY_BYTES = 32
+
+
+def private_folder(path: str | Path) -> Path:
+    """The folder, made if missing, readable by its owner only (0700), tightened if it exists looser.
+
+    Issue 25: ``mkdir(mode=...)`` does nothing to a folder that exists, so an instance folder made
+    by hand (or by an older version) stayed world-readable. One we do not own is left as it is
+    (chmod would fail); that is its owner's choice.
+    """
+    folder = Path(path)
+    folder.mkdir(mode=INSTANCE_DIR_MODE, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o777 != INSTANCE_DIR_MODE and folder.stat().st_uid == os.getuid():
+        os.chmod(folder, INSTANCE_DIR_MODE)
+    return folder
+
+
+def private_file(path: str | Path) -> Path:
+    """The file, made empty if missing, readable and writable by its owner only (0600), tightened if looser."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, INSTANCE_FILE_MODE)
+    try:
+        if os.fstat(fd).st_mode & 0o777 != INSTANCE_FILE_MODE:
+            os.fchmod(fd, INSTANCE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return path
 
 
 def secret_key(settings: Settings) -> str:
@@ -184,8 +215,7 @@ def secret_key(settings: Settings) -> str:
     """
     if settings.secret_key:
         return settings.secret_key
-    folder = Path(settings.instance_dir)
-    folder.mkdir(mode=INSTANCE_DIR_MODE, parents=True, exist_ok=True)
+    folder = private_folder(settings.instance_dir)
     path = folder / SECRET_KEY_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

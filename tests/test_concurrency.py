@@ -38,7 +38,7 @@ def test_health_and_pages_answer_while_a_stream_is_being_analysed():
         seen_analysing = []
         pages_ok = 0
         while not done.is_set():
-            health = requests.get(url + "/health", timeout=30).json()
+            health = requests.get(url + "/health", headers=server.headers, timeout=30).json()
             seen_analysing.append(health["live"]["analysing"])
             pages_ok += requests.get(url + "/", headers=server.headers, timeout=30).status_code == 200
         streamer.join(timeout=60)

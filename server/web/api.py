@@ -5,6 +5,7 @@ import os
 import socket
 
 from flask import Blueprint, Response, jsonify, request
+from flask_login import current_user
 
 from server.assess.analysis import png_data_url
 from server.assess.speech_engine import SpeechUnavailable
@@ -17,6 +18,7 @@ from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
 from server.web.errors import STATUS_BY_CODE, error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
 from server.web.metrics import record_analysis
+from server.web.monitoring import scrape_token_sent
 from server.web.uploads import patient_to_record, run_video_analysis, store_upload
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -25,9 +27,12 @@ health = Blueprint("health", __name__)
 
 @health.get("/health")
 def get_health():
-    """Liveness plus what this server can do: estimators, speech, live load, limits, and which worker answered."""
+    """Up or down for anyone; with a login (or the scrape token) also what this server can do: estimators,
+    speech, live load, limits, and which worker answered (issue 25: strangers saw all of it)."""
     services = current_services()
     settings = services.settings
+    if not (current_user.is_authenticated or scrape_token_sent(settings.metrics_token)):
+        return jsonify({"status": "ok"})
     speech_ok, speech_detail = services.speech.available()
     return jsonify({
         "status": "ok",

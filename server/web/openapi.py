@@ -341,15 +341,17 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
     # ---- service routes outside /api
     "health.get_health": Operation(
         "Liveness and what this server can do", TAG_SERVICE,
-        {200: json_body(s.HealthSchema, "Estimators, models, speech, live load and limits.")},
+        {200: json_body(s.HealthSchema, "Up (status) for anyone; estimators, models, speech, live load, limits "
+                                        "and the worker only with a login or the scrape token.")},
         public=True,
     ),
     "docs.openapi_json": Operation(
         "This OpenAPI document", TAG_SERVICE, {200: json_body({"type": "object"}, "OpenAPI 3.1.")},
     ),
     "metrics.get_metrics": Operation(
-        "Prometheus metrics", TAG_SERVICE,
+        "Prometheus metrics (admins, or a monitor with the scrape token)", TAG_SERVICE,
         {200: content("text/plain", {"type": "string"}, "Prometheus text exposition format.")},
+        errors=(403,),
     ),
     "pages.index": Operation(
         "The workstation page, or the seed server's greeting as JSON", TAG_COMPAT,
