@@ -5,6 +5,10 @@ Starts a PainScope server on a free port and runs N simulated browsers
 camera) for T minutes. Each stream is closed and opened again every
 ``--restart-s`` seconds, so session set-up and tear-down are soaked too, and
 with ``--record`` every stream is recorded for a patient (a commit a second).
+With ``--speech-per-s R`` a client also asks ``/api/v1/speech.wav`` R times a
+second meanwhile, cycling through the phrases a page says (a level, with a
+heart rate from 60 to 119 bpm: mostly cached renders, a new one now and then),
+so the server's voice is soaked beside the streams (issue 25).
 Every ``--sample-s`` seconds the server's resident memory and the ack latency
 p95 of that interval are sampled. Prints ONE JSON line: the samples' first,
 last and highest values and their growth per hour (least-squares slope over
@@ -14,6 +18,7 @@ A short run extrapolates a noisy slope: judge leaks on runs of an hour or more.
 Usage (from the repository root)::
 
     .venv/bin/python -m bench.bench_soak [--streams 2] [--minutes 2] [--fps 15] [--restart-s 60] [--record]
+                                         [--speech-per-s 1]
 """
 from __future__ import annotations
 
@@ -117,6 +122,34 @@ def run_stream(name: str, server: ServerProcess, frames: Sequence[bytes], args: 
                 totals["failures"].append(stats.failure)
 
 
+SPEECH_LEVELS = ("No pain detected.", "Mild pain.", "Moderate pain.", "Severe pain.")
+SPEECH_HEART_RATES = range(60, 120)  # bpm said after the level: 240 phrases in all, few repeats in a short run
+
+
+def speak(server: ServerProcess, per_s: float, deadline: float, totals: dict[str, Any], lock: threading.Lock) -> None:
+    """Thread body: ask for a spoken phrase ``per_s`` times a second until ``deadline``; note status and time."""
+    period = 1.0 / per_s
+    n = 0
+    next_at = time.perf_counter()
+    while next_at < deadline:
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+        level = SPEECH_LEVELS[n % len(SPEECH_LEVELS)]
+        rate = SPEECH_HEART_RATES[(n // len(SPEECH_LEVELS)) % len(SPEECH_HEART_RATES)] if n % 3 else None
+        text = level if rate is None else f"{level} Heart rate {rate}."
+        started = time.perf_counter()
+        try:
+            response = requests.get(f"{server.base_url}/api/v1/speech.wav", params={"text": text},
+                                    headers=server.headers, timeout=REQUEST_TIMEOUT_S)
+            status = str(response.status_code)
+        except requests.RequestException as problem:
+            status = type(problem).__name__
+        with lock:
+            totals["speech_ms"].append((time.perf_counter() - started) * 1000.0)
+            totals["speech_status"][status] = totals["speech_status"].get(status, 0) + 1
+        n += 1
+        next_at += period
+
+
 def slope_per_hour(samples: Sequence[tuple[float, float | None]]) -> float | None:
     """Least-squares growth per hour of (elapsed s, value) samples after SETTLE_S; None with too few."""
     points = [(t, v) for t, v in samples if v is not None and t >= SETTLE_S]
@@ -137,13 +170,16 @@ def soak(server: ServerProcess, frames: Sequence[bytes], args: argparse.Namespac
     acks: list[tuple[float, float]] = []
     lock = threading.Lock()
     totals: dict[str, Any] = {"sent": 0, "processed": 0, "dropped": 0, "errors": 0, "unacked": 0, "sessions": 0,
-                              "error_samples": [], "failures": []}
+                              "error_samples": [], "failures": [], "speech_ms": [], "speech_status": {}}
     start = time.perf_counter()
     deadline = start + args.minutes * S_PER_MIN
     cpu_start = process_cpu_seconds(server.pid)
     threads = [threading.Thread(target=run_stream, daemon=True, name=f"stream{i}",
                                 args=(f"stream{i}", server, frames, args, deadline, acks, lock, options, totals))
                for i in range(args.streams)]
+    if args.speech_per_s > 0:
+        threads.append(threading.Thread(target=speak, daemon=True, name="speech",
+                                        args=(server, args.speech_per_s, deadline, totals, lock)))
     for thread in threads:
         thread.start()
     rss: list[tuple[float, float | None]] = []
@@ -189,6 +225,10 @@ def soak(server: ServerProcess, frames: Sequence[bytes], args: argparse.Namespac
         "dropped": totals["dropped"],
         "errors": totals["errors"],
         "unacked": totals["unacked"],
+        "speech_per_s": args.speech_per_s,
+        "speech_status": totals["speech_status"],
+        "speech_ms_p50": percentile(totals["speech_ms"], 50),
+        "speech_ms_p95": percentile(totals["speech_ms"], P95),
         "server_cpu_pct": (round((cpu_end - cpu_start) / elapsed * 100, 1)
                            if cpu_start is not None and cpu_end is not None else None),
         "slope_after_s": SETTLE_S,
@@ -213,6 +253,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample-s", type=float, default=DEFAULT_SAMPLE_S,
                         help=f"sampling interval (default {DEFAULT_SAMPLE_S:g} s)")
     parser.add_argument("--record", action="store_true", help="record every stream for a patient")
+    parser.add_argument("--speech-per-s", type=float, default=0.0,
+                        help="also ask for a spoken phrase this many times a second (default 0: none)")
     args = parser.parse_args(argv)
     if args.streams < 1 or args.minutes <= 0 or args.fps <= 0 or args.restart_s <= 0 or args.sample_s <= 0:
         parser.error("--streams, --minutes, --fps, --restart-s and --sample-s must be positive")

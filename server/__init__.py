@@ -37,6 +37,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.compat_api import compat
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
+    from server.web.fair_share import init_fair_share
     from server.web.history_pages import history_pages
     from server.web.https import init_https
     from server.web.language import init_language
@@ -48,6 +49,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.rppg_api import rppg_api
     from server.web.scales_api import scales_api
     from server.web.safe_json import BoundedJSONProvider, SocketJSON
+    from server.web.socket_guard import guard_client_events
     from server.web.users_api import users_api
     from server.web.websocket_mask import install as install_fast_websocket_unmask
 
@@ -80,7 +82,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(docs)  # /openapi.json and /docs (Swagger UI)
     app.register_blueprint(compat)  # seed-compatible routes (/upload-video, /create-session, ...)
     register_error_handlers(app)
-    app.wsgi_app = _chunked_input(app.wsgi_app)
+    app.wsgi_app = _chunked_input(app.wsgi_app, settings.max_upload_bytes)
     if settings.trusted_proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -90,6 +92,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     init_auth(app)
     init_https(app, settings)  # after init_auth: TLS overrides its cookie settings
     init_language(app)  # the catalogs; the request's language (the account's, else the browser's)
+    init_fair_share(app)  # after the login check: it counts per account
     init_metrics(app)
     if eventlet_active():
         install_fast_websocket_unmask()  # frames from browsers are unmasked in C, not byte by byte on the loop
@@ -100,24 +103,64 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         max_http_buffer_size=settings.max_image_bytes,
         json=SocketJSON,  # packets nested too deeply are answered json_too_deep, not dropped unanswered
     )
-    socketio.on_namespace(LiveNamespace(services))
+    guard_client_events(socketio.server)  # empty events and `connect`/`disconnect` from a client: answered
+    live = LiveNamespace(services)
+    socketio.on_namespace(live)
+    socketio.start_background_task(live.sweep_revoked)  # closes the idle sockets of revoked credentials
     return app
 
 
-def _chunked_input(wsgi_app: Any) -> Any:
-    """Let Werkzeug read a chunked request body (no Content-Length).
+def _chunked_input(wsgi_app: Any, max_bytes: int) -> Any:
+    """Let Werkzeug read a chunked request body (no Content-Length), and refuse one over ``max_bytes`` with 413.
 
     eventlet's WSGI server decodes chunked bodies and ends the input stream at the
     last chunk, but does not say so with ``wsgi.input_terminated``; without it
-    Werkzeug reads such a body as empty. ``MAX_CONTENT_LENGTH`` still caps it (413).
+    Werkzeug reads such a body as empty. With it, Werkzeug stops reading at
+    ``MAX_CONTENT_LENGTH`` but quietly: a JSON body cut there was answered 400
+    ``invalid_json`` (issue 25). :class:`_CappedInput` says 413 instead.
     """
 
     def app(environ: dict, start_response: Any) -> Any:
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             environ["wsgi.input_terminated"] = True
+            environ["wsgi.input"] = _CappedInput(environ["wsgi.input"], max_bytes)
         return wsgi_app(environ, start_response)
 
     return app
+
+
+class _CappedInput:
+    """A request body stream that raises 413 (RequestEntityTooLarge) once it has more than ``max_bytes``.
+
+    Werkzeug never asks for more than its limit, so on reaching it one byte more is looked for: a body
+    of exactly ``max_bytes`` passes, a longer one is refused, and nothing past that byte is read.
+    """
+
+    def __init__(self, stream: Any, max_bytes: int) -> None:
+        self._stream = stream
+        self._max = max_bytes
+        self._read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self._max - self._read
+        want = left if size is None or size < 0 else min(size, left)
+        data = self._stream.read(want) if want > 0 else b""
+        self._read += len(data)
+        if self._read >= self._max and self._stream.read(1):
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        left = self._max - self._read
+        data = self._stream.readline(left if size is None or size < 0 else min(size, left))
+        self._read += len(data)
+        if self._read >= self._max and self._stream.read(1):
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
+        return data
 
 
 def socketio_of(app: "Flask") -> "SocketIO":

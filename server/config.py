@@ -31,6 +31,10 @@ class Settings:
     max_upload_bytes: int = 64 * 1024 * 1024  # whole request; videos are the big ones
     max_image_bytes: int = 20 * 1024 * 1024  # a 24 MP phone JPEG is ~10 MB
     max_image_pixels: int = 40_000_000  # 40 MP: above any phone camera in wards; caps decode memory (~120 MB RGB)
+    # Memory one image's decode may take: pixels x the bytes a pixel takes in the decoder (16-bit, alpha,
+    # palette, CMYK; server/vision/frames.py decode_bytes). 160 MB is what an 8-bit RGB image at the
+    # pixel cap costs (Pillow keeps RGB as 4 bytes a pixel); above it 413 too_large says why.
+    max_decode_bytes: int = 160_000_000
     min_image_side: int = 32  # px; below this no face landmarks can be found (Face Mesh input is 192 px)
     analysis_max_side: int = 1280  # px; images are downscaled to this before landmarks (Face Mesh works at 192 px)
     max_video_bytes: int = 60 * 1024 * 1024
@@ -44,6 +48,10 @@ class Settings:
     # (chosen by leave-one-subject-out with the head; README "How well it reads pain").
     level_thresholds: tuple[float, ...] = ()
     analysis_threads: int = 2  # OS threads for CPU-bound analysis (one per core here)
+    # Analysis calls (photos, videos, ECGs, bodies, heart-rate frames) one account may have under way at
+    # once (429 too_many_analyses beyond): twice the analysis threads, so one account can keep both busy
+    # with one more waiting each, never a queue of dozens in front of the ward (issue 25).
+    max_analyses_per_user: int = 4
 
     # --- learned models (checkpoints in models_dir; none ship with PainScope) ---
     model_threads: int = 2  # intra-op threads of torch / ONNX Runtime per inference (cores here)
@@ -70,6 +78,10 @@ class Settings:
     # --- live stream ---
     live_max_fps: float = 15.0  # client capture cap; Face Mesh + geometry run at >= 25 fps per core
     live_jpeg_quality: float = 0.8
+    # Live streams one account may have open at once (`start` beyond: too_many_streams). A stream holds
+    # ~54 MB (two MediaPipe graphs and its buffers; issue 25 measured 50 on one token at 2.7 GB); a bedside
+    # tablet needs one, so 4 leaves room for a few devices on a shared token. 0: no cap.
+    live_max_streams_per_user: int = 4
     rolling_baseline_seconds: float = 60.0
 
     # --- heart rate from the face (rPPG) ---
@@ -89,6 +101,15 @@ class Settings:
     speech_repeat_s: float = 10.0  # repeat an unchanged pain level at most this often
     speech_rate_wpm: int = 160  # espeak-ng default is 175; slower is clearer at a bedside
     max_speech_chars: int = 300
+    # A render (espeak-ng, a few words) takes ~0.1 s and a fresh worker's start ~1 s: a worker that has
+    # not answered in 10 s is stuck and is killed (issue 25), the request answered 503 speech_unavailable.
+    speech_timeout_s: float = 10.0
+    # Distinct phrases kept rendered: a level (4) x "not calibrated" x heart rates 40-200 is a few
+    # hundred at most; a WAV of a phrase is ~50-100 KB, so 256 of them is at most ~25 MB.
+    speech_cache_entries: int = 256
+    # Distinct texts waiting for the one voice at once (503 speech_unavailable beyond): the page asks
+    # for one phrase at a time, so 8 leaves room for a ward of pages and stops a flood queueing forever.
+    speech_max_pending: int = 8
 
     # --- clinical scales (server/pain/scales.py) ---
     # After a total in a band that asks for it (PAINAD/FLACC moderate or severe, CPOT above 2) the
@@ -116,6 +137,10 @@ class Settings:
     # Reverse proxies in front of the server that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix);
     # 0: none, and those headers are ignored, since any client could send them.
     trusted_proxies: int = 0
+    # A secret a monitor without an account (Prometheus, a load balancer's check) sends as
+    # "Authorization: Bearer <it>" to read /metrics and /health's details. Empty: none; /metrics is then
+    # for admins' logins and tokens only, /health's details for any login (server/web/monitoring.py).
+    metrics_token: str = ""
 
     # --- API rate limits (server/web/rate_limits.py): per account (per address without a login), in the
     # `limits` syntax "N/second|minute|hour"; "" or "0" turns one off. Counted in Redis when redis_url is set.
@@ -129,6 +154,11 @@ class Settings:
     # 50 a second leaves room for a script paging through records, and stops a loop (a record read takes
     # a few ms, so one client could make hundreds a second) from keeping a worker busy.
     rate_limit_api: str = "3000/minute"
+    # /live `start` events per account: each builds trackers (~0.2 s of CPU, ~50 MB) and, with a
+    # patient_id, opens an assessment and an audit row that stay. A page starts a stream on a click or
+    # after a reconnection; one a second sustained is far above that, and cut a loop of 100 starts in
+    # 8.8 s (issue 25) to 60 a minute.
+    rate_limit_live_start: str = "60/minute"
 
     # --- FHIR (README "FHIR export") ---
     # A FHIR R4 server's base URL: each saved scale assessment is POSTed to it as a transaction Bundle,
@@ -189,7 +219,34 @@ class Settings:
 SECRET_KEY_FILE = "secret_key"
 # The instance folder holds health data (the SQLite file) and the secret key: its owner only.
 INSTANCE_DIR_MODE = 0o700
+INSTANCE_FILE_MODE = 0o600
 SECRET_KEY_BYTES = 32
+
+
+def private_folder(path: str | Path) -> Path:
+    """The folder, made if missing, readable by its owner only (0700), tightened if it exists looser.
+
+    Issue 25: ``mkdir(mode=...)`` does nothing to a folder that exists, so an instance folder made
+    by hand (or by an older version) stayed world-readable. One we do not own is left as it is
+    (chmod would fail); that is its owner's choice.
+    """
+    folder = Path(path)
+    folder.mkdir(mode=INSTANCE_DIR_MODE, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o777 != INSTANCE_DIR_MODE and folder.stat().st_uid == os.getuid():
+        os.chmod(folder, INSTANCE_DIR_MODE)
+    return folder
+
+
+def private_file(path: str | Path) -> Path:
+    """The file, made empty if missing, readable and writable by its owner only (0600), tightened if looser."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, INSTANCE_FILE_MODE)
+    try:
+        if os.fstat(fd).st_mode & 0o777 != INSTANCE_FILE_MODE:
+            os.fchmod(fd, INSTANCE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return path
 
 
 def secret_key(settings: Settings) -> str:
@@ -199,8 +256,7 @@ def secret_key(settings: Settings) -> str:
     """
     if settings.secret_key:
         return settings.secret_key
-    folder = Path(settings.instance_dir)
-    folder.mkdir(mode=INSTANCE_DIR_MODE, parents=True, exist_ok=True)
+    folder = private_folder(settings.instance_dir)
     path = folder / SECRET_KEY_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

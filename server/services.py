@@ -11,11 +11,12 @@ from typing import Mapping, Protocol
 
 from server.assess.analysis import Analyzer
 from server.assess.offload import Offloader, TrackerPool
-from server.assess.speech import SpeechRenderer
+from server.assess.speech_engine import SpeechEngine
 from server.config import Settings
 from server.pain.registry import EstimatorRegistry
 from server.store.db import Database, database_url
 from server.store.shared_sessions import RedisRppgSessionStore, connect
+from server.vision.face import load_mediapipe
 from server.vision.face_model import DEFAULT_PATH, verify
 from server.vision.segmenter import LearnedSegmenter, SegmenterFile, load_segmenter
 from server.vitals.sessions import RppgSessionStore
@@ -41,7 +42,7 @@ class Services:
     estimators: EstimatorRegistry
     trackers: TrackerPool
     offloader: Offloader
-    speech: SpeechRenderer
+    speech: SpeechEngine
     rppg_sessions: RppgSessionStore
     db: Database
     live_streams: set[str] = field(default_factory=set)
@@ -55,18 +56,21 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        """Everything from the settings; checkpoints and the segmenter are loaded now, face models when first used.
+        """Everything from the settings; checkpoints, the segmenter and MediaPipe's modules are loaded now, the
+        face trackers' graphs when first used.
 
         The face model bundle is checked now, so a missing one stops the start with a clear message.
         """
         verify(DEFAULT_PATH)  # models/face_landmarker.task, put there by `make setup`
+        load_mediapipe()  # once, before any request: concurrent first imports raced (issue 25)
         return cls(
             settings=settings,
             analyzer=Analyzer(settings),
             estimators=EstimatorRegistry(settings),
             trackers=TrackerPool(settings.analysis_threads, settings.analysis_max_side),
             offloader=Offloader(),
-            speech=SpeechRenderer(settings.speech_rate_wpm),
+            speech=SpeechEngine(settings.speech_rate_wpm, settings.speech_timeout_s, settings.speech_cache_entries,
+                                settings.speech_max_pending),
             rppg_sessions=rppg_session_store(settings),
             body_segmenter=load_segmenter(settings.models_dir, settings.segmentation_model, settings.model_threads),
             db=open_database(settings),

@@ -51,7 +51,8 @@ class Cluster:
         counts = {}
         for worker in self.workers:
             if worker.process is not None and worker.process.poll() is None:
-                health = requests.get(f"{worker.base_url}/health", timeout=HEALTH_TIMEOUT_S).json()
+                health = requests.get(f"{worker.base_url}/health", headers=self.headers,  # details need a login
+                                      timeout=HEALTH_TIMEOUT_S).json()
                 counts[worker.pid] = health["live"]["streams"]
         return counts
 

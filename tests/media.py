@@ -63,3 +63,21 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Two images next to each other (two people in one photo)."""
     h = min(left.shape[0], right.shape[0])
     return np.hstack([left[:h], right[:h]])
+
+
+def png16_rgba_halves(side: int) -> bytes:
+    """A ``side`` x ``side`` 16-bit RGBA PNG (colour type 6, bit depth 16), its top half reddish, written
+    row by row so that making it never holds the decoded pixels (issue 25's 340 KB, 6300x6300 PNG)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    top = b"\x00" + (b"\x75\x30\x00\x00\x00\x00\xff\xff" * side)  # filter 0, then R=30000, G=B=0, A=65535
+    bottom = b"\x00" + (b"\x00\x00\x00\x00\x00\x00\xff\xff" * side)
+    packer = zlib.compressobj(9)
+    body = [packer.compress(top if row < side // 2 else bottom) for row in range(side)]
+    body.append(packer.flush())
+    header = struct.pack(">IIBBBBB", side, side, 16, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b"")

@@ -44,7 +44,8 @@ def _jpeg_base64() -> str:
 
 
 def test_health_through_nginx_names_each_worker_in_turn(cluster):
-    answered = {requests.get(f"{cluster.url}/health", timeout=10).json()["worker"]["pid"] for _ in range(4)}
+    answered = {requests.get(f"{cluster.url}/health", headers=cluster.headers, timeout=10).json()["worker"]["pid"]
+                for _ in range(4)}
     assert answered == {worker.pid for worker in cluster.workers}
 
 
@@ -221,7 +222,7 @@ def test_killing_a_worker_keeps_the_cluster_up_and_every_acknowledged_reading(cl
         victim.kill()  # SIGKILL: no goodbye to nginx or the client
 
         for _ in range(4):  # nginx routes around the dead worker
-            health = requests.get(f"{cluster.url}/health", timeout=TIMEOUT_S)
+            health = requests.get(f"{cluster.url}/health", headers=cluster.headers, timeout=TIMEOUT_S)
             assert health.status_code == 200 and health.json()["worker"]["pid"] == survivor.pid
         # the client saw the connection drop ("reconnecting" on the page) and is back, on the survivor
         assert _wait_for(lambda: stream.connects >= 2 and stream.connected.is_set(), RECONNECT_TIMEOUT_S)

@@ -38,6 +38,11 @@ def _free_cluster_port() -> int:
     raise RuntimeError("no free block of ports")
 
 
+# /health names the worker only to a login or a monitor with the scrape token (the workers inherit it)
+SCRAPE_TOKEN = "a scrape token for the launcher test"
+MONITOR = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+
+
 def _read_until(launcher: subprocess.Popen, text: str, seen: bytearray, deadline: float) -> bool:
     """Read the launcher's output into ``seen`` until ``text`` is in it (True) or the deadline passes."""
     while text.encode() not in seen and time.monotonic() < deadline:
@@ -54,7 +59,7 @@ def _health(port: int, deadline: float, launcher: subprocess.Popen, not_pid: int
     """/health on ``port`` once it answers (from a worker other than ``not_pid``), or None by the deadline."""
     while time.monotonic() < deadline and launcher.poll() is None:
         try:
-            health = requests.get(f"http://{LOCALHOST}:{port}/health", timeout=5).json()
+            health = requests.get(f"http://{LOCALHOST}:{port}/health", headers=MONITOR, timeout=5).json()
             if health["worker"]["pid"] != not_pid:
                 return health
         except requests.RequestException:
@@ -69,7 +74,8 @@ def test_the_launcher_serves_through_nginx_restarts_a_killed_worker_and_sigterm_
     port = _free_cluster_port()
     launcher = subprocess.Popen(
         [sys.executable, "-m", "deploy.cluster", "--workers", "1", "--port", str(port), "--dir",
-         os.path.join(folder, "cluster")], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+         os.path.join(folder, "cluster")], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PAINSCOPE_METRICS_TOKEN": SCRAPE_TOKEN})
     try:
         output = bytearray()
         started = _read_until(launcher, "Ctrl-C stops it.", output, time.monotonic() + START_TIMEOUT_S + STOP_TIMEOUT_S)

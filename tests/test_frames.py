@@ -1,8 +1,10 @@
 """Decoding and validating uploads: formats are sniffed, limits hold, damage is named."""
 import base64
 
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from server.problems import InputProblem
 from server.vision.frames import ImageLimits, VideoLimits, decode_image, read_video
@@ -163,3 +165,76 @@ def test_a_huge_but_small_png_is_decoded_within_bounded_memory(tmp_path):
     # Before: 682 MB (4.5 such buffers: transpose, convert and array copies at full size). Now the
     # PNG decoder's one full-size buffer plus the reduction's working memory (measured: 211 MB).
     assert float(growth_mb) < 1.6 * pillow_buffer_mb
+
+
+def _decode_peak_mb(tmp_path, data: bytes) -> tuple[int, int, float]:
+    import subprocess
+    import sys
+
+    from tests.server_process import REPO_ROOT
+
+    path = tmp_path / "image.bin"
+    path.write_bytes(data)
+    done = subprocess.run([sys.executable, "-c", _DECODE_PEAK_SCRIPT, str(path)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    height, width, growth_mb = done.stdout.split()
+    return int(height), int(width), float(growth_mb)
+
+
+def test_a_16_bit_rgba_png_is_decoded_with_one_full_size_buffer(tmp_path):
+    """Issue 25: a 340 KB 16-bit RGBA PNG of 6300x6300 took 363 MB to decode (the decode, then a
+    premultiplied-alpha copy to resize it, at full size each); now the decode plus a strip at a time."""
+    side = 6300
+    data = media.png16_rgba_halves(side)
+    assert len(data) < 1024 * 1024
+    height, width, growth_mb = _decode_peak_mb(tmp_path, data)
+    assert (height, width) == (1280, 1280)
+    pillow_buffer_mb = side * side * 4 / 2**20  # 16-bit RGBA is decoded to 8-bit RGBA: 151 MB at full size
+    # Measured: 363 MB before (2.4 buffers), 183 MB now (the buffer plus the PNG decoder's working memory).
+    assert growth_mb < 1.35 * pillow_buffer_mb, growth_mb
+
+
+def test_an_image_whose_decode_would_take_more_than_the_budget_is_refused_with_the_reason():
+    limits = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=40_000_000, min_side=32, decode_max_side=1280,
+                         max_decode_bytes=8 * 1024 * 1024)
+    rgba = Image.new("RGBA", (1600, 1600), (10, 20, 30, 255))  # 1600 x 1600 x 4 bytes = 9.8 MB decoded
+    with pytest.raises(InputProblem) as caught:
+        decode_image(_encoded(rgba, "PNG"), limits)
+    assert caught.value.code == "too_large" and "mode RGBA" in caught.value.message
+    assert "decoding it would take 10 MB" in caught.value.message
+    grey = Image.new("L", (1600, 1600), 128)  # 1 byte a pixel: 2.4 MB, within the budget
+    assert decode_image(_encoded(grey, "PNG"), limits).shape == (1280, 1280, 3)
+
+
+def _encoded(img, fmt: str, **options) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    img.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _modes():
+    """Big images in every mode a decoder gives (palette, alpha, grey with alpha, CMYK, 16-bit grey)."""
+    face = Image.fromarray(cv2.resize(synthetic.astronaut_face(), (2400, 1800)))
+    return [
+        ("P", _encoded(face.convert("P", palette=Image.Palette.ADAPTIVE), "PNG")),
+        ("RGBA", _encoded(face.convert("RGBA"), "PNG")),
+        ("LA", _encoded(face.convert("LA"), "PNG")),
+        ("CMYK", _encoded(face.convert("CMYK"), "JPEG", quality=95)),
+        ("I;16", _encoded(face.convert("L").convert("I;16"), "PNG")),
+        ("RGB", _encoded(face, "BMP")),
+    ]
+
+
+@pytest.mark.parametrize("mode, data", _modes(), ids=[m for m, _ in _modes()])
+def test_every_decoded_mode_is_reduced_in_strips_to_the_same_picture_as_a_whole_image_resize(mode, data):
+    import io
+
+    limits = ImageLimits(max_bytes=20 * 1024 * 1024, max_pixels=40_000_000, min_side=32, decode_max_side=1280)
+    rgb = decode_image(data, limits)
+    assert rgb.shape == (960, 1280, 3) and rgb.dtype == np.uint8
+    with Image.open(io.BytesIO(data)) as img:
+        expected = np.asarray(img.convert("RGB").resize((1280, 960), Image.Resampling.BOX))
+    assert np.abs(rgb.astype(int) - expected).mean() < 3, mode

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import synthetic
+from server.config import Settings
 from tests.conftest import create_test_app, live_call, live_client
 
 EVENTS = ("start", "frame", "calibrate", "stop")
@@ -59,13 +60,17 @@ actions = st.one_of(
     st.tuples(st.just("start"), starts),
     st.tuples(st.just("frame"), st.one_of(frames, json_like)),
     st.tuples(st.sampled_from(EVENTS), json_like),
-    st.tuples(st.text(min_size=1, max_size=20).filter(lambda name: name not in ("connect", "disconnect")), json_like),
+    st.tuples(st.text(min_size=1, max_size=20), json_like),
+    # Socket.IO's own event names sent by a client (issue 25: unanswered, and `disconnect` ended the stream)
+    st.tuples(st.sampled_from(["connect", "disconnect"]), json_like),
 )
 
 
 @pytest.fixture(scope="module")
 def fuzz_app():
-    return create_test_app()
+    # No limit on starts here: the fuzz starts far more streams a minute than a page (tests/test_live_limits.py
+    # checks the limit).
+    return create_test_app(Settings(rate_limit_live_start="0"))
 
 
 def assert_answer(ack, event) -> None:
@@ -139,6 +144,24 @@ def test_a_message_nested_too_deeply_is_answered(fuzz_app):
         ack = client.acks["args"][0]
         client.acks = None
         assert ack["error"]["code"] == "json_too_deep"
+        assert_still_serving(client)
+    finally:
+        client.disconnect(namespace="/live")
+
+
+# Raw packets a client can send that carry no usable event (issue 25: an empty array raised IndexError
+# inside python-socketio and was never answered).
+@pytest.mark.parametrize("raw", ["2/live,7[]", "2/live,7[null]", "2/live,7[[]]", '2/live,7[{"a":1}]', "2/live,7[1.5,2]",
+                                 '2/live,7"start"', "2/live,7{}", '2/live,7["connect"]', '2/live,7["disconnect",1,2]',
+                                 '2/live,7["frame",-' + "1" * 100 + "]", '2/live,7["start",{]'])
+def test_raw_packets_without_a_usable_event_are_answered(fuzz_app, raw):
+    client = live_client(fuzz_app)
+    try:
+        client.socketio.server._handle_eio_message(client.eio_sid, raw)
+        ack = client.acks["args"][0]
+        client.acks = None
+        assert_answer(ack, raw)
+        assert ack["error"]["code"] in ("bad_event", "unknown_event", "invalid_json")
         assert_still_serving(client)
     finally:
         client.disconnect(namespace="/live")

@@ -36,11 +36,11 @@ def app():
                                     rate_limit_api=f"{API_LIMIT}/minute"))
 
 
-def account_client(app):
-    """A test client with the API token of a new account of its own."""
+def account_client(app, admin: bool = False):
+    """A test client with the API token of a new account of its own (``admin``: one that may read /metrics)."""
     name = f"user{next(_accounts)}"
     db = app.extensions["painscope"].db
-    create_user(db, name, TEST_PASSWORD)
+    create_user(db, name, TEST_PASSWORD, admin=admin)
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(db, name, 'tests')[1]}"
     return client
@@ -75,7 +75,7 @@ def test_another_account_is_still_served(app):
 
 
 def test_health_metrics_and_pages_are_never_limited(app):
-    client = account_client(app)
+    client = account_client(app, admin=True)
     for n in range(ANALYSIS_LIMIT + API_LIMIT):
         analysis_call(client, n)
         client.get("/api/v1/patients")

@@ -45,7 +45,7 @@ VIDEO_STABILITY_SAMPLES = 5
 def image_limits(settings: Settings) -> ImageLimits:
     """Still-image caps from the settings."""
     return ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.min_image_side,
-                       decode_max_side=settings.analysis_max_side)
+                       decode_max_side=settings.analysis_max_side, max_decode_bytes=settings.max_decode_bytes)
 
 
 def video_limits(settings: Settings) -> VideoLimits:

@@ -1,17 +1,10 @@
-"""The one place a spoken phrase is built, and its rendering to WAV with pyttsx3 (espeak-ng).
+"""The one place a spoken phrase is built (its rendering to WAV: ``speech_engine.py``).
 
 The English sentences below are the msgids of the gettext catalogs
 (server/assess/catalogs.py): ``phrase(..., language="de")`` says the same in German,
 numbers written the language's way; without a language it is English, unchanged.
 """
 from __future__ import annotations
-
-import contextlib
-import io
-import os
-import tempfile
-import threading
-from typing import Any
 
 from babel.numbers import format_decimal
 
@@ -63,46 +56,3 @@ def phrase(
         bpm = format_decimal(round(vitals.heart_rate_bpm), locale=babel_locale(language))
         parts.append(gettext(language, HEART_RATE_PHRASE, bpm=bpm))
     return " ".join(parts)
-
-
-class SpeechRenderer:
-    """Renders text to WAV bytes with pyttsx3. One engine, used by one thread at a time."""
-
-    def __init__(self, rate_wpm: int) -> None:
-        self.rate_wpm = rate_wpm
-        self._lock = threading.Lock()
-        self._engine: Any = None
-        self._default_voice: Any = None
-
-    def available(self) -> tuple[bool, str]:
-        """Whether a TTS voice can be loaded, and why not."""
-        try:
-            self._get_engine()
-        except Exception as exc:  # pyttsx3 raises bare RuntimeError/OSError when no driver loads
-            return False, f"{type(exc).__name__}: {exc}"
-        return True, "pyttsx3"
-
-    def render_wav(self, text: str, voice: str | None = None) -> bytes:
-        """The text spoken to a WAV file, as bytes; ``voice``: an espeak-ng voice ("de"; None: the default)."""
-        fd, path = tempfile.mkstemp(suffix=".wav")
-        os.close(fd)
-        try:
-            with self._lock, contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
-                engine = self._get_engine()
-                engine.setProperty("voice", voice or self._default_voice)
-                engine.save_to_file(text, path)
-                engine.runAndWait()
-            with open(path, "rb") as handle:
-                return handle.read()
-        finally:
-            os.unlink(path)
-
-    def _get_engine(self) -> Any:
-        if self._engine is None:
-            import pyttsx3  # loads espeak-ng through ctypes; only when speech is asked for
-
-            engine = pyttsx3.init()
-            engine.setProperty("rate", self.rate_wpm)
-            self._default_voice = engine.getProperty("voice")
-            self._engine = engine
-        return self._engine

@@ -37,10 +37,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from server.config import INSTANCE_DIR_MODE
+from server.config import private_file, private_folder
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"  # server/migrations, where Alembic keeps them
 SQLITE_FILE = "painscope.db"
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")  # what SQLite keeps beside the database file
 # SQLite: WAL lets the page read while a live stream writes; synchronous=FULL makes
 # every commit durable against power loss as well as a killed process (a reading a
 # clinician was shown as recorded must survive); a busy writer is waited for, not failed.
@@ -190,11 +191,17 @@ class AuditEvent(Base):
 
 
 def database_url(setting: str, instance_dir: str) -> str:
-    """The configured URL, or a SQLite file in the instance folder."""
+    """The configured URL, or a SQLite file in the instance folder (folder 0700, file and its WAL 0600)."""
     if setting:
         return setting
-    folder = Path(instance_dir).resolve()
-    folder.mkdir(mode=INSTANCE_DIR_MODE, parents=True, exist_ok=True)
+    folder = private_folder(Path(instance_dir).resolve())
+    # SQLite makes its -wal and -shm files with the database file's permissions, so a private database
+    # file keeps them private too (issue 25: all three were 0644 in an existing folder).
+    private_file(folder / SQLITE_FILE)
+    for suffix in SQLITE_SIDE_FILES:
+        side = folder / (SQLITE_FILE + suffix)
+        if side.exists():
+            private_file(side)
     return f"sqlite:///{folder / SQLITE_FILE}"
 
 

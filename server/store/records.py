@@ -12,7 +12,6 @@ readings and its "record" event; a live session's batch of readings.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.store.csv_cells import csv_writer
 from server.store.db import Assessment, AuditEvent, Database, Patient, Reading, User, utcnow
 from server.pain.scale import ACTION_UNITS
 from server.problems import InputProblem
@@ -503,7 +503,7 @@ def _row(reading: Reading) -> ReadingRow:
 def readings_csv(readings: Iterable[ReadingInfo]) -> str:
     """CSV text: CSV_HEADER, then one row per reading; a value that was not measured is empty."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 line ends
+    writer = csv_writer(out)  # RFC 4180 line ends, formula-like text escaped (csv_cells.py)
     writer.writerow(CSV_HEADER)
     for info in readings:
         row = info.row

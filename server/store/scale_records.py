@@ -8,7 +8,6 @@ in the same transaction. No Flask here; bad input raises ``InputProblem``.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 
 from server.pain.scales import CONTEXTS, SCALES, Scale, get_scale, score_scale
 from server.problems import InputProblem
+from server.store.csv_cells import csv_writer
 from server.store.db import Database, FhirOutbox, ScaleAssessment, User, utcnow
 from server.store.records import audit, require_patient, as_utc, iso_utc
 
@@ -198,7 +198,7 @@ def ward_reassessments(db: Database, interval: dt.timedelta, now: dt.datetime) -
 def scale_csv(assessments: Iterable[ScaleAssessmentInfo]) -> str:
     """CSV text: SCALE_CSV_HEADER, then one row per assessment; ``items`` as item=score(source) pairs."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 line ends
+    writer = csv_writer(out)  # RFC 4180 line ends, formula-like text escaped (csv_cells.py)
     writer.writerow(SCALE_CSV_HEADER)
     for a in assessments:
         items = " ".join(f"{key}={entry['value']}({entry['source']})" for key, entry in a.items.items())

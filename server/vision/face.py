@@ -110,6 +110,21 @@ class Face:
         return self.box[2] * self.box[3]
 
 
+def load_mediapipe() -> None:
+    """Import every part of MediaPipe the trackers use, once, before the server takes requests.
+
+    Issue 25: the first uploads after a start raced on this import (green threads
+    of the event loop and analysis threads importing the package at once); one got
+    an ImportError from a half-loaded module, a 500. ``Services.build`` calls this
+    at start, so a tracker's own imports below only ever find loaded modules.
+    """
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision  # noqa: F401  (the Face Landmarker)
+
+    mp.solutions.face_mesh.FaceMesh  # noqa: B018  (the solution modules load lazily on first access)
+    mp.solutions.pose.Pose  # noqa: B018  (BodyTracker, server/vision/body.py)
+
+
 class FaceTracker:
     """MediaPipe Face Landmarker, static (photos) or stream (live, video) mode."""
 

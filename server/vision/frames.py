@@ -18,9 +18,10 @@ from typing import Iterator
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from server.problems import InputProblem
+from server.vision.memory import give_back_freed_memory
 
 # Magic numbers of the accepted still-image formats (their format specifications).
 _IMAGE_SIGNATURES: tuple[tuple[str, int, bytes], ...] = (
@@ -41,7 +42,17 @@ _DATA_URL = re.compile(r"^data:[\w.+/-]*(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 # Pillow refuses images above its own bomb limit before we can say why; our own
 # pixel cap (Settings.max_image_pixels) is checked from the header first.
 Image.MAX_IMAGE_PIXELS = None
+# After freeing a decode this large the C heap's free pages are given back to the system
+# (server/vision/memory.py): a phone photo's JPEG decode (draft-reduced) stays below it, a big PNG not.
+TRIM_AFTER_BYTES = 32 * 1024 * 1024
 EXIF_ORIENTATION = 0x0112  # the EXIF tag saying how to rotate the image upright (1: as stored)
+# Orientation value -> the transpose that makes the image upright (EXIF 2.32, tag 0x0112; the same table
+# as Pillow's ImageOps.exif_transpose).
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass(frozen=True)
@@ -50,13 +61,17 @@ class ImageLimits:
 
     ``decode_max_side``: a larger image is reduced while it is decoded so that its
     longer side is at most this (None: full size). Analysis looks at 1280 px
-    anyway, and a 40 MP photo at full size costs ~120 MB per copy of its pixels.
+    anyway, and a 40 MP photo at full size costs ~160 MB per copy of its pixels
+    (Pillow keeps RGB at 4 bytes a pixel).
     """
 
     max_bytes: int
     max_pixels: int
     min_side: int
     decode_max_side: int | None = None
+    # Memory the decode may take (pixels x bytes a pixel in the decoder, see decode_bytes()); beyond
+    # it the image is refused 413 too_large with the reason. None: only the pixel cap applies.
+    max_decode_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,34 +154,120 @@ def decode_image(data: bytes | str, limits: ImageLimits) -> np.ndarray:
         raise InputProblem("too_large", f"The image is larger than {limits.max_bytes // (1024 * 1024)} MB.")
     if sniff_image_format(data) is None:
         raise InputProblem("unsupported_media_type", "This is not a JPEG, PNG, WebP or BMP image.")
+    full_size_bytes = 0
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             _check_dimensions(width, height, limits)
-            rgb = _decode_lean(img, limits.decode_max_side)
+            full_size_bytes = decode_bytes(img)
+            rgb = _decode_lean(img, limits)
     except InputProblem:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise InputProblem("corrupt_image", "The image data is damaged or truncated and cannot be decoded.") from None
+    finally:
+        if full_size_bytes >= TRIM_AFTER_BYTES:
+            give_back_freed_memory()  # the full-size decode is freed now: out of the RSS with it
     return np.ascontiguousarray(rgb)
 
 
-def _decode_lean(img: Image.Image, max_side: int | None) -> np.ndarray:
-    """Decode with as few full-size copies of the pixels as possible: upright, RGB, reduced to ``max_side``.
+# Bytes a decoded pixel takes in Pillow's memory, by mode (Pillow's Storage.c: every mode of 2 to 4
+# 8-bit bands, RGB included, is kept as 4 bytes; "I;16" as 2; "I" and "F" as 4). A 16-bit PNG is
+# decoded into these modes directly (16-bit RGB(A) to 8-bit RGB(A), 16-bit grey to "I;16" or "I").
+_STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2, "LA": 4, "La": 4,
+                  "PA": 4, "RGB": 4, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4, "YCbCr": 4, "LAB": 4, "HSV": 4,
+                  "I": 4, "F": 4}
+# Formats whose decoder holds a whole decoded copy of its own while it fills Pillow's image: libwebp
+# decodes the whole picture into its own RGBA buffer first (Pillow's WebP plugin), so twice the pixels.
+_DECODER_COPIES = {"WEBP": 2}
+# A reduced image is made this many output rows at a time from its full-size decode (crop, convert to
+# RGB, box-filter), so no second full-size copy exists; 64 rows of 1280 px is ~0.3 MB a strip.
+STRIP_ROWS = 64
+
+
+def decode_bytes(img: Image.Image) -> int:
+    """What decoding ``img`` (opened, not loaded; a JPEG after ``draft``) costs in memory, in bytes."""
+    width, height = img.size
+    per_pixel = _STORAGE_BYTES.get(img.mode, 4)
+    return width * height * per_pixel * _DECODER_COPIES.get(img.format or "", 1)
+
+
+def _check_decode_bytes(img: Image.Image, limits: ImageLimits) -> None:
+    """413 ``too_large`` when decoding would take more memory than ``limits.max_decode_bytes`` (issue 25:
+    a 340 KB 16-bit RGBA PNG of 6300x6300 is within the pixel cap, yet cost 360 MB to decode)."""
+    if limits.max_decode_bytes is None:
+        return
+    needed = decode_bytes(img)
+    if needed > limits.max_decode_bytes:
+        width, height = img.size
+        raise InputProblem(
+            "too_large",
+            f"The image is {width}x{height} {img.format or ''} in mode {img.mode}: decoding it would take "
+            f"{needed / 2**20:.0f} MB, above this server's {limits.max_decode_bytes / 2**20:.0f} MB. "
+            "Send it smaller, or as an 8-bit RGB JPEG.",
+        )
+
+
+def _decode_lean(img: Image.Image, limits: ImageLimits) -> np.ndarray:
+    """Decode with one full-size copy of the pixels at most: upright, RGB, reduced to ``decode_max_side``.
 
     A JPEG is reduced inside the decoder (``draft``: 1/2 to 1/8 scale, so a big photo
-    never exists at full size); other formats are decoded once at full size and
-    reduced at once (``thumbnail``), before any other copy is made. Each step below
+    never exists at full size). Other formats are decoded once at full size, in the
+    mode the file has (16-bit, alpha, palette, CMYK: Pillow's own), then reduced a strip
+    of rows at a time, each strip converted to RGB on its own (:func:`_reduce_in_strips`):
+    converting or resizing the whole image would make a second full-size copy (an RGBA
+    one even a third, as Pillow premultiplies alpha before resizing). Each step below
     runs only when it changes something, since each makes a copy.
     """
-    if max_side is not None and max(img.size) > max_side:
-        # The box is square, so reducing before the EXIF rotation gives the same size as after it.
-        img.thumbnail((max_side, max_side), Image.Resampling.BOX)
-    if img.getexif().get(EXIF_ORIENTATION, 1) != 1:
-        img = ImageOps.exif_transpose(img)
+    max_side = limits.decode_max_side
+    target = _reduced_size(img.size, max_side) if max_side is not None else img.size
+    if target != img.size and img.format == "JPEG":
+        img.draft("RGB", target)  # the decoder scales by 1/2, 1/4 or 1/8, to at least the target
+    _check_decode_bytes(img, limits)
+    exif_orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+    if target != img.size:
+        img.load()
+        img = _reduce_in_strips(img, _reduced_size(img.size, max_side) if max_side is not None else img.size)
+    turn = _EXIF_TRANSPOSE.get(exif_orientation)  # read before reducing: the reduced copy has no EXIF
+    if turn is not None:
+        img = img.transpose(turn)
     if img.mode != "RGB":
         img = img.convert("RGB")
     return np.asarray(img, dtype=np.uint8)
+
+
+def _reduced_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled so its longer side is ``max_side`` (unchanged when already within it), as
+    Pillow's ``thumbnail`` rounds it. The box is square, so it is the same before and after a rotation."""
+    width, height = size
+    if max(width, height) <= max_side:
+        return size
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _reduce_in_strips(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``img`` box-filtered down to ``size`` in RGB, made ``STRIP_ROWS`` output rows at a time.
+
+    Each strip of source rows is cropped (a small copy), converted to RGB and reduced
+    with the exact source box of its output rows, so the result equals a whole-image
+    box filter while memory holds the full-size decode plus one strip.
+    """
+    width, height = img.size
+    out_w, out_h = size
+    scale_y = height / out_h
+    reduced = Image.new("RGB", size)
+    for top in range(0, out_h, STRIP_ROWS):
+        bottom = min(out_h, top + STRIP_ROWS)
+        src_top, src_bottom = top * scale_y, bottom * scale_y
+        first, last = int(src_top), min(height, int(np.ceil(src_bottom)))
+        strip = img.crop((0, first, width, last))
+        if strip.mode != "RGB":
+            strip = strip.convert("RGB")
+        part = strip.resize((out_w, bottom - top), Image.Resampling.BOX,
+                            box=(0.0, src_top - first, float(width), src_bottom - first))
+        reduced.paste(part, (0, top))
+    return reduced
 
 
 def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:

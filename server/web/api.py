@@ -5,19 +5,22 @@ import os
 import socket
 
 from flask import Blueprint, Response, jsonify, request
+from flask_login import current_user
 
 from server.assess import catalogs
 from server.assess.analysis import png_data_url
+from server.assess.speech_engine import SpeechUnavailable
 from server.assess.upload_records import record_photo
 from server.problems import InputProblem
 from server.store.db import utcnow
 from server.version import __version__
 from server.web.context import current_services
 from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
-from server.web.errors import error_response
+from server.web.errors import STATUS_BY_CODE, error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
 from server.web.language import localized, localized_report, request_language
 from server.web.metrics import record_analysis
+from server.web.monitoring import scrape_token_sent
 from server.web.uploads import patient_to_record, run_video_analysis, store_upload
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,9 +29,12 @@ health = Blueprint("health", __name__)
 
 @health.get("/health")
 def get_health():
-    """Liveness plus what this server can do: estimators, speech, live load, limits, and which worker answered."""
+    """Up or down for anyone; with a login (or the scrape token) also what this server can do: estimators,
+    speech, live load, limits, and which worker answered (issue 25: strangers saw all of it)."""
     services = current_services()
     settings = services.settings
+    if not (current_user.is_authenticated or scrape_token_sent(settings.metrics_token)):
+        return jsonify({"status": "ok"})
     speech_ok, speech_detail = services.speech.available()
     return jsonify({
         "status": "ok",
@@ -113,5 +119,10 @@ def speech_wav():
     available, detail = services.speech.available()
     if not available:
         return error_response("speech_unavailable", f"The server has no voice: {detail}", 503)
-    wav = services.offloader.run(services.speech.render_wav, text, catalogs.language(lang).espeak_voice)
+    try:
+        # rendered in the speech worker process; this green thread waits without holding the loop
+        # or one of the analysis pool's threads (server/assess/speech_engine.py)
+        wav = services.speech.render_wav(text, catalogs.language(lang).espeak_voice)
+    except SpeechUnavailable as problem:
+        return error_response("speech_unavailable", str(problem), STATUS_BY_CODE["speech_unavailable"])
     return Response(wav, mimetype="audio/wav", headers={"Cache-Control": "private, max-age=3600"})

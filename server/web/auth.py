@@ -2,8 +2,10 @@
 
 Every page, every API call and every Socket.IO connection needs a logged-in
 user (session cookie) or an API token (``Authorization: Bearer ps_...``);
-only ``GET /health``, the login page and the static files are open. A stranger
-gets 401 JSON from the API (and from ``/metrics``) and a redirect to the login page from pages.
+only ``GET /health`` (up or down; its details need a login), the login page and
+the static files are open. ``/metrics`` needs an admin, or the scrape token
+(``Settings.metrics_token``; ``server/web/monitoring.py``). A stranger gets 401
+JSON from the API (and from ``/metrics``) and a redirect to the login page from pages.
 
 CSRF: a form or a cookie-authenticated API call that changes something must
 carry the session's CSRF token (the page sends it as ``X-CSRFToken``); a
@@ -35,6 +37,7 @@ from server.store.accounts import (
 )
 from server.web.context import current_services
 from server.web.errors import error_response
+from server.web.monitoring import bearer_token, scrape_token_sent
 from server.web.shared_throttle import RedisLoginThrottle
 
 auth = Blueprint("auth", __name__)
@@ -44,12 +47,15 @@ csrf = CSRFProtect()
 log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = frozenset({"health.get_health", "auth.login", "static"})
+# The Prometheus metrics: admins, or a monitor with Settings.metrics_token (server/web/monitoring.py).
+METRICS_ENDPOINT = "metrics.get_metrics"
 # Outside /api/ but for machines (a Prometheus scraper cannot follow a login page): 401, never a redirect.
 MACHINE_ENDPOINTS = frozenset({"metrics.get_metrics", "docs.openapi_json"})
 # The seed-compatible routes (/upload-video, /create-session, ...) serve apps, never a browser: 401 too.
 MACHINE_BLUEPRINTS = frozenset({"compat"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-BEARER = "bearer "
+# The longest `next` a login follows: a page of the app with its query string is far shorter.
+MAX_NEXT_LENGTH = 2000
 # The key of the login's server-side id in the signed session cookie (see accounts.start_login_session).
 SESSION_ID_KEY = "_ps_sid"
 # The login form's answer while a cluster's Redis (which counts failed logins) does not answer.
@@ -189,13 +195,6 @@ def _load_user(user_id: str) -> SessionUser | None:
     return SessionUser(account) if account is not None else None
 
 
-def bearer_token(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer ...`` header, or None."""
-    if header and header.lower().startswith(BEARER):
-        return header[len(BEARER):].strip() or None
-    return None
-
-
 def _load_user_from_token(req: Any) -> SessionUser | None:
     token = bearer_token(req.headers.get("Authorization"))
     if token is None:
@@ -259,6 +258,8 @@ def wants_json() -> bool:
 def _require_login() -> Any:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
+    if request.endpoint == METRICS_ENDPOINT and scrape_token_sent(current_services().settings.metrics_token):
+        return None  # the monitor's own secret, no account behind it
     if not current_user.is_authenticated:
         if wants_json():
             response = error_response(
@@ -267,6 +268,9 @@ def _require_login() -> Any:
             response.headers["WWW-Authenticate"] = 'Bearer realm="PainScope"'
             return response
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if request.endpoint == METRICS_ENDPOINT and not current_user.is_admin:
+        return error_response("forbidden", "Only an admin, or a monitor with the scrape token "
+                              "(PAINSCOPE_METRICS_TOKEN), reads /metrics.", 403)
     if request.method not in SAFE_METHODS and g.get("auth_via") != "token":
         csrf.protect()
     return None
@@ -285,8 +289,14 @@ def _csrf_error(error: CSRFError) -> Any:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never another host) may follow a login."""
-    if not target:
+    """Only a path on this site (never another host) may follow a login; anything else goes to the start page.
+
+    A path has no control character (issue 25: a newline in ``next`` reached the Location header, a 500
+    after the login had already begun) and no backslash (browsers read ``/\\host`` as ``//host``).
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return url_for("pages.index")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or "\\" in target:
         return url_for("pages.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -319,7 +329,8 @@ def login() -> Any:
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(_safe_next(request.args.get("next")))
-        return render_template("login.html", next=request.args.get("next", ""), error=None)
+        next_page = request.args.get("next", "")
+        return render_template("login.html", next=next_page if _safe_next(next_page) == next_page else "", error=None)
     next_page = request.form.get("next", "")
     try:
         return _log_in(next_page)

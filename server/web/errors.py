@@ -26,6 +26,7 @@ STATUS_BY_CODE = {
     "missing_field": 400,
     "bad_parameter": 400,
     "bad_frame": 400,
+    "bad_event": 400,  # a Socket.IO event without a name, or not [name, data...] (server/web/socket_guard.py)
     "corrupt_image": 400,
     "corrupt_video": 400,
     "too_large": 413,
@@ -43,6 +44,8 @@ STATUS_BY_CODE = {
     "no_session": 422,
     "session_not_found": 404,
     "too_many_sessions": 429,
+    "too_many_streams": 429,  # an account's live streams at their cap (Settings.live_max_streams_per_user)
+    "too_many_analyses": 429,  # an account's analyses under way at their cap (Settings.max_analyses_per_user)
     "rate_limited": 429,  # over an API rate limit (server/web/rate_limits.py); Retry-After says when to retry
     "bad_ecg_file": 400,
     "ecg_too_short": 422,
@@ -65,6 +68,7 @@ STATUS_BY_CODE = {
     "bad_patient": 422,
     "record_failed": 503,  # the database did not take the write; the client may retry
     "shared_state_unavailable": 503,  # Redis (PAINSCOPE_REDIS_URL) did not answer; the client may retry
+    "speech_unavailable": 503,  # no voice, the voice busy, or a render stopped at its deadline; retry later
 }
 
 

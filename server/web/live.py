@@ -16,7 +16,12 @@ Every event gets an answer: an unknown event ``unknown_event``, a handler that
 fails ``internal_error`` (the traceback goes to the log, never to the client).
 The connection's token or login is checked again at most every
 ``AUTH_RECHECK_S`` seconds: once revoked or logged out, the next event is
-answered ``unauthorized`` and the connection is closed.
+answered ``unauthorized`` and the connection is closed; an idle connection is
+closed by the sweep (every ``AUTH_SWEEP_S``) without waiting for an event.
+A ``start`` is refused ``rate_limited`` beyond ``Settings.rate_limit_live_start``
+a minute and ``too_many_streams`` beyond the account's
+``Settings.live_max_streams_per_user`` open streams. Client events Socket.IO
+keeps for itself or sends without a name are answered by ``socket_guard.py``.
 
 Frame times are the client's, so they are checked: ``t_ms`` finite, in
 [0, MAX_T_MS), never going backwards within a stream, and never running ahead
@@ -33,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import request
+from flask import current_app, request
 from flask_socketio import Namespace
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,8 +53,10 @@ from server.services import Services
 from server.web.auth import SocketCredential, credential_still_valid, socket_credential
 from server.web.errors import error_body
 from server.web.inputs import estimator_name
+from server.vision.memory import give_back_freed_memory
 from server.web.language import localized, request_language
-from server.web.safe_json import MAX_JSON_DEPTH, TOO_DEEP_EVENT
+from server.web.rate_limits import LIVE_START, rate_limits_of
+from server.web.safe_json import BAD_JSON_EVENT, MAX_JSON_DEPTH, TOO_DEEP_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,11 @@ EVENTS = ("start", "frame", "calibrate", "stop")
 AUTH_RECHECK_S = 5.0
 # After an `unauthorized` answer the connection is closed this much later, so the answer leaves first.
 DISCONNECT_DELAY_S = 0.1
+# Every connection's credential is also checked this often whether it sends anything or not, so the
+# idle socket of a revoked token or an ended login is closed (its recorded assessment ended) within
+# a few seconds (issue 25: it stayed open until the client sent again). One indexed lookup per open
+# connection every 2 s: ~100 lookups a second for 200 streams, far below what one database serves.
+AUTH_SWEEP_S = 2.0
 # seq and t_ms stay inside JavaScript's exact integers (Number.MAX_SAFE_INTEGER + 1): the page
 # counts frames and reads performance.now() as JS numbers, so nothing larger is a real frame.
 MAX_SEQ = 2**53
@@ -76,6 +88,7 @@ MS_PER_S = 1000.0
 class _Stream:
     session: LiveSession
     recorder: LiveRecorder | None = None  # when the stream is recorded for a patient
+    account_id: int | None = None  # whose stream it is (the per-account cap counts these)
     lock: threading.Lock = field(default_factory=threading.Lock)
     newest_seq: int = -1
     first_t_ms: float | None = None  # client time of the first accepted frame
@@ -106,12 +119,14 @@ class _Stream:
         return result
 
     def close(self) -> None:
-        """Release the trackers; commit the last second and end the recorded assessment."""
+        """Release the trackers; commit the last second and end the recorded assessment; give the
+        stream's memory back to the system (its MediaPipe graphs' buffers, ~50 MB; issue 25)."""
         try:
             if self.recorder is not None:
                 self.recorder.close()
         finally:
             self.session.close()
+            give_back_freed_memory()
 
 
 class LiveNamespace(Namespace):
@@ -126,6 +141,7 @@ class LiveNamespace(Namespace):
         self._languages: dict[str, str] = {}  # the language its phrases are said in (server/web/language.py)
         self._credentials: dict[str, SocketCredential] = {}  # what let it in, checked again while it runs
         self._checked_at: dict[str, float] = {}  # when that was last checked (self._clock)
+        self._starting: dict[str, int | None] = {}  # connections whose `start` is under way -> account id
 
     def trigger_event(self, event: str, *args: Any) -> Any:
         """Dispatch an event so that it is always answered: ``unauthorized`` once the credential is gone,
@@ -134,6 +150,9 @@ class LiveNamespace(Namespace):
             return super().trigger_event(event, *args)
         if event == TOO_DEEP_EVENT:
             return error_body("json_too_deep", f"The message nests more than {MAX_JSON_DEPTH} levels deep.")
+        if event == BAD_JSON_EVENT:
+            return error_body("invalid_json", "The message is not JSON this server reads (integers have at most "
+                                              "100 digits).")
         handler = getattr(self, "on_" + event) if event in EVENTS else None
         return self.socketio._handle_event(self._answering(event, handler), event, self.namespace, *args)
 
@@ -171,6 +190,27 @@ class LiveNamespace(Namespace):
             return False
         self._checked_at[sid] = now
         return True
+
+    def sweep_revoked(self) -> None:
+        """Forever (a background task): close every connection whose credential stopped being valid."""
+        while True:
+            self.socketio.sleep(AUTH_SWEEP_S)
+            try:
+                self.sweep_once()
+            except Exception:  # the database away for a moment: the next sweep tries again
+                log.exception("live credential sweep failed")
+
+    def sweep_once(self) -> int:
+        """Check every connection's credential now; close those no longer valid. How many were closed."""
+        closed = 0
+        for sid, credential in list(self._credentials.items()):
+            if credential_still_valid(self.services.db, credential):
+                self._checked_at[sid] = self._clock()
+                continue
+            log.info("live client %s (%s): credential no longer valid, closing", sid, credential.account.name)
+            self._refuse(sid)
+            closed += 1
+        return closed
 
     def _refuse(self, sid: str) -> None:
         """End the stream now and close the connection once the answer has left."""
@@ -212,7 +252,41 @@ class LiveNamespace(Namespace):
 
     def on_start(self, data: Any = None) -> dict:
         """Open a stream; ``estimator`` picks the pain estimator, ``body`` adds the body-movement index,
-        ``patient_id`` records it for that patient."""
+        ``patient_id`` records it for that patient.
+
+        Refused ``rate_limited`` beyond ``Settings.rate_limit_live_start`` starts per account (each may
+        open a recorded assessment) and ``too_many_streams`` beyond ``live_max_streams_per_user`` open
+        streams of the account (each holds ~50 MB of trackers; issue 25).
+        """
+        sid = request.sid
+        account = self._accounts.get(sid)
+        refused = self._refuse_start(sid, account)
+        if refused is not None:
+            return refused
+        self._starting[sid] = account.id if account else None  # counted while the start yields below
+        try:
+            return self._start(data)
+        finally:
+            self._starting.pop(sid, None)
+
+    def _refuse_start(self, sid: str, account: Account | None) -> dict | None:
+        """Why this connection may not start a stream now, as the answer (None: it may)."""
+        who = f"account:{account.id}" if account else f"sid:{sid}"
+        wait = rate_limits_of(current_app).hit(LIVE_START, who)
+        if wait is not None:
+            return {**error_body("rate_limited", f"Too many stream starts from this account; try again in {wait} s."),
+                    "retry_after": wait}
+        cap = self.services.settings.live_max_streams_per_user
+        if account is None or cap <= 0:
+            return None
+        others = sum(1 for other, stream in self._streams.items() if other != sid and stream.account_id == account.id)
+        others += sum(1 for other, owner in self._starting.items() if other != sid and owner == account.id)
+        if others >= cap:
+            return error_body("too_many_streams", f"This account has {others} live streams open, the most it may "
+                              f"have at once ({cap}); stop one first.")
+        return None
+
+    def _start(self, data: Any) -> dict:
         options = data if isinstance(data, dict) else {}
         db = self.services.db.unpooled()  # used on an OS thread (see Database.unpooled)
         try:
@@ -228,9 +302,9 @@ class LiveNamespace(Namespace):
         session = self.services.offloader.run(
             LiveSession, self.services.settings, estimator, self.services.analyzer.image_limits, body
         )
-        stream = _Stream(session)
+        account = self._accounts.get(request.sid)
+        stream = _Stream(session, account_id=account.id if account else None)
         if patient_id is not None:
-            account = self._accounts.get(request.sid)
             modalities = ["face", "rppg"] + (["body"] if body else [])
             try:
                 stream.recorder = self.services.offloader.run(

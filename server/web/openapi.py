@@ -56,9 +56,11 @@ ERRORS: dict[int, tuple[str, str]] = {
     422: ("UnprocessableContent", "Understood but unusable: 1x1 image, no face in a reference, model not installed, "
                                   "too few heartbeats ..."),
     429: ("TooManyRequests", "Over this account's API rate limit (rate_limited; the Retry-After header says how many "
-                             "seconds to wait), or too many open sessions, in all or of this account."),
+                             "seconds to wait), too many of this account's analyses under way at once "
+                             "(too_many_analyses, Retry-After: 1), or too many open sessions, in all or of this "
+                             "account."),
     503: ("ServiceUnavailable", "The storage refused a write, e.g. a full disk (record_failed: retry later), "
-                                "or the server has no voice."),
+                                "or the server's voice is missing, busy or timed out (speech_unavailable)."),
 }
 # Every call that needs a login can meet a storage failure (a token's use is noted in the database).
 AUTH_ERRORS = (401, 503)
@@ -360,15 +362,17 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
     # ---- service routes outside /api
     "health.get_health": Operation(
         "Liveness and what this server can do", TAG_SERVICE,
-        {200: json_body(s.HealthSchema, "Estimators, models, speech, live load and limits.")},
+        {200: json_body(s.HealthSchema, "Up (status) for anyone; estimators, models, speech, live load, limits "
+                                        "and the worker only with a login or the scrape token.")},
         public=True,
     ),
     "docs.openapi_json": Operation(
         "This OpenAPI document", TAG_SERVICE, {200: json_body({"type": "object"}, "OpenAPI 3.1.")},
     ),
     "metrics.get_metrics": Operation(
-        "Prometheus metrics", TAG_SERVICE,
+        "Prometheus metrics (admins, or a monitor with the scrape token)", TAG_SERVICE,
         {200: content("text/plain", {"type": "string"}, "Prometheus text exposition format.")},
+        errors=(403,),
     ),
     "pages.index": Operation(
         "The workstation page, or the seed server's greeting as JSON", TAG_COMPAT,

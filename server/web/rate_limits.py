@@ -6,7 +6,8 @@ and a looser one for every other ``/api/`` and seed-compatible call. Each counts
 own, per account (an API token and a login of the same account share the count), or per
 client address for a request without a valid login, which is then refused anyway.
 ``/health``, ``/metrics``, pages, static files and the ``/live`` Socket.IO frames (bounded
-by their own backpressure) are never limited.
+by their own backpressure) are never limited. A third limit, ``Settings.rate_limit_live_start``,
+counts the ``/live`` ``start`` events of an account (``server/web/live.py`` asks it).
 
 Over a limit: 429 ``rate_limited`` with ``Retry-After`` (seconds until the moving window
 lets the next call in). The counters are in Redis when PAINSCOPE_REDIS_URL is set, in
@@ -28,7 +29,8 @@ from limits.strategies import MovingWindowRateLimiter
 from server.web.errors import STATUS_BY_CODE, error_response
 from server.web.limits_storage import limits_storage
 
-ANALYSIS, API = "analysis", "api"  # the two limits; also their keys' middle part
+ANALYSIS, API = "analysis", "api"  # the two HTTP limits; also their keys' middle part
+LIVE_START = "live-start"  # the /live `start` events of an account (server/web/live.py)
 NAMESPACE = "painscope-rate"  # the first part of every counter's key (the login throttle has its own)
 OFF = frozenset({"", "0"})  # setting values that switch a limit off
 LIMITED_PREFIX = "/api/"
@@ -80,12 +82,13 @@ def parse_limit(name: str, value: str) -> RateLimitItem | None:
 class RateLimits:
     """The two API limits over one ``limits`` storage, in a moving window (no double burst at a window's edge)."""
 
-    def __init__(self, storage: Storage, analysis: str, api: str) -> None:
-        """``analysis``, ``api``: the settings' values ("" or "0": that limit is off)."""
+    def __init__(self, storage: Storage, analysis: str, api: str, live_start: str = "") -> None:
+        """``analysis``, ``api``, ``live_start``: the settings' values ("" or "0": that limit is off)."""
         self._limiter = MovingWindowRateLimiter(storage)
         self._items = {
             ANALYSIS: parse_limit("PAINSCOPE_RATE_LIMIT_ANALYSIS", analysis),
             API: parse_limit("PAINSCOPE_RATE_LIMIT_API", api),
+            LIVE_START: parse_limit("PAINSCOPE_RATE_LIMIT_LIVE_START", live_start),
         }
 
     def hit(self, limit: str, who: str) -> int | None:
@@ -108,8 +111,14 @@ def init_rate_limits(app: Flask) -> None:
     """
     settings = app.extensions["painscope"].settings
     storage = limits_storage(settings.redis_url)
-    app.extensions[EXTENSION_KEY] = RateLimits(storage, settings.rate_limit_analysis, settings.rate_limit_api)
+    app.extensions[EXTENSION_KEY] = RateLimits(storage, settings.rate_limit_analysis, settings.rate_limit_api,
+                                               settings.rate_limit_live_start)
     app.before_request(_check_rate_limit)
+
+
+def rate_limits_of(app: Flask) -> RateLimits:
+    """The app's limits (after :func:`init_rate_limits`), for counting what is not an HTTP request."""
+    return app.extensions[EXTENSION_KEY]
 
 
 def _caller() -> str:

@@ -77,11 +77,18 @@ class BoundedJSONProvider(DefaultJSONProvider):
 # The event name a Socket.IO packet too deep to read is delivered as (server/live.py answers it
 # json_too_deep): without it the packet would be dropped unread and its sender never answered.
 TOO_DEEP_EVENT = "__json_too_deep__"
+# The same for a Socket.IO event whose JSON cannot be read at all (broken, or an integer of more than 100
+# digits, which Engine.IO's parser refuses): answered invalid_json (set by socket_guard.py's packet class).
+BAD_JSON_EVENT = "__invalid_json__"
 
 
 class SocketJSON:
     """The JSON of Socket.IO and Engine.IO packets: Engine.IO's own (it refuses integers of more than 100
-    digits) with nesting bounded; a packet nested too deeply reads as the event TOO_DEEP_EVENT."""
+    digits) with nesting bounded; a packet nested too deeply reads as the event TOO_DEEP_EVENT.
+
+    Invalid JSON still raises ValueError here: Engine.IO relies on it to take a packet such as the
+    upgrade's ``2probe`` as text. An unreadable Socket.IO event is answered by ``socket_guard.py``.
+    """
 
     @staticmethod
     def dumps(*args: Any, **kwargs: Any) -> str:

@@ -1,4 +1,5 @@
-"""``GET /health``: the estimators, models, speech, live streams, the worker that answered, and limits."""
+"""``GET /health``: up for anyone; with a login (or the scrape token) the estimators, models, speech, live
+streams, the worker that answered, and limits."""
 from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields
@@ -20,16 +21,21 @@ class OpenObjectSchema(Schema):
         unknown = INCLUDE
 
 
+DETAIL = "(only with a login or the scrape token)"
+
+
 class HealthSchema(Schema):
+    """Everything but ``status`` is there only for a logged-in caller or a monitor with the scrape token."""
+
     status = one_of(("ok",))
-    version = string()
-    default_estimator = string()
-    estimators = required(fields.List(fields.Nested(EstimatorStatusSchema)))
-    ecg_model = required(fields.Nested(EstimatorStatusSchema, metadata={
-        "description": "the ECG Transformer that reads ECG uploads, or why the heuristic arousal score does"}))
-    models = required(fields.List(fields.Nested(OpenObjectSchema)))
-    body_segmenter = required(fields.Nested(OpenObjectSchema, allow_none=True))
-    speech = required(fields.Dict())
-    live = required(fields.Dict())
-    worker = required(fields.Dict(metadata={"description": "the process that answered: host name and pid"}))
-    limits = required(fields.Dict(keys=fields.String(), values=fields.Float()))
+    version = fields.String(metadata={"description": DETAIL})
+    default_estimator = fields.String(metadata={"description": DETAIL})
+    estimators = fields.List(fields.Nested(EstimatorStatusSchema), metadata={"description": DETAIL})
+    ecg_model = fields.Nested(EstimatorStatusSchema, metadata={
+        "description": "the ECG Transformer that reads ECG uploads, or why the heuristic arousal score does " + DETAIL})
+    models = fields.List(fields.Nested(OpenObjectSchema), metadata={"description": DETAIL})
+    body_segmenter = fields.Nested(OpenObjectSchema, allow_none=True, metadata={"description": DETAIL})
+    speech = fields.Dict(metadata={"description": DETAIL})
+    live = fields.Dict(metadata={"description": DETAIL})
+    worker = fields.Dict(metadata={"description": "the process that answered: host name and pid " + DETAIL})
+    limits = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={"description": DETAIL})
