@@ -38,6 +38,8 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.ecg_api import ecg_api
     from server.web.errors import register_error_handlers
     from server.web.history_pages import history_pages
+    from server.web.job_events import JobsNamespace
+    from server.web.jobs_api import jobs_api
     from server.web.metrics import init_metrics
     from server.web.openapi import docs
     from server.web.pages import pages
@@ -46,6 +48,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.rppg_api import rppg_api
     from server.web.scales_api import scales_api
     from server.web.safe_json import BoundedJSONProvider, SocketJSON
+    from server.web.uploads import allow_video_requests
     from server.web.users_api import users_api
     from server.web.websocket_mask import install as install_fast_websocket_unmask
 
@@ -73,11 +76,13 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(users_api)
     app.register_blueprint(records_api)
     app.register_blueprint(scales_api)
+    app.register_blueprint(jobs_api)
     app.register_blueprint(history_pages)
     app.register_blueprint(health)
     app.register_blueprint(docs)  # /openapi.json and /docs (Swagger UI)
     app.register_blueprint(compat)  # seed-compatible routes (/upload-video, /create-session, ...)
     register_error_handlers(app)
+    allow_video_requests(app)  # before the login check, which may read (and so size) the body
     app.wsgi_app = _chunked_input(app.wsgi_app)
     if settings.trusted_proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -97,6 +102,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
         json=SocketJSON,  # packets nested too deeply are answered json_too_deep, not dropped unanswered
     )
     socketio.on_namespace(LiveNamespace(services))
+    socketio.on_namespace(JobsNamespace(services))  # the page's jobs, pushed as they change
     return app
 
 
