@@ -79,7 +79,8 @@ def spool_video(upload: FileStorage) -> Path:
     empty, oversized, unrecognised, unopenable or too long video is a 4xx at submission, and no file is kept."""
     services = current_services()
     limits = video_limits(services.settings)
-    path = write_spool(spool_dir(services.settings), upload.stream, limits.max_bytes)
+    # Off the event loop: copying hundreds of MB (the request's temporary file to the spool) takes a while.
+    path = services.offloader.run(write_spool, spool_dir(services.settings), upload.stream, limits.max_bytes)
     try:
         services.offloader.run(check_video_file, path, limits)
     except BaseException:

@@ -65,3 +65,11 @@ export function postJson(url, body, signal) {
     headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...csrfHeaders() },
   });
 }
+
+export function deleteJson(url, signal) {
+  return request(url, {
+    method: 'DELETE',
+    signal,
+    headers: { Accept: 'application/json', ...csrfHeaders() },
+  });
+}
