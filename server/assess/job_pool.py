@@ -43,6 +43,8 @@ def os_threading() -> ModuleType:
 
 @dataclass
 class _Entry:
+    """A job in this process: what the page sees, what to do, and whether it was cancelled."""
+
     view: JobView
     spec: JobSpec
     cancelled: bool = False

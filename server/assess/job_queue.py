@@ -246,7 +246,8 @@ class RqJobEngine:
                     state = pipe.hget(key, "state")
                     if state is None or state.decode() not in expect:
                         pipe.unwatch()
-                        pipe.expire(key, int(self.settings.job_keep_seconds))
+                        if state is not None:  # ended another way (cancelled): it expires all the same
+                            self.redis.expire(key, int(self.settings.job_keep_seconds))
                         return None
                     pipe.multi()
                     pipe.hset(key, mapping=changes)
