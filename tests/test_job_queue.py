@@ -203,3 +203,23 @@ def test_a_work_horse_killed_mid_job_leaves_it_failed_at_once(cluster):
         _kill(horse)
     ended = wait_job(client, job["id"], timeout_s=30)
     assert ended["state"] == "failed" and ended["error"]["code"] == "worker_lost", ended
+
+
+def test_a_job_handed_to_rq_but_not_started_is_cancelled_and_never_runs(cluster):
+    app, _workers, _redis = cluster
+    mine, theirs = authed_client(app), _other(app)
+    busy = _submit(mine, _clip(8))
+    _wait(lambda: _state(mine, busy["id"])["state"] == "running", WORKER_START_S, "the first job to run")
+    waiting = _submit(theirs, _clip(2))  # its account has no job running: handed to RQ, behind the busy worker
+    from rq import Queue
+
+    from server.assess.job_queue import QUEUE_NAME
+
+    queue = Queue(QUEUE_NAME, connection=app.extensions["painscope"].jobs.redis)
+    assert waiting["id"] in queue.job_ids
+    assert theirs.delete(f"/api/v1/jobs/{waiting['id']}").get_json()["state"] == "cancelled"
+    assert waiting["id"] not in queue.job_ids
+    assert wait_job(mine, busy["id"])["state"] == "done"
+    time.sleep(1.0)
+    ended = _state(theirs, waiting["id"])
+    assert ended["state"] == "cancelled" and ended["frames"] == 0  # the worker never ran it
