@@ -5,7 +5,8 @@
 Everything lives in ``instance/cluster/`` (the PostgreSQL data folder is made
 there on the first run and kept; Redis keeps nothing on disk: it holds only
 heart-rate sessions and login failures, which may be lost). The workers run
-``python -m server run`` with the settings of deploy/Procfile; nginx
+``python -m server run`` with the settings of deploy/Procfile, beside ``--job-workers`` RQ
+workers (``python -m server.assess.job_worker``) running the video jobs; nginx
 (deploy/nginx.conf.template) listens on ``--port``. Ctrl-C or SIGTERM stops
 everything: the workers first (each ends its live streams, committing every
 recorded second), then nginx, Redis and PostgreSQL. A worker that dies is
@@ -69,7 +70,8 @@ def worker_env(
         "PAINSCOPE_SECURE_COOKIES": "1" if https else os.environ.get("PAINSCOPE_SECURE_COOKIES", "0"),
         "PAINSCOPE_DATABASE_URL": database_url,
         "PAINSCOPE_MESSAGE_QUEUE": redis_url,  # an emit reaches a client on any worker
-        "PAINSCOPE_REDIS_URL": redis_url,  # heart-rate sessions and login throttling shared
+        "PAINSCOPE_REDIS_URL": redis_url,  # heart-rate sessions, login throttling and jobs shared
+        "PAINSCOPE_JOB_ENGINE": "rq",  # videos and pre-fills run on the RQ job workers (server/assess/job_queue.py)
         "PAINSCOPE_TRUSTED_PROXIES": "1",  # nginx sets X-Forwarded-For: throttling keys on the real client
         "PAINSCOPE_INSTANCE_DIR": instance_dir,  # one secret key for all, so a login cookie works on each
         # only the first ends what a crash left open: for a later one, open assessments are others' live streams
@@ -146,9 +148,10 @@ class Cluster:
     """The child processes, started in order and stopped in reverse order (workers first)."""
 
     def __init__(self, workers: int, port: int, folder: Path, host: str = LOOPBACK,
-                 tls: tuple[str, str] | None = None, redirect_port: int = 0) -> None:
+                 tls: tuple[str, str] | None = None, redirect_port: int = 0, job_workers: int = 1) -> None:
         """``host``/``port``: where nginx listens; ``tls``: its (certificate chain, key) PEM files;
-        ``redirect_port``: with TLS, a plain-HTTP port that redirects to HTTPS (0: none)."""
+        ``redirect_port``: with TLS, a plain-HTTP port that redirects to HTTPS (0: none); ``job_workers``:
+        the RQ workers running video analyses and pre-fills."""
         self.workers, self.port, self.folder = workers, port, folder
         self.host, self.tls, self.redirect_port = host, tls, redirect_port
         self.url = f"{'https' if tls else 'http'}://{host}:{port}"
@@ -158,6 +161,8 @@ class Cluster:
         self.database_url = f"postgresql+psycopg://{DB_ROLE}@{LOOPBACK}:{self.pg_port}/{DATABASE}"
         self.services: dict[str, subprocess.Popen] = {}  # redis, postgres, nginx
         self.worker_processes: dict[int, subprocess.Popen] = {}  # port -> process
+        self.job_workers = job_workers
+        self.job_processes: dict[int, subprocess.Popen] = {}  # number -> RQ job worker
         self.logs = folder / "logs"
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None,
@@ -182,6 +187,8 @@ class Cluster:
         wait_for_http(f"http://{LOOPBACK}:{first}/health", START_TIMEOUT_S, self.worker_processes[first])
         for port in others:
             self._start_worker(port)
+        for number in range(self.job_workers):
+            self._start_job_worker(number)
         for port in others:
             wait_for_http(f"http://{LOOPBACK}:{port}/health", START_TIMEOUT_S, self.worker_processes[port])
         run_dir = self.folder / "nginx"
@@ -239,6 +246,13 @@ class Cluster:
         self.worker_processes[port] = self._spawn(
             f"worker-{port}", [sys.executable, "-m", "server", "run", "--host", LOOPBACK, "--port", str(port)], env)
 
+    def _start_job_worker(self, number: int) -> None:
+        """An RQ worker running the jobs (video analyses, pre-fills) with the web workers' settings; it reads
+        the uploads from the same instance folder's spool (server/assess/spool.py)."""
+        env = worker_env(self.redis_url, self.database_url, str(self.folder), first=False)
+        self.job_processes[number] = self._spawn(
+            f"jobs-{number}", [sys.executable, "-m", "server.assess.job_worker"], env)
+
     def watch(self, stop_requested: list[int]) -> int:
         """Until a stop signal: start again a worker that exits (within RESTART_BURST); 1 when Redis,
         PostgreSQL or nginx exits."""
@@ -259,6 +273,10 @@ class Cluster:
                       "starting it again", flush=True)
                 starts[port] = recent + [now]
                 self._start_worker(port)
+            for number, process in list(self.job_processes.items()):
+                if process.poll() is not None:  # its job is marked failed worker_lost (server/assess/job_queue.py)
+                    print(f"job worker {number} exited with code {process.returncode}; starting it again", flush=True)
+                    self._start_job_worker(number)
             for name, process in self.services.items():
                 if process.poll() is not None:
                     print(f"{name} exited with code {process.returncode}; stopping the cluster", flush=True)
@@ -268,7 +286,8 @@ class Cluster:
 
     def stop(self) -> None:
         """Workers first (SIGTERM: they end their live streams), then nginx, Redis and PostgreSQL."""
-        _terminate(list(self.worker_processes.values()), signal.SIGTERM)
+        # SIGTERM: an RQ worker finishes its job (within STOP_TIMEOUT_S; else the job is marked worker_lost)
+        _terminate([*self.job_processes.values(), *self.worker_processes.values()], signal.SIGTERM)
         for name, signum in (("nginx", signal.SIGQUIT), ("redis", signal.SIGTERM), ("postgres", signal.SIGINT)):
             if name in self.services:  # SIGQUIT: nginx finishes open requests; SIGINT: PostgreSQL's fast stop
                 _terminate([self.services[name]], signum)
@@ -309,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="instance/cluster", help="where the data and logs live")
     parser.add_argument("--tls", choices=(SELF_SIGNED,), help="without PAINSCOPE_TLS_CERT/_KEY: make a private CA "
                         "and a server certificate in DIR/tls (deploy/certificates.py) and serve HTTPS with them")
+    parser.add_argument("--job-workers", type=int, default=1,
+                        help="RQ workers running video analyses and pre-fills (default 1: a job uses ~2 cores)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))
     from server.config import Settings
@@ -328,13 +349,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{program} is not installed (Debian packages redis-server nginx; `make cluster` "
                              "installs them as root)")
     cluster = Cluster(args.workers, args.port, Path(args.dir).resolve(), settings.host, tls,
-                      settings.http_redirect_port)
+                      settings.http_redirect_port, args.job_workers)
     with _stop_signals() as stop_requested:
         try:
             cluster.start()
             print(f"PainScope cluster on {cluster.url}: {args.workers} worker(s) on ports "
                   f"{', '.join(map(str, cluster.worker_ports))}, Redis {cluster.redis_port}, PostgreSQL "
-                  f"{cluster.pg_port}; logs in {cluster.logs}. Ctrl-C stops it.", flush=True)
+                  f"{cluster.pg_port}; {args.job_workers} job worker(s); logs in {cluster.logs}. Ctrl-C stops it.",
+                  flush=True)
             code = cluster.watch(stop_requested)
         except (RuntimeError, subprocess.CalledProcessError) as problem:
             print(f"the cluster did not start: {problem}", file=sys.stderr, flush=True)

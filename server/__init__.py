@@ -40,6 +40,8 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.fair_share import init_fair_share
     from server.web.history_pages import history_pages
     from server.web.https import init_https
+    from server.web.job_events import JobsNamespace
+    from server.web.jobs_api import jobs_api
     from server.web.language import init_language
     from server.web.metrics import init_metrics
     from server.web.openapi import docs
@@ -50,6 +52,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from server.web.scales_api import scales_api
     from server.web.safe_json import BoundedJSONProvider, SocketJSON
     from server.web.socket_guard import guard_client_events
+    from server.web.uploads import allow_video_requests
     from server.web.users_api import users_api
     from server.web.websocket_mask import install as install_fast_websocket_unmask
 
@@ -77,11 +80,13 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     app.register_blueprint(users_api)
     app.register_blueprint(records_api)
     app.register_blueprint(scales_api)
+    app.register_blueprint(jobs_api)
     app.register_blueprint(history_pages)
     app.register_blueprint(health)
     app.register_blueprint(docs)  # /openapi.json and /docs (Swagger UI)
     app.register_blueprint(compat)  # seed-compatible routes (/upload-video, /create-session, ...)
     register_error_handlers(app)
+    allow_video_requests(app)  # before the login check, which may read (and so size) the body
     app.wsgi_app = _chunked_input(app.wsgi_app, settings.max_upload_bytes)
     if settings.trusted_proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -107,6 +112,7 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     live = LiveNamespace(services)
     socketio.on_namespace(live)
     socketio.start_background_task(live.sweep_revoked)  # closes the idle sockets of revoked credentials
+    socketio.on_namespace(JobsNamespace(services))  # the page's jobs, pushed as they change
     return app
 
 
@@ -123,7 +129,7 @@ def _chunked_input(wsgi_app: Any, max_bytes: int) -> Any:
     def app(environ: dict, start_response: Any) -> Any:
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             environ["wsgi.input_terminated"] = True
-            environ["wsgi.input"] = _CappedInput(environ["wsgi.input"], max_bytes)
+            environ["wsgi.input"] = _CappedInput(environ["wsgi.input"], max_bytes, environ)
         return wsgi_app(environ, start_response)
 
     return app
@@ -136,10 +142,18 @@ class _CappedInput:
     of exactly ``max_bytes`` passes, a longer one is refused, and nothing past that byte is read.
     """
 
-    def __init__(self, stream: Any, max_bytes: int) -> None:
+    def __init__(self, stream: Any, max_bytes: int, environ: dict | None = None) -> None:
         self._stream = stream
-        self._max = max_bytes
+        self._default_max = max_bytes
+        self._environ = environ if environ is not None else {}
         self._read = 0
+
+    @property
+    def _max(self) -> int:
+        # a video endpoint raises its request's limit before the body is read (web/uploads.allow_video_requests)
+        from server.web.uploads import BODY_LIMIT_KEY
+
+        return int(self._environ.get(BODY_LIMIT_KEY, self._default_max))
 
     def read(self, size: int | None = -1) -> bytes:
         left = self._max - self._read

@@ -28,7 +28,8 @@ class Settings:
     secret_key: str = ""  # empty: a random key made once and kept in instance_dir/secret_key (mode 0600)
 
     # --- input limits (bad input gets a 4xx, never a crash) ---
-    max_upload_bytes: int = 64 * 1024 * 1024  # whole request; videos are the big ones
+    # whole request, except a video upload's (max_video_bytes plus VIDEO_FORM_SLACK_BYTES, server/web/uploads.py)
+    max_upload_bytes: int = 64 * 1024 * 1024
     max_image_bytes: int = 20 * 1024 * 1024  # a 24 MP phone JPEG is ~10 MB
     max_image_pixels: int = 40_000_000  # 40 MP: above any phone camera in wards; caps decode memory (~120 MB RGB)
     # Memory one image's decode may take: pixels x the bytes a pixel takes in the decoder (16-bit, alpha,
@@ -37,8 +38,10 @@ class Settings:
     max_decode_bytes: int = 160_000_000
     min_image_side: int = 32  # px; below this no face landmarks can be found (Face Mesh input is 192 px)
     analysis_max_side: int = 1280  # px; images are downscaled to this before landmarks (Face Mesh works at 192 px)
-    max_video_bytes: int = 60 * 1024 * 1024
-    max_video_seconds: float = 120.0
+    # A video goes to a private spool file as it arrives (never whole in memory), so the cap is the disk's:
+    # 30 min of 640x480 phone H.264 (~2 Mbit/s) is ~450 MB.
+    max_video_bytes: int = 512 * 1024 * 1024
+    max_video_seconds: float = 1800.0  # 30 min: a bedside observation runs several minutes
     video_sample_fps: float = 5.0  # frames analysed per second of video (facial actions last >= 0.5 s)
     max_reference_images: int = 5
 
@@ -166,6 +169,21 @@ class Settings:
     fhir_url: str = ""
     fhir_timeout_s: float = 10.0  # one POST; a hospital FHIR server answers a small transaction in well under that
     fhir_poll_s: float = 5.0  # how often the outbox is looked at
+
+    # --- long work as jobs (server/assess/jobs.py): video analyses and scale pre-fills ---
+    # In-process engine (`make run`): real threads of their own, apart from the live frames' and photos' pool.
+    # One: the analysis itself uses both cores' worth of OpenCV and MediaPipe threads on this 2-core machine.
+    job_workers: int = 1
+    job_max_running_per_account: int = 1  # fair share: at most this many of one account's jobs run at once
+    job_keep_seconds: float = 3600.0  # a finished job's result is kept this long (1 h), then removed
+    # A running job whose worker has not reported for this long is marked failed (worker_lost): a sampled
+    # frame takes well under a second, and the longest silent step (the peak frame's overlay) a few seconds.
+    job_heartbeat_timeout_s: float = 120.0
+    job_timeout_s: float = 3600.0  # a job running longer than this is stopped (RQ's job_timeout)
+    job_spool_dir: str = ""  # uploads waiting for their job; empty: instance_dir/spool (mode 0700)
+    # Where jobs run: "local" (threads of this process; empty means this too) or "rq" (RQ workers on
+    # redis_url, `python -m server.assess.job_worker`; `make cluster` sets it and starts them).
+    job_engine: str = ""
 
     # --- storage / scale ---
     models_dir: str = "models"

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
 from server.assess.analysis import Analyzer
+from server.assess.job_pool import LocalJobEngine, sweep_spool
+from server.assess.job_work import JobContext
+from server.assess.jobs import JobEngine
+from server.assess.spool import spool_dir
 from server.assess.offload import Offloader, TrackerPool
 from server.assess.speech_engine import SpeechEngine
 from server.config import Settings
@@ -48,6 +52,7 @@ class Services:
     live_streams: set[str] = field(default_factory=set)
     body_segmenter: SegmenterFile | None = None  # models/segmentation.onnx, loaded or broken; None: no file
     metrics: MetricsSink | None = None  # server.web.metrics.Metrics, set by server.web.metrics.init_metrics
+    jobs: JobEngine | None = None  # video analyses and pre-fills (server/assess/jobs.py); set by build()
 
     @property
     def segmenter(self) -> LearnedSegmenter | None:
@@ -63,7 +68,7 @@ class Services:
         """
         verify(DEFAULT_PATH)  # models/face_landmarker.task, put there by `make setup`
         load_mediapipe()  # once, before any request: concurrent first imports raced (issue 25)
-        return cls(
+        services = cls(
             settings=settings,
             analyzer=Analyzer(settings),
             estimators=EstimatorRegistry(settings),
@@ -75,6 +80,34 @@ class Services:
             body_segmenter=load_segmenter(settings.models_dir, settings.segmentation_model, settings.model_threads),
             db=open_database(settings),
         )
+        services.jobs = job_engine(settings, services)
+        return services
+
+
+# The job engines by name (Settings.job_engine).
+JOB_ENGINES = ("local", "rq")
+
+
+def job_engine(settings: Settings, services: Services) -> JobEngine:
+    """``local``: threads of this process; ``rq``: RQ workers on ``redis_url`` (``make cluster``)."""
+    name = settings.job_engine or "local"
+    if name not in JOB_ENGINES:
+        raise ValueError(f"PAINSCOPE_JOB_ENGINE={name!r}: use one of {', '.join(JOB_ENGINES)}")
+    # A spool file older than a job can live (queued, run, kept) belongs to no job: a killed process left it.
+    sweep_spool(spool_dir(settings), settings.job_keep_seconds + settings.job_timeout_s)
+    if name == "rq":
+        if not settings.redis_url:
+            raise ValueError("PAINSCOPE_JOB_ENGINE=rq needs PAINSCOPE_REDIS_URL")
+        from server.assess.job_queue import RqJobEngine  # only a cluster's workers need RQ loaded
+
+        return RqJobEngine(connect(settings.redis_url), settings)
+
+    def context() -> JobContext:
+        # unpooled: jobs run on OS threads (server/store/db.py Database.unpooled)
+        return JobContext(settings, services.analyzer, services.estimators, services.db.unpooled(), services.segmenter)
+
+    return LocalJobEngine(context, settings.job_workers, settings.job_max_running_per_account,
+                          settings.job_keep_seconds)
 
 
 def rppg_session_store(settings: Settings) -> RppgSessionStore:

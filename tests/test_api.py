@@ -9,6 +9,7 @@ from PIL import Image
 from server.config import Settings
 from tests import media, synthetic
 from tests.conftest import authed_client, create_test_app, multipart
+from tests.jobs import post_job
 
 NEUTRAL = synthetic.encode(synthetic.astronaut_face())
 GRIMACE = synthetic.encode(synthetic.grimace(1.0))
@@ -135,7 +136,7 @@ def test_a_video_gives_a_timeline_a_summary_and_the_most_painful_frame(client):
     fps = 10
     frames = [synthetic.astronaut_face()] * (4 * fps) + [synthetic.grimace(1.0)] * (2 * fps)
     video = media.write_video(frames, fps=fps)
-    response = client.post("/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
+    response = post_job(client, "/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert len(body["timeline"]) == 30  # 6 s sampled at 5 fps
@@ -158,14 +159,14 @@ def test_a_video_gives_a_timeline_a_summary_and_the_most_painful_frame(client):
     ],
 )
 def test_bad_video_input_gets_the_error_shape(client, kwargs, status):
-    response = client.post("/api/v1/analyze/video", **kwargs)
+    response = post_job(client, "/api/v1/analyze/video", **kwargs)
     assert response.status_code == status
     assert response.get_json()["error"]["code"]
 
 
 def test_a_truncated_video_is_a_clear_400(client):
     video = media.write_video([synthetic.astronaut_face()] * 20, fps=10)
-    response = client.post("/api/v1/analyze/video", data=multipart(video=video[: len(video) // 2]),
+    response = post_job(client, "/api/v1/analyze/video", data=multipart(video=video[: len(video) // 2]),
                            content_type="multipart/form-data")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "corrupt_video"
@@ -201,7 +202,7 @@ def test_a_video_reports_the_heart_rate_in_the_skin_and_says_it(client):
     from tests.pulse import pulse_clip
 
     video = media.write_video([frame for _, frame in pulse_clip(84, seconds=12, seed=2)], fps=30)
-    body = client.post("/api/v1/analyze/video", data=multipart(video=video),
+    body = post_job(client, "/api/v1/analyze/video", data=multipart(video=video),
                        content_type="multipart/form-data").get_json()
     vitals = body["vitals"]
     assert vitals["heart_rate_bpm"] == pytest.approx(84, abs=3)
@@ -214,7 +215,7 @@ def test_a_video_reports_the_heart_rate_in_the_skin_and_says_it(client):
 @pytest.mark.parametrize("suffix, fourcc", [(".avi", "MJPG"), (".mov", "mp4v"), (".webm", "VP80")])
 def test_every_accepted_container_is_read(client, suffix, fourcc):
     video = media.write_video([synthetic.astronaut_face()] * 20, fps=10, suffix=suffix, fourcc=fourcc)
-    response = client.post("/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
+    response = post_job(client, "/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["summary"]["frames_with_face"] == 10
 
@@ -226,7 +227,7 @@ def test_a_video_of_a_moving_head_gives_no_heart_rate(client):
     for i, (_, frame) in enumerate(pulse_clip(84, seconds=8, seed=3)):
         shift = int(120 * np.sin(2 * np.pi * 0.5 * i / 30))  # the head sways by a face width every second
         frames.append(np.roll(frame, shift, axis=1))
-    body = client.post("/api/v1/analyze/video", data=multipart(video=media.write_video(frames, fps=30)),
+    body = post_job(client, "/api/v1/analyze/video", data=multipart(video=media.write_video(frames, fps=30)),
                        content_type="multipart/form-data").get_json()
     assert body["vitals"]["heart_rate_bpm"] is None and body["vitals"]["reason"] == "too much motion"
 

@@ -212,7 +212,7 @@ def cycles(graph: dict[str, list[Import]]) -> list[list[str]]:
 # rppg_sessions, seed).
 BLUEPRINT_IMPORTS_KNOWN: set[tuple[str, str]] = set()
 # server.web.metrics holds the Prometheus instruments; its /metrics route comes with them, and
-# the recorders (record_analysis, timed_analysis) are meant to be called from every handler.
+# the recorder (record_analysis) is meant to be called from every handler.
 SHARED_BLUEPRINT_MODULES = {"server.web.metrics"}
 
 

@@ -19,6 +19,7 @@ from server.web.compat_api import pain_server_answer
 from tests import media, synthetic
 from tests.conftest import authed_client, create_test_app
 from tests.pulse import pulse_clip
+from tests.jobs import post_job
 
 VIDEO_FPS = 10
 BATCH = 120
@@ -76,7 +77,7 @@ def test_the_upload_is_the_same_analysis_as_the_api(client):
     video = _video("neutral then grimace")
     seed = client.post("/upload-video", data={"video": (io.BytesIO(video), "recording.mp4")},
                        content_type="multipart/form-data").get_json()
-    api = client.post("/api/v1/analyze/video", data={"video": (io.BytesIO(video), "recording.mp4")},
+    api = post_job(client, "/api/v1/analyze/video", data={"video": (io.BytesIO(video), "recording.mp4")},
                       content_type="multipart/form-data").get_json()
     assert seed["numFrames"] == api["summary"]["frames_analysed"]
     assert seed["confidence"] == api["peak"]["pain"]["confidence"]
@@ -131,11 +132,14 @@ def test_the_upload_takes_the_estimator_option_like_the_api(client):
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "estimator_unavailable"
 
 
-def _report(pain, t_s=3.4, faces=12, frames=15) -> VideoReport:
+def _report(pain, t_s=3.4, faces=12, frames=15) -> dict:
+    """A video job's result (VideoReport.to_dict()) whose peak is ``pain`` at ``t_s``."""
     timeline = [{"t_s": i / 5, "face_found": i < faces, "pspi": None, "level": None} for i in range(frames)]
     peak = None if pain is None else Result(face=None, faces=(), pain=pain, speech_text="", timing_ms={})
-    return VideoReport(timeline=timeline, summary={"frames_analysed": frames}, peak=peak, peak_overlay_png=None,
-                       peak_t_s=t_s if pain is not None else None)
+    if pain is not None:
+        timeline[faces - 1] = {**timeline[faces - 1], "t_s": t_s, "pspi": pain.pspi, "level": pain.level}
+    return VideoReport(timeline=timeline, summary={"frames_analysed": frames}, peak=peak,
+                       peak_overlay_png=None).to_dict()
 
 
 def test_a_sequence_model_answers_with_its_own_label_names():

@@ -1,5 +1,6 @@
-"""`make cluster`'s launcher (deploy/cluster.py) for real: it starts Redis, PostgreSQL, a worker and
-nginx on loopback, serves through nginx, starts a killed worker again, and SIGTERM stops every one of them."""
+"""`make cluster`'s launcher (deploy/cluster.py) for real: it starts Redis, PostgreSQL, a worker, a job
+worker and nginx on loopback, serves through nginx (a video job runs on the job worker), starts a killed
+worker again, and SIGTERM stops every one of them."""
 from __future__ import annotations
 
 import os
@@ -68,6 +69,32 @@ def _health(port: int, deadline: float, launcher: subprocess.Popen, not_pid: int
     return None
 
 
+def _a_video_job_runs_on_the_job_worker(port: int) -> None:
+    """A video posted through nginx is a job that the cluster's RQ job worker runs to its result."""
+    from server.store.accounts import FIRST_ADMIN, create_token
+    from server.store.db import Database
+    from tests import media, synthetic
+
+    db = Database(f"postgresql+psycopg://painscope@{LOCALHOST}:{port + POSTGRES_OFFSET}/painscope")
+    try:
+        token = create_token(db, FIRST_ADMIN, "tests")[1]
+    finally:
+        db.dispose()
+    headers = {"Authorization": f"Bearer {token}"}
+    video = media.write_video([synthetic.astronaut_face()] * 20, fps=10)
+    base = f"http://{LOCALHOST}:{port}"
+    submitted = requests.post(f"{base}/api/v1/analyze/video", headers=headers, files={"video": ("clip.mp4", video)},
+                              timeout=60)
+    assert submitted.status_code == 202, submitted.text
+    deadline = time.monotonic() + START_TIMEOUT_S + 60  # the job worker loads its models first
+    while True:
+        job = requests.get(f"{base}/api/v1/jobs/{submitted.json()['id']}", headers=headers, timeout=10).json()
+        if job["state"] not in ("queued", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(POLL_S)
+    assert job["state"] == "done" and len(job["result"]["timeline"]) == 10, job
+
+
 def test_the_launcher_serves_through_nginx_restarts_a_killed_worker_and_sigterm_stops_everything():
     require_redis(), require_nginx(), require_postgres()
     folder = tempfile.mkdtemp(prefix="painscope-launcher-")
@@ -84,6 +111,7 @@ def test_the_launcher_serves_through_nginx_restarts_a_killed_worker_and_sigterm_
         assert health is not None and health["status"] == "ok", launcher.poll()
         worker = health["worker"]["pid"]
         assert worker != launcher.pid  # a worker answered, through nginx
+        _a_video_job_runs_on_the_job_worker(port)
         os.kill(worker, signal.SIGKILL)  # a crash: the launcher starts it again, nginx finds it on its port
         again = _health(port, time.monotonic() + START_TIMEOUT_S + STOP_TIMEOUT_S, launcher, not_pid=worker)
         assert again is not None and again["status"] == "ok", launcher.poll()

@@ -22,6 +22,7 @@ from tests import synthetic, tiny_datasets
 from tests.conftest import authed_client, create_test_app, live_client, multipart
 from tests.media import write_video
 from tests.reproducible import run_main
+from tests.jobs import post_job
 
 SUBJECTS = tiny_datasets.BIOVID_SUBJECTS
 SERVED_FOLD = SUBJECTS[0]  # the fold whose models are served: this subject was never trained on
@@ -225,12 +226,12 @@ def _neutral_then_grimace() -> bytes:
 def test_a_video_is_judged_window_by_window_and_fused_with_its_ecg_by_logits(served, trained):
     client = authed_client(served)
     video = _neutral_then_grimace()
-    alone = client.post("/api/v1/analyze/video", data=multipart(video=video, estimator="resnet_gru")).get_json()
+    alone = post_job(client, "/api/v1/analyze/video", data=multipart(video=video, estimator="resnet_gru")).get_json()
     assert alone["timeline"][0]["level"] is None  # the window is still filling
     face = alone["peak"]["pain"]
     assert face["estimator"] == "resnet_gru" and face["model"] == "resnet_gru.pt" and len(face["label_logits"]) == 2
     assert set(face["label_probabilities"]) == {"NO_PAIN", "PAIN"}
-    response = client.post("/api/v1/analyze/video",
+    response = post_job(client, "/api/v1/analyze/video",
                            data=multipart(video=video, estimator="fusion", ecg=_bio_file(trained, "PA4")))
     body = response.get_json()
     assert response.status_code == 200, body

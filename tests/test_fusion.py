@@ -18,6 +18,7 @@ from server.pain.physiology import (
 from server.vitals.vital_signs import TimedVitals, Vitals
 from tests import synthetic
 from tests.conftest import authed_client, create_test_app, live_call, multipart
+from tests.jobs import post_job
 
 NO_AUS = {"AU4": 0, "AU6": 0, "AU7": 0, "AU9": 0, "AU10": 0, "AU43": 0}
 STRONG = {"AU4": 4, "AU6": 3, "AU7": 4, "AU9": 1, "AU10": 3, "AU43": 0}
@@ -214,7 +215,7 @@ def test_a_video_is_judged_against_its_own_first_windows():
 # ---------------------------------------------------------------- through the API and the live stream
 
 def _post(client, url, **fields):
-    response = client.post(url, data=multipart(**fields), content_type="multipart/form-data")
+    response = post_job(client, url, data=multipart(**fields), content_type="multipart/form-data")
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 

@@ -15,6 +15,7 @@ from tests import synthetic, tiny_datasets
 from tests.conftest import authed_client, create_test_app, live_client
 from tests.media import write_video
 from tests.reproducible import run_cli
+from tests.jobs import post_job
 
 ARCHES = ("bi_lstm", "attention_lstm", "sta_lstm")
 VIDEO_FPS = 10.0
@@ -158,8 +159,8 @@ def _neutral_then_grimace(neutral_s: float, grimace_s: float) -> list[np.ndarray
 
 def test_an_uploaded_video_is_judged_by_the_lstm_over_its_window(served):
     video = write_video(_neutral_then_grimace(3.0, 3.0), VIDEO_FPS)
-    response = authed_client(served).post(
-        "/api/v1/analyze/video", data={"video": (io.BytesIO(video), "clip.mp4"), "estimator": "lstm"},
+    response = post_job(
+        authed_client(served), "/api/v1/analyze/video", data={"video": (io.BytesIO(video), "clip.mp4"), "estimator": "lstm"},
         content_type="multipart/form-data",
     )
     body = response.get_json()

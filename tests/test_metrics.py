@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests import media, synthetic
 from tests.conftest import authed_client, create_test_app, live_client, multipart
+from tests.jobs import post_job
 
 NEUTRAL = synthetic.encode(synthetic.astronaut_face(), quality=85)
 
@@ -97,7 +98,7 @@ def test_a_request_that_fails_on_the_server_is_counted_once_as_500(app):
 def test_a_video_upload_records_its_total_analysis_time(app):
     client = authed_client(app)
     video = media.write_video([synthetic.astronaut_face()] * 10, fps=10)
-    response = client.post("/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
+    response = post_job(client, "/api/v1/analyze/video", data=multipart(video=video), content_type="multipart/form-data")
     assert response.status_code == 200, response.get_json()
     samples = _scrape(client)
     assert _value(samples, "painscope_analysis_stage_seconds_count", source="video", stage="total") == 1

@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from server.config import Settings
+from server.web import schemas as s
 from server.web.auth import CONTENT_SECURITY_POLICY
 from server.web.openapi import (
     COMPAT_BLUEPRINT,
@@ -41,6 +42,7 @@ from server.web.openapi import (
 )
 from tests import media, synthetic
 from tests.conftest import authed_client, create_test_app, multipart
+from tests.jobs import wait_job
 
 # Per operation: small, fixed (derandomized) and without shrinking, so the file stays well under
 # a few minutes on two cores; enough to reach every handler's refusals with valid and invalid input.
@@ -263,10 +265,20 @@ def test_a_photo_with_a_face_and_its_overlay_match_the_result_schema(client, ful
 
 
 def test_a_video_an_ecg_and_their_fusion_match_their_schemas(client, full_schema, short_video, ecg_csv):
-    video = client.post("/api/v1/analyze/video", data=multipart(video=short_video, ecg=ecg_csv))
-    assert video.status_code == 200, video.get_json()
-    assert video.get_json()["peak"] is not None and "ecg" in video.get_json()
-    _conforms(full_schema, "/api/v1/analyze/video", "POST", video)
+    submitted = client.post("/api/v1/analyze/video", data=multipart(video=short_video, ecg=ecg_csv))
+    assert submitted.status_code == 202, submitted.get_json()
+    _conforms(full_schema, "/api/v1/analyze/video", "POST", submitted)
+    job_id = submitted.get_json()["id"]
+    wait_job(client, job_id)
+    job = client.get(f"/api/v1/jobs/{job_id}")
+    _conforms(full_schema, "/api/v1/jobs/{job_id}", "GET", job)
+    result = job.get_json()["result"]
+    assert result["peak"] is not None and "ecg" in result
+    assert s.VideoReportSchema().validate(result) == {}  # the job's result is the report the schema describes
+    cancelled = client.delete(f"/api/v1/jobs/{job_id}")  # an ended job stays as it ended
+    assert cancelled.get_json()["state"] == "done"
+    _conforms(full_schema, "/api/v1/jobs/{job_id}", "DELETE", cancelled)
+    _conforms(full_schema, "/api/v1/jobs/{job_id}", "GET", client.get("/api/v1/jobs/no-such-job"))
     ecg = client.post("/api/v1/analyze/ecg", data=multipart(file=ecg_csv))
     assert ecg.status_code == 200 and ecg.get_json()["vitals"]["heart_rate_bpm"], ecg.get_json()
     _conforms(full_schema, "/api/v1/analyze/ecg", "POST", ecg)

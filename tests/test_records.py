@@ -23,6 +23,7 @@ from server.vitals.vital_signs import TimedVitals, Vitals
 from tests import media, synthetic
 from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app, live_call, live_client, multipart
 from tests.postgres_server import postgres_server
+from tests.jobs import post_job
 
 NEUTRAL = synthetic.encode(synthetic.astronaut_face(), quality=85)
 GRIMACE = synthetic.encode(synthetic.grimace(1.0), quality=85)
@@ -179,7 +180,7 @@ def test_without_a_login_the_records_are_closed(app):
 
 
 def _post(client, url, query="", **fields):
-    return client.post(url + query, data=multipart(**fields), content_type="multipart/form-data")
+    return post_job(client, url + query, data=multipart(**fields), content_type="multipart/form-data")
 
 
 def test_a_photo_with_a_patient_id_is_stored_as_one_reading(app, client):

@@ -15,6 +15,7 @@ from server.vision.face import FaceTracker
 from server.vitals.respiration import RespirationTracker, head_height, respiration_rate
 from tests import media, synthetic
 from tests.conftest import live_call, multipart
+from tests.jobs import post_job
 
 ASTRONAUT = skdata.astronaut()  # head and shoulders of Eileen Collins (NASA, public domain)
 FPS = 10
@@ -86,7 +87,7 @@ def test_a_still_person_has_no_respiration_rate():
 
 def test_video_result_and_painad_prefill_carry_the_respiration_rate(client):
     video = media.write_video([frame for _, frame in breathing_frames(RATE_BPM)], fps=FPS)
-    body = client.post("/api/v1/scales/painad/prefill", data=multipart(video=video),
+    body = post_job(client, "/api/v1/scales/painad/prefill", data=multipart(video=video),
                        content_type="multipart/form-data").get_json()
     vitals = body["measured"]["vitals"]
     assert vitals["respiration_source"] == "head"

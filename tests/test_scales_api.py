@@ -13,6 +13,7 @@ from server.store import scale_records
 from server.store.db import utcnow
 from tests import media, synthetic
 from tests.conftest import multipart
+from tests.jobs import post_job
 
 ASTRONAUT = skdata.astronaut()  # head and torso of Eileen Collins (NASA, public domain)
 CANVAS_W, CANVAS_H, FPS, SECONDS = 720, 512, 10, 3
@@ -34,7 +35,7 @@ def _astronaut_video(speed_px_per_s: float) -> bytes:
 
 
 def _prefill(client, scale: str, **files):
-    return client.post(f"/api/v1/scales/{scale}/prefill", data=multipart(**files), content_type="multipart/form-data")
+    return post_job(client, f"/api/v1/scales/{scale}/prefill", data=multipart(**files), content_type="multipart/form-data")
 
 
 def _patient(client) -> int:

@@ -5,6 +5,7 @@ from server.pain.verdict import Reading, SustainedLevel, clip_verdict, sustained
 from tests import media
 from tests.conftest import multipart
 from tests.synthetic import astronaut_face, grimace
+from tests.jobs import post_job
 
 FPS = 10.0
 
@@ -53,7 +54,7 @@ def _video(faces: list) -> bytes:
 def test_a_video_with_a_brief_grimace_reads_none_and_says_so(client):
     calm, pain = astronaut_face(), grimace(1.0)
     video = _video([calm] * 20 + [pain] * 3 + [calm] * 20)  # a 0.3 s grimace
-    body = client.post("/api/v1/analyze/video", data=multipart(video=video, reference=media_png(calm)),
+    body = post_job(client, "/api/v1/analyze/video", data=multipart(video=video, reference=media_png(calm)),
                        content_type="multipart/form-data").get_json()
     assert body["summary"]["max_pspi"] > 0.5  # the spike is in the timeline...
     assert body["summary"]["level"] == "none"  # ...but not in the verdict
@@ -63,7 +64,7 @@ def test_a_video_with_a_brief_grimace_reads_none_and_says_so(client):
 def test_a_video_with_a_held_grimace_reads_it_and_says_it(client):
     calm, pain = astronaut_face(), grimace(1.0)
     video = _video([calm] * 10 + [pain] * 20 + [calm] * 10)  # 2 s of grimace
-    body = client.post("/api/v1/analyze/video", data=multipart(video=video, reference=media_png(calm)),
+    body = post_job(client, "/api/v1/analyze/video", data=multipart(video=video, reference=media_png(calm)),
                        content_type="multipart/form-data").get_json()
     summary = body["summary"]
     assert summary["level"] in ("moderate", "severe") and summary["sustained_pspi"] > 5.5

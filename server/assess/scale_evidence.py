@@ -1,8 +1,8 @@
 """What the camera measured in an upload, as evidence for pre-filling a clinical scale. No Flask.
 
-A video gets two passes: the face pipeline (``Analyzer.analyze_video``: the
-action units the clip held for a second, the head's breathing motion) and the body pass (pose at
-BODY_VIDEO_FPS: the movement index per part and the shoulders' breathing motion).
+A video is decoded once: the face pipeline (``Analyzer.analyze_video``: the
+action units the clip held for a second, the head's breathing motion) hands each decoded frame to
+the body pass (pose at BODY_VIDEO_FPS: the movement index per part and the shoulders' breathing motion).
 The respiration rate is the shoulders' when they give one, else the head's.
 A photo gives the face only: one frame shows no movement and no breathing.
 The pre-fill itself (what a measurement means for an item) is ``server/pain/scale_prefill.py``.
@@ -10,11 +10,12 @@ The pre-fill itself (what a measurement means for an item) is ``server/pain/scal
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from server.assess.analysis import Analyzer, VideoReport
+from server.assess.analysis import Analyzer, Progress, VideoReport
 from server.pain.estimate import PainEstimate
 from server.pain.estimator import PainEstimator
 from server.pain.pain_head import level_bands
@@ -23,7 +24,7 @@ from server.pain.scale_prefill import CameraEvidence
 from server.pain.verdict import SUSTAIN_S, sustained_action_units
 from server.vision.body import BODY_VIDEO_FPS, BodyParts, PartFinder, movement_summary
 from server.vision.face import FaceTracker
-from server.vision.frames import VideoLimits, open_video
+from server.vision.frames import VideoFrame
 from server.vitals.respiration import Respiration, respiration_rate
 from server.vitals.vital_signs import Vitals
 
@@ -36,15 +37,25 @@ def video_evidence(
     analyzer: Analyzer,
     tracker: FaceTracker,
     estimator: PainEstimator,
-    video: bytes,
+    video: bytes | Path,
     references: Sequence[bytes | str],
-    limits: VideoLimits,
+    progress: Progress | None = None,
 ) -> tuple[CameraEvidence, dict[str, Any]]:
-    """A video -> the evidence (peak pain, movement, respiration) and a summary of what was measured."""
-    report: VideoReport = analyzer.analyze_video(tracker, estimator, video, references)
-    with open_video(video, limits) as clip:
-        observations = [(frame.t_s, finder.process(frame.rgb)) for frame in clip.frames(BODY_VIDEO_FPS)]
-        duration = clip.info.duration_s
+    """A video (bytes or a file's path) -> the evidence (peak pain, movement, respiration) and a summary of
+    what was measured, from one decode of it; ``progress`` is told how far it is."""
+    body_step = 1.0 / BODY_VIDEO_FPS
+    observations: list[tuple[float, BodyParts]] = []
+    next_body = [0.0]
+
+    def body_pass(frame: VideoFrame) -> None:
+        """The body's pose at BODY_VIDEO_FPS, on the frames the face pass decodes anyway (one decode)."""
+        if frame.t_s + 1e-6 >= next_body[0]:
+            observations.append((frame.t_s, finder.process(frame.rgb)))
+            next_body[0] = (np.floor(frame.t_s / body_step + 1e-6) + 1) * body_step
+
+    report: VideoReport = analyzer.analyze_video(tracker, estimator, video, references, progress=progress,
+                                                 on_frame=body_pass)
+    duration = float(report.summary.get("duration_s") or 0.0)
     body = movement_summary(observations)
     respiration = _respiration(observations, report.vitals)
     pain = _held_pain(report, level_bands(analyzer.settings))

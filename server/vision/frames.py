@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import cv2
@@ -310,21 +311,23 @@ def scratch_dir() -> str | None:
 
 
 @contextlib.contextmanager
-def open_video(data: bytes, limits: VideoLimits) -> Iterator["VideoSource"]:
-    """Validate a video and open it for streaming its frames.
+def open_video(data: "bytes | Path", limits: VideoLimits) -> Iterator["VideoSource"]:
+    """Validate a video (its bytes, or the path of a file holding them) and open it for streaming its frames.
 
-    The bytes go to a private temporary file only while OpenCV reads them (its
+    Bytes go to a private temporary file only while OpenCV reads them (its
     FFmpeg backend needs a path); the file is removed when the block ends. It
     is made in memory (``/dev/shm``) where the system has that, so an upload
     never reaches a disk (docs/ARCHITECTURE.md "One upload": an upload is not stored unless asked).
+    A path (a job's spool file, server/assess/spool.py) is read in place, frame by frame.
     """
-    if not data:
-        raise InputProblem("empty", "The video is empty (0 bytes).")
-    if len(data) > limits.max_bytes:
-        raise InputProblem("too_large", f"The video is larger than {limits.max_bytes // (1024 * 1024)} MB.")
-    container = sniff_video_format(data)
-    if container is None:
-        raise InputProblem("unsupported_media_type", "This is not an MP4, MOV, AVI or WebM video.")
+    if isinstance(data, Path):
+        source = open_video_file(data, limits)
+        try:
+            yield source
+        finally:
+            source.close()
+        return
+    container = check_video_head(data, len(data), limits)
     fd, path = tempfile.mkstemp(suffix="." + container, dir=scratch_dir())
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -336,6 +339,40 @@ def open_video(data: bytes, limits: VideoLimits) -> Iterator["VideoSource"]:
             source.close()
     finally:
         os.unlink(path)
+
+
+# Enough leading bytes to tell every accepted container (the AVI tag sits at offset 8).
+SNIFF_BYTES = 16
+
+
+def check_video_head(head: bytes, size: int, limits: VideoLimits) -> str:
+    """The container of a video from its first bytes and its size; InputProblem when empty, too big or not a video."""
+    if size == 0 or not head:
+        raise InputProblem("empty", "The video is empty (0 bytes).")
+    if size > limits.max_bytes:
+        raise InputProblem("too_large", f"The video is larger than {limits.max_bytes // (1024 * 1024)} MB.")
+    container = sniff_video_format(head)
+    if container is None:
+        raise InputProblem("unsupported_media_type", "This is not an MP4, MOV, AVI or WebM video.")
+    return container
+
+
+def open_video_file(path: Path, limits: VideoLimits) -> "VideoSource":
+    """A video file opened in place: its head, size, container header, pixel and length caps checked."""
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    container = check_video_head(head, os.path.getsize(path), limits)
+    return VideoSource(str(path), container, limits)
+
+
+def check_video_file(path: Path, limits: VideoLimits) -> VideoInfo:
+    """What can be told of a video file without decoding it (cheap: the container's header); raises as
+    :func:`open_video_file` does. A file that passes may still fail later (a truncated stream)."""
+    source = open_video_file(path, limits)
+    try:
+        return source.info
+    finally:
+        source.close()
 
 
 class VideoSource:
@@ -387,12 +424,20 @@ class VideoSource:
             raise InputProblem("corrupt_video", "No frame of the video could be decoded (damaged or truncated file).")
 
     def frame_at(self, index: int) -> np.ndarray:
-        """Frame ``index`` (RGB), decoded again from the start of the file."""
+        """Frame ``index`` (RGB), decoded again: by a seek to it when the decoder lands exactly there
+        (FFmpeg seeks to the keyframe before it and decodes forward), else from the start of the file.
+        A seek keeps a long video's peak frame from costing a second decode of everything before it."""
         capture = cv2.VideoCapture(self.path)
         try:
-            for _ in range(index):
-                capture.grab()
-            ok, bgr = capture.read()
+            ok, bgr = False, None
+            if index > 0 and capture.set(cv2.CAP_PROP_POS_FRAMES, index):
+                if int(capture.get(cv2.CAP_PROP_POS_FRAMES)) == index:
+                    ok, bgr = capture.read()
+            if not ok:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                for _ in range(index):
+                    capture.grab()
+                ok, bgr = capture.read()
         finally:
             capture.release()
         if not ok:

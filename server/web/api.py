@@ -18,10 +18,10 @@ from server.web.context import current_services
 from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
 from server.web.errors import STATUS_BY_CODE, error_response
 from server.web.inputs import estimator_name, face_index, flag, option, read_image_upload
-from server.web.language import localized, localized_report, request_language
+from server.web.language import localized, request_language
 from server.web.metrics import record_analysis
 from server.web.monitoring import scrape_token_sent
-from server.web.uploads import patient_to_record, run_video_analysis, store_upload
+from server.web.uploads import job_accepted, patient_to_record, store_upload, submit_video_job
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
@@ -97,9 +97,11 @@ def analyze_video():
     With ``estimator=fusion`` the heart rate joins the face: an ECG sent with it
     (multipart ``ecg``, reported under ``ecg``) or else the video's own camera heart rate.
     With ``patient_id`` it is stored as that patient's assessment, a reading per second (``record``).
+
+    Run as a job: 202 with ``{"id", "state": "queued", "progress": 0, ...}``; the result is read with
+    ``GET /api/v1/jobs/<id>`` (and pushed on the page's Socket.IO connection) once ``done``.
     """
-    _, report, extras = run_video_analysis()
-    return jsonify({**localized_report(report, request_language()).to_dict(), **extras})
+    return job_accepted(submit_video_job())
 
 
 @api.get("/speech.wav")

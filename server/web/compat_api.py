@@ -23,7 +23,6 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from server.version import __version__
-from server.assess.analysis import VideoReport
 from server.pain import scale
 from server.problems import InputProblem
 from server.vitals.rppg import MIN_SIGNAL_S
@@ -32,7 +31,7 @@ from server.web.context import current_services as _services
 from server.web.inputs import json_object
 from server.web.rppg_sessions import MAX_FRAMES_PER_POST, feed_session, requested_roi, seconds, viewer
 from server.web.seed import NO_PAIN, PAIN
-from server.web.uploads import run_video_analysis
+from server.web.uploads import submit_video_job, wait_for_job
 
 compat = Blueprint("compat", __name__)
 
@@ -48,12 +47,20 @@ MAX_BATCH_FRAME_RATE = 240.0  # fps; above any camera a client could be sending 
 @compat.post("/upload-video")
 def upload_video():
     """The pain server's upload: multipart ``video`` -> ``painLevel``, ``confidence``, ``description``,
-    ``numFrames``, ``probabilities``; the same analysis and options as ``POST /api/v1/analyze/video``."""
-    _, report, _ = run_video_analysis()
-    return jsonify(pain_server_answer(report))
+    ``numFrames``, ``probabilities``; the same analysis and options as ``POST /api/v1/analyze/video``, run as
+    a job that this request waits on (the seed's clients wait for the answer)."""
+    return jsonify(pain_server_answer(wait_for_job(submit_video_job())))
 
 
-def pain_server_answer(report: VideoReport) -> dict[str, Any]:
+def _peak_time(report: dict[str, Any], pain: dict[str, Any]) -> float | None:
+    """When the most painful sampled frame was: the first in the timeline with the peak's level and PSPI."""
+    for entry in report["timeline"]:
+        if entry["level"] == pain["level"] and entry["pspi"] == pain["pspi"]:
+            return float(entry["t_s"])
+    return None
+
+
+def pain_server_answer(report: dict[str, Any]) -> dict[str, Any]:
     """A video's report in the pain server's shape, judged on its most painful frame.
 
     ``painLevel`` is the peak's class for a sequence model (its label set's names),
@@ -61,9 +68,9 @@ def pain_server_answer(report: VideoReport) -> dict[str, Any]:
     NO_PAIN's probability that of ``none``. A video with no face, or too short for
     the estimator to judge any frame, is a 422: the seed could not judge it either.
     """
-    frames = int(report.summary["frames_analysed"])
-    faces = sum(1 for entry in report.timeline if entry["face_found"])
-    pain = report.peak.pain if report.peak is not None else None
+    frames = int(report["summary"]["frames_analysed"])
+    faces = sum(1 for entry in report["timeline"] if entry["face_found"])
+    pain = report["peak"]["pain"] if report["peak"] is not None else None
     if pain is None:
         if faces == 0:
             raise InputProblem("no_face", "No face was found in the video.")
@@ -73,24 +80,26 @@ def pain_server_answer(report: VideoReport) -> dict[str, Any]:
             "stretch of face to judge; send a longer video.",
         )
     # The clip's sustained verdict (server/pain/verdict.py) decides, not one frame's spike.
-    pained = report.summary.get("level", pain.level) != scale.LEVELS[0]
-    if pain.label is not None and pain.label_probabilities:
-        label, probabilities = pain.label, dict(pain.label_probabilities)
-        named = f"{pain.label} ({pain.level})"
+    pained = report["summary"].get("level", pain["level"]) != scale.LEVELS[0]
+    if pain.get("label") is not None and pain.get("label_probabilities"):
+        label, probabilities = pain["label"], dict(pain["label_probabilities"])
+        named = f"{pain['label']} ({pain['level']})"
     else:
-        none = round(float(pain.probabilities.get(scale.LEVELS[0], 0.0)), 4)
+        none = round(float((pain.get("probabilities") or {}).get(scale.LEVELS[0], 0.0)), 4)
         label, probabilities = (PAIN if pained else NO_PAIN), {NO_PAIN: none, PAIN: round(1.0 - none, 4)}
-        named = pain.level
-    when = f" at {report.peak_t_s:.1f} s" if report.peak_t_s is not None else ""
+        named = pain["level"]
+    peak_t_s = _peak_time(report, pain)
+    when = f" at {peak_t_s:.1f} s" if peak_t_s is not None else ""
+    pspi = pain.get("pspi")
     if pained:
-        measured = f" (PSPI {pain.pspi:.1f})" if pain.pspi is not None else ""
+        measured = f" (PSPI {pspi:.1f})" if pspi is not None else ""
         finding = f"Pain detected: {named}{measured}{when}"
     else:
-        highest = f", highest PSPI {pain.pspi:.1f}{when}" if pain.pspi is not None else ""
+        highest = f", highest PSPI {pspi:.1f}{when}" if pspi is not None else ""
         finding = f"No pain detected: {named} throughout{highest}"
     return {
         "painLevel": label,
-        "confidence": pain.confidence,
+        "confidence": pain["confidence"],
         "description": f"{finding}; {faces} of {frames} sampled frames showed a face.",
         "numFrames": frames,
         "probabilities": probabilities,

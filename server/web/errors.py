@@ -67,6 +67,12 @@ STATUS_BY_CODE = {
     "patient_exists": 409,
     "bad_patient": 422,
     "record_failed": 503,  # the database did not take the write; the client may retry
+    # jobs (server/assess/jobs.py; a synchronous route waiting on one answers its error with these)
+    "job_not_found": 404,
+    "job_cancelled": 409,
+    "worker_lost": 503,  # the worker running the job died; sending the upload again is safe
+    "job_timeout": 503,  # waited longer than job_timeout_s: the job is cancelled
+    "internal_error": 500,
     "shared_state_unavailable": 503,  # Redis (PAINSCOPE_REDIS_URL) did not answer; the client may retry
     "speech_unavailable": 503,  # no voice, the voice busy, or a render stopped at its deadline; retry later
 }

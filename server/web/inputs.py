@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Request
+from werkzeug.datastructures import FileStorage
 
 from server.problems import InputProblem
 
@@ -94,6 +95,21 @@ def read_video_upload(request: Request) -> tuple[bytes, list[bytes], dict[str, A
         )
     refs = [f.read() for f in request.files.getlist("reference")]
     return upload.read(), refs, dict(request.form)
+
+
+def video_upload(request: Request) -> tuple[FileStorage, list[bytes], dict[str, Any]]:
+    """Multipart ``video`` (its stream, not read here: it is spooled), ``reference`` photos, form options."""
+    if request.mimetype != "multipart/form-data":
+        if not request.content_length and not request.get_data(cache=False):
+            raise InputProblem("empty", "The request has no body. Send a video in the multipart field 'video'.")
+        raise InputProblem("unsupported_media_type", "Send the video as multipart/form-data in the field 'video'.")
+    upload = request.files.get("video")
+    if upload is None:
+        raise InputProblem(
+            "missing_field", f"Send the video in the multipart field 'video' (got: {sent_fields(request)})."
+        )
+    refs = [f.read() for f in request.files.getlist("reference")]
+    return upload, refs, dict(request.form)
 
 
 def field_name(name: str | None) -> str:

@@ -24,10 +24,9 @@ worker, not the load balancer.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -42,6 +41,8 @@ from prometheus_client import (
     generate_latest,
 )
 from redis.exceptions import RedisError
+
+from server.assess.jobs import DONE, JobView
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -84,7 +85,7 @@ class Metrics:
         for outcome in LIVE_OUTCOMES:
             self.live_frames.labels(outcome)  # present at 0 from the start, so rate() works at once
         self.stage_seconds = Histogram(
-            "painscope_analysis_stage_seconds", "Time spent in each analysis stage, by source (live, image, video).",
+            "painscope_analysis_stage_seconds", "Time spent in each analysis stage, by source (live, image, video, prefill).",
             ["source", "stage"], buckets=STAGE_BUCKETS_S, registry=registry,
         )
         Gauge("painscope_live_streams_open", "Live camera streams open now.", registry=registry).set_function(
@@ -131,18 +132,19 @@ def record_analysis(source: str, timing_ms: Mapping[str, float]) -> None:
         metrics.analysis_done(source, timing_ms)
 
 
-@contextlib.contextmanager
-def timed_analysis(source: str) -> Iterator[None]:
-    """Time the ``with`` block as one analysis's ``total`` (recorded only when it succeeds)."""
-    started = time.perf_counter()
-    yield
-    record_analysis(source, {"total": (time.perf_counter() - started) * 1000.0})
+def _job_ended(metrics: "Metrics", job: JobView) -> None:
+    """A video's or pre-fill's job that ended done: its run time as the analysis's ``total`` (source: its kind)."""
+    if job.state == DONE and job.started_at is not None and job.finished_at is not None:
+        metrics.analysis_done(job.kind, {"total": (job.finished_at - job.started_at) * 1000.0})
 
 
 def init_metrics(app: Flask) -> Metrics:
     """Give ``app`` its registry, the request hooks and ``GET /metrics`` (which needs a login or a token)."""
     metrics = Metrics(app.extensions["painscope"])
     app.extensions["painscope"].metrics = metrics
+    jobs = app.extensions["painscope"].jobs
+    if jobs is not None:
+        jobs.on_end(lambda job: _job_ended(metrics, job))
 
     def start() -> None:
         g.setdefault(_STARTED, time.perf_counter())

@@ -49,8 +49,9 @@ ERRORS: dict[int, tuple[str, str]] = {
                         "or video, or a cookie-authenticated change without its CSRF token (csrf_failed)."),
     401: ("Unauthorized", "Not logged in and no valid API token (Authorization: Bearer ps_...)."),
     403: ("Forbidden", "Logged in, but not allowed: admins only."),
-    404: ("NotFound", "No such patient, assessment or session."),
-    409: ("Conflict", "Conflicts with a record: the ward identifier is taken (patient_exists)."),
+    404: ("NotFound", "No such patient, assessment, session or job."),
+    409: ("Conflict", "Conflicts with a record: the ward identifier is taken (patient_exists); a job waited on "
+                      "was cancelled (job_cancelled)."),
     413: ("PayloadTooLarge", "Too large: bytes, megapixels, frames per post or video length."),
     415: ("UnsupportedMediaType", "Not an image or video (the content is sniffed), or an unsupported body type."),
     422: ("UnprocessableContent", "Understood but unusable: 1x1 image, no face in a reference, model not installed, "
@@ -60,7 +61,8 @@ ERRORS: dict[int, tuple[str, str]] = {
                              "(too_many_analyses, Retry-After: 1), or too many open sessions, in all or of this "
                              "account."),
     503: ("ServiceUnavailable", "The storage refused a write, e.g. a full disk (record_failed: retry later), "
-                                "or the server's voice is missing, busy or timed out (speech_unavailable)."),
+                                "the server's voice is missing, busy or timed out (speech_unavailable), "
+                                "or a job's worker died (worker_lost: send it again)."),
 }
 # Every call that needs a login can meet a storage failure (a token's use is noted in the database).
 AUTH_ERRORS = (401, 503)
@@ -189,10 +191,14 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         query=(ESTIMATOR, FACE, OVERLAY, PATIENT),
     ),
     "api.analyze_video": Operation(
-        "PSPI timeline, summary and most painful frame of a video", TAG_ANALYSIS,
-        {200: json_body(s.VideoReportSchema, "Sampled at 5 frames/s; the peak frame's Result with its overlay.")},
+        "PSPI timeline, summary and most painful frame of a video, as a job", TAG_ANALYSIS,
+        {202: json_body(s.JobSchema, "Queued: read it at GET /api/v1/jobs/{id} (the Location header) until done; "
+                                     "its result is a VideoReport (sampled at 5 frames/s; the peak frame's "
+                                     "Result with its overlay).")},
         errors=ANALYSIS_ERRORS,
-        description="mp4, mov, avi or webm in the multipart field `video` (at most 60 MB and 120 s by default).",
+        description="mp4, mov, avi or webm in the multipart field `video` (at most 512 MB and 30 min by default). "
+                    "An empty, oversized, unrecognised or too long video is refused here (4xx); one that fails "
+                    "later (a damaged stream, no face for a sequence model) makes a failed job with the error.",
         body={"multipart/form-data": s.VideoUploadFormSchema},
         query=(ESTIMATOR, FACE, PATIENT),
     ),
@@ -331,10 +337,12 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
         {200: json_body(s.ScaleListSchema, "Every scale.")},
     ),
     "scales_api.prefill_scale": Operation(
-        "Pre-fill a scale from a video or photo", TAG_SCALES,
-        {200: json_body(s.PrefillSchema, "Each item's value (null: the clinician scores it) and its evidence.")},
+        "Pre-fill a scale from a video (a job) or a photo", TAG_SCALES,
+        {200: json_body(s.PrefillSchema, "A photo: each item's value (null: the clinician scores it) and its "
+                                         "evidence."),
+         202: json_body(s.JobSchema, "A video: the queued job (GET /api/v1/jobs/{id}); its result is the Prefill.")},
         errors=(404, 415, 422),
-        description="Multipart `video` (face, body movement, breathing) or `image` (face only), optional "
+        description="Multipart `video` (face, body movement, breathing; run as a job) or `image` (face only), optional "
                     "`reference` neutral photos; also JSON `{\"image\"}` or a raw image body. The path names the "
                     "scale: painad, cpot or flacc (another is a 422 unknown_scale). Nothing is stored.",
         body={"multipart/form-data": s.PrefillFormSchema, "application/json": s.ImageUploadJsonSchema, **RAW_IMAGE},
@@ -382,13 +390,29 @@ OPERATIONS: dict[str, Operation | dict[str, Operation]] = {
                         "application/json": {"schema": s.CompatRootSchema}},
         }},
     ),
+    # ---- jobs (server/web/jobs_api.py): video analyses and scale pre-fills
+    "jobs_api.get_job": Operation(
+        "A job's state, progress, and result or error", TAG_ANALYSIS,
+        {200: json_body(s.JobSchema, "queued, running (progress, frames, seconds_left), done (result), failed "
+                                     "(error) or cancelled.")},
+        description="Another account's job, one that never existed and one whose result expired (kept for "
+                    "PAINSCOPE_JOB_KEEP_SECONDS, 1 h by default) are all 404 job_not_found.",
+    ),
+    "jobs_api.cancel_job": Operation(
+        "Cancel a job", TAG_ANALYSIS,
+        {200: json_body(s.JobSchema, "The job as it now stands: cancelled, or as it ended if it already had.")},
+        description="A queued job is dropped at once; a running one stops at its next sampled frame. Its "
+                    "upload is deleted.",
+    ),
     # ---- seed-compatible routes (server/web/compat_api.py): the seed servers' shapes, PainScope's errors
     "compat.upload_video": Operation(
         "Pain level of a video (the seed pain server's upload)", TAG_COMPAT,
         {200: json_body(s.CompatUploadVideoSchema, "painLevel, confidence, description, numFrames, probabilities.")},
-        errors=ANALYSIS_ERRORS,
+        errors=(*ANALYSIS_ERRORS, 409),
         description="The same analysis and options as POST /api/v1/analyze/video, judged on the most painful "
-                    "frame: PAIN / NO_PAIN, or a sequence model's own label. No face in the video: 422.",
+                    "frame: PAIN / NO_PAIN, or a sequence model's own label. No face in the video: 422. The "
+                    "request waits on the video's job (409 job_cancelled if it is cancelled meanwhile, 503 "
+                    "worker_lost if its worker dies).",
         body={"multipart/form-data": s.VideoUploadFormSchema},
         query=(ESTIMATOR, FACE, PATIENT),
     ),

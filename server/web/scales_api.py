@@ -12,19 +12,19 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from server.assess.analysis import video_limits
-from server.assess.scale_evidence import image_evidence, video_evidence
+from server.assess.jobs import PREFILL, JobSpec
+from server.assess.scale_evidence import image_evidence
 from server.pain.scale_prefill import prefill
 from server.pain.scales import SCALES, get_scale
 from server.problems import InputProblem
 from server.store import records, scale_records
 from server.store.db import utcnow
-from server.web.body_finder import with_part_finder
 from server.web.context import current_services
 from server.web.downloads import patient_csv
 from server.web.inputs import (
-    estimator_name, json_object, option, read_image_upload, read_video_upload, sent_fields,
+    estimator_name, json_object, option, read_image_upload, sent_fields, video_upload,
 )
+from server.web.uploads import job_accepted, job_owner, spool_video
 
 scales_api = Blueprint("scales_api", __name__, url_prefix="/api/v1")
 
@@ -39,28 +39,30 @@ def list_scales() -> Any:
 
 @scales_api.post("/scales/<scale>/prefill")
 def prefill_scale(scale: str) -> Any:
-    """Multipart ``video`` or ``image`` (+ ``reference``) -> each item's value (or null) and evidence."""
+    """Multipart ``video`` or ``image`` (+ ``reference``) -> each item's value (or null) and evidence.
+
+    A video is a job (202 ``{"id", "state": "queued", "progress": 0, ...}``; its result, once ``done``, is this
+    answer); a photo is answered at once (200), as it takes a fraction of a second.
+    """
     chosen = get_scale(scale)
     services = current_services()
     is_video = request.mimetype == "multipart/form-data" and "video" in request.files
     if request.mimetype == "multipart/form-data" and not is_video and "image" not in request.files:
         raise InputProblem("missing_field", f"Send a multipart 'video' or 'image' (got: {sent_fields(request)}).")
     if is_video:
-        video, references, options = read_video_upload(request)
-    else:
-        upload = read_image_upload(request)
-        references, options = upload.references, upload.options
-    estimator = services.estimators.get(estimator_name(option(request, options, "estimator")), services.settings.estimator)
+        upload, references, options = video_upload(request)
+        estimator = services.estimators.get(estimator_name(option(request, options, "estimator")),
+                                            services.settings.estimator)
+        spec = JobSpec(PREFILL, str(spool_video(upload)), {"scale": chosen.key, "estimator": estimator.name},
+                       tuple(references))
+        return job_accepted(services.jobs.submit(job_owner(), spec))
+    upload = read_image_upload(request)
+    estimator = services.estimators.get(estimator_name(option(request, upload.options, "estimator")),
+                                        services.settings.estimator)
     with services.trackers.borrow() as tracker:
-        if is_video:
-            evidence, measured = services.offloader.run(
-                with_part_finder, video_evidence, services.segmenter, services.settings.analysis_max_side,
-                services.analyzer, tracker, estimator, video, references, video_limits(services.settings),
-            )
-        else:
-            evidence, measured = services.offloader.run(
-                image_evidence, services.analyzer, tracker, estimator, upload.image, references
-            )
+        evidence, measured = services.offloader.run(
+            image_evidence, services.analyzer, tracker, estimator, upload.image, upload.references
+        )
     return jsonify({**prefill(chosen, evidence).to_dict(), "measured": measured})
 
 

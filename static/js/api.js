@@ -76,3 +76,11 @@ export function putJson(url, body, signal) {
     headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...csrfHeaders() },
   });
 }
+
+export function deleteJson(url, signal) {
+  return request(url, {
+    method: 'DELETE',
+    signal,
+    headers: { Accept: 'application/json', ...csrfHeaders() },
+  });
+}

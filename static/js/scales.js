@@ -1,11 +1,13 @@
 // The patient page's clinical scales: "Assess with PAINAD / CPOT / FLACC" opens a form built from
 // GET /api/v1/scales; "Pre-fill from the camera" posts a video or photo to
-// /api/v1/scales/<scale>/prefill and ticks what the camera saw (with its evidence); the clinician
+// /api/v1/scales/<scale>/prefill (a video's is a job, with a progress bar and Cancel: jobs.js) and
+// ticks what the camera saw (with its evidence); the clinician
 // completes and corrects every item and saves (POST /api/v1/patients/<id>/scale-assessments).
 // "Record from the camera" records CAPTURE_SECONDS of webcam video (MediaRecorder, WebM) and pre-fills from it.
 // A kept camera value is saved as source "camera", anything the clinician chose as "clinician".
 import { getJson, postForm, postJson } from './api.js';
 import { closeCamera, openCamera } from './camera.js';
+import { cancelJob, followJob, showProgress } from './jobs.js';
 
 // 12 s: the respiration rate needs a 10 s window (server/vitals/respiration.py MIN_WINDOW_S), and the
 // camera's first moments (exposure settling) are worth a margin; scales observe for a few minutes at most.
@@ -17,6 +19,7 @@ const patientId = document.body.dataset.patientId;
 let scales = null; // key -> scale, loaded once
 let current = null; // the scale being filled in
 let camera = {}; // item -> { value, evidence } pre-filled by the camera
+let prefillJob = null; // a video's pre-fill while it runs (a job, with a progress bar and Cancel)
 
 async function loadScales() {
   if (!scales) {
@@ -92,11 +95,16 @@ async function prefillWith(media, field, name) {
   const status = $('scale-prefill-status');
   const form = new FormData();
   form.append(field, media, name);
-  status.textContent = 'Analysing…';
+  status.textContent = field === 'video' ? 'Uploading the video…' : 'Analysing…';
   $('scale-prefill').disabled = true;
   $('scale-record').disabled = true;
   try {
-    const body = await postForm(`/api/v1/scales/${current.key}/prefill`, form);
+    let body = await postForm(`/api/v1/scales/${current.key}/prefill`, form);
+    if (body.state) { // a video: a job, followed until it ends
+      status.textContent = '';
+      body = await followPrefill(body);
+      if (!body) return;
+    }
     camera = {};
     let filled = 0;
     for (const [key, item] of Object.entries(body.items)) {
@@ -117,6 +125,33 @@ async function prefillWith(media, field, name) {
     $('scale-prefill').disabled = false;
     $('scale-record').disabled = false;
     showTotal();
+  }
+}
+
+// The pre-fill job's bar until it ends: its result, or null (cancelled or failed: said in the status).
+async function followPrefill(job) {
+  prefillJob = job;
+  $('scale-job').hidden = false;
+  $('scale-job-cancel').disabled = false;
+  const ended = await followJob(job, (update) => showProgress($('scale-job-bar'), $('scale-job-text'), update));
+  prefillJob = null;
+  $('scale-job').hidden = true;
+  const status = $('scale-prefill-status');
+  if (ended.state === 'cancelled') {
+    status.textContent = 'Pre-fill cancelled.';
+    return null;
+  }
+  if (ended.state === 'failed') {
+    status.textContent = `Could not pre-fill: ${ended.error?.message ?? 'the video could not be analysed.'}`;
+    return null;
+  }
+  return ended.result;
+}
+
+function cancelPrefill() {
+  if (prefillJob) {
+    $('scale-job-cancel').disabled = true;
+    cancelJob(prefillJob.id).catch((error) => { $('scale-prefill-status').textContent = error.message; });
   }
 }
 
@@ -194,6 +229,7 @@ export function initScaleForm() {
   $('scale-items').addEventListener('change', showTotal);
   $('scale-prefill').addEventListener('click', prefillFromFile);
   $('scale-record').addEventListener('click', recordFromCamera);
+  $('scale-job-cancel').addEventListener('click', cancelPrefill);
   $('scale-form').addEventListener('submit', save);
   $('scale-cancel').addEventListener('click', () => { $('scale-form').hidden = true; });
 }

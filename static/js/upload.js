@@ -1,6 +1,7 @@
 // Upload tab: picks or drops a photo / video, posts it with the chosen estimator, shows the
 // result and speaks it once. Body parts (body.js) and ECG files (ecg.js) run beside it.
 import { postForm } from './api.js';
+import { cancelJob, followJob, showProgress } from './jobs.js';
 import { analyseBody, setupBody } from './body.js';
 import { analyseEcg, appendEcgFields, isEcgFile, setupEcg } from './ecg.js';
 import { renderEcg } from './ecg-view.js';
@@ -24,10 +25,16 @@ const el = {
   busy: $('upload-busy'),
   busyText: $('upload-busy-text'),
   error: $('upload-error'),
+  job: $('upload-job'),
+  jobTitle: $('upload-job-title'),
+  jobBar: $('upload-job-bar'),
+  jobText: $('upload-job-text'),
+  jobCancel: $('upload-job-cancel'),
 };
 
 let lastImage = null; // re-analysed when the neutral references or the estimator change
 let inFlight = null; // AbortController of the running request; a newer pick replaces it
+let videoJob = null; // the video being analysed (a job: the tab stays usable meanwhile); a newer video replaces it
 
 function showError(message) {
   el.error.textContent = message;
@@ -87,18 +94,70 @@ async function analyseImage(file) {
   speak(result.speech?.text);
 }
 
+function showJob(job, title) {
+  el.job.hidden = false;
+  el.jobTitle.textContent = title;
+  el.jobCancel.disabled = !job;
+  if (job) showProgress(el.jobBar, el.jobText, job);
+  else el.jobBar.removeAttribute('value'); // an indeterminate bar while the file uploads
+}
+
+// The video goes up, becomes a job, and its bar moves until it ends; photos can be analysed meanwhile.
 async function analyseVideo(file) {
   lastImage = null;
   const form = newForm();
   const patient = chosenPatientLabel();
   form.append('video', file);
-  const analysis = await submit(VIDEO_URL, form, 'Analysing video… this can take a while.');
-  if (!analysis) return;
+  if (videoJob) cancelJob(videoJob.id).catch(() => {}); // the newer video replaces it
+  const mine = {};
+  videoJob = mine;
+  showError('');
+  showJob(null, `Uploading ${file.name}…`);
+  let job;
+  try {
+    job = await postForm(VIDEO_URL, form);
+  } catch (error) {
+    if (videoJob === mine) {
+      videoJob = null;
+      el.job.hidden = true;
+      showError(error.message);
+    }
+    return;
+  }
+  if (videoJob !== mine) { // replaced while uploading
+    cancelJob(job.id).catch(() => {});
+    return;
+  }
+  videoJob = job;
+  const ended = await followJob(job, (update) => {
+    if (videoJob === job) showJob(update, `Analysing ${file.name}`);
+  });
+  if (videoJob !== job) return;
+  videoJob = null;
+  if (ended.state === 'cancelled') {
+    el.jobTitle.textContent = 'Cancelled';
+    el.jobText.textContent = `The analysis of ${file.name} was cancelled.`;
+    el.jobCancel.disabled = true;
+    return;
+  }
+  el.job.hidden = true;
+  if (ended.state === 'failed') {
+    showError(ended.error?.message ?? 'The video could not be analysed.');
+    return;
+  }
+  const analysis = ended.result;
+  hideResult();
   hook.lastUploadResult = analysis;
   showVideoResult(analysis);
   showUploadRecord(analysis.record, patient);
   if (analysis.ecg) renderEcg(analysis.ecg);
   speak(analysis.speech?.text);
+}
+
+function cancelVideo() {
+  if (videoJob?.id) {
+    cancelJob(videoJob.id).catch((error) => showError(error.message));
+  }
 }
 
 // A new photo or video (not a re-analysis): the body parts follow it when asked for.
@@ -163,6 +222,7 @@ export function setupUpload() {
     if (file) pickVideo(file);
   });
   el.reference.addEventListener('change', onReferencesChanged);
+  el.jobCancel.addEventListener('click', cancelVideo);
   onEstimatorChange(onEstimatorChanged);
   setupBody();
   setupEcg({ reportError: showError });

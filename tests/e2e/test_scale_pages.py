@@ -18,7 +18,7 @@ from tests.server_process import running_server
 SCREENSHOTS = os.environ.get(
     "PAINSCOPE_SCREENSHOT_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts")
 )
-WAIT_S = 120  # generous: the pre-fill analyses a video twice (face, body) on a shared machine
+WAIT_S = 120  # generous: the pre-fill analyses a video (face and body) on a shared machine
 FPS = 10
 
 
@@ -105,6 +105,26 @@ def test_a_painad_prefilled_from_a_video_is_completed_saved_and_charted(server, 
         assert not driver.find_element(By.ID, "scale-assess").is_displayed()
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert page_errors(driver) == []
+
+
+def test_a_prefill_from_a_long_video_shows_its_progress_and_can_be_cancelled(server, browser, tmp_path):
+    driver = browser.driver
+    _new_patient_page(driver, server.base_url)
+    driver.find_element(By.ID, "scale-start-cpot").click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "fieldset[data-item]"), "the CPOT form was not built")
+    video = tmp_path / "long.mp4"
+    video.write_bytes(media.write_video([synthetic.astronaut_face()] * (60 * FPS), fps=FPS))
+    driver.find_element(By.ID, "scale-media").send_keys(str(video))
+    driver.find_element(By.ID, "scale-prefill").click()
+    text, bar = driver.find_element(By.ID, "scale-job-text"), driver.find_element(By.ID, "scale-job-bar")
+    _wait(driver, lambda d: 0 < float(bar.get_attribute("value") or 0) < 100
+          and ("min left" in text.text or " s left" in text.text), "the pre-fill's progress was not shown")
+    assert "%" in text.text and "frames" in text.text
+    driver.find_element(By.ID, "scale-job-cancel").click()
+    status = driver.find_element(By.ID, "scale-prefill-status")
+    _wait(driver, lambda d: "cancelled" in status.text, "the pre-fill was not cancelled")
+    assert not driver.find_element(By.ID, "scale-job").is_displayed()
     assert page_errors(driver) == []
 
 

@@ -11,7 +11,7 @@ keys are refused (``additionalProperties: false``) unless its ``Meta.unknown`` i
 INCLUDE, which marks shapes that are open on purpose (model metadata, options).
 
 One module per area (common: the field helpers and the error shape; result, uploads, ecg, body,
-rppg, compat, records, scales, users, health); a new area gets its own module, re-exported here so that
+rppg, compat, records, scales, users, health, jobs); a new area gets its own module, re-exported here so that
 ``from server.web.schemas import X`` (server/web/openapi.py) names every schema.
 """
 from __future__ import annotations
@@ -54,6 +54,9 @@ from server.web.schemas.health import (
     EstimatorStatusSchema,
     HealthSchema,
     OpenObjectSchema,
+)
+from server.web.schemas.jobs import (
+    JobSchema,
 )
 from server.web.schemas.records import (
     AssessmentSchema,
@@ -161,6 +164,7 @@ __all__ = [
     "HeartRatePointSchema",
     "ImageUploadFormSchema",
     "ImageUploadJsonSchema",
+    "JobSchema",
     "NewPatientSchema",
     "NewScaleAssessmentSchema",
     "LanguageSchema",
