@@ -217,7 +217,7 @@ def test_the_real_server_loads_the_models_folder_and_serves_the_resnet(trained):
 
     with running_server({"PAINSCOPE_MODELS_DIR": str(trained["models"]), "PAINSCOPE_ESTIMATOR": "resnet18"}) as server:
         url = server.base_url
-        health = requests.get(f"{url}/health", timeout=30).json()
+        health = requests.get(f"{url}/health", headers=server.headers, timeout=30).json()  # details: logged in
         assert health["default_estimator"] == "resnet18"
         assert {m["file"] for m in health["models"] if m["status"] == "loaded"} >= {"resnet18.pt", "sta_lstm.pt"}
         photo = synthetic.encode(synthetic.grimace(1.0))

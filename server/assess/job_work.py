@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from server.assess.analysis import Analyzer, Progress
 from server.assess.jobs import CANCELLED, DONE, FAILED, PREFILL, VIDEO, JobCancelled, JobSpec, error_of
+from server.assess.localized import localized_report
 from server.assess.scale_evidence import video_evidence
 from server.assess.upload_records import record_video
 from server.config import Settings
@@ -85,6 +86,9 @@ def _video(
     report = context.analyzer.analyze_video(
         tracker, estimator, path, list(spec.references), options.get("face"), options.get("physiology"), progress
     )
+    language = options.get("language")
+    if language:
+        report = localized_report(report, language)  # the phrase in the submitter's language
     result: dict[str, Any] = {**report.to_dict(), **dict(options.get("extras") or {})}
     patient_id = options.get("patient_id")
     if patient_id is not None:

@@ -15,7 +15,6 @@ outside the repository, and is rebuilt when missing.
 from __future__ import annotations
 
 import argparse
-import csv
 import pickle
 import sys
 import time
@@ -28,6 +27,7 @@ import numpy as np
 from server.assess.analysis import image_limits, video_limits
 from server.assess.frame_step import FrameStep, pick_patient
 from server.config import Settings
+from server.training.clip_figures import read_labels
 from server.vision.face import Face, FaceTracker
 from server.vision.frames import open_video
 from server.vitals.rppg import VIDEO_MAX_FPS
@@ -100,18 +100,10 @@ class ClipSet:
         return [refs[stem].face() for stem in sorted(refs) if stem != clip.stem][:limit]
 
 
-def _labels(path: Path) -> dict[str, tuple[str, float | None, float | None]]:
-    out = {}
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            number = lambda key: float(row[key]) if row.get(key, "").strip() else None  # noqa: E731
-            out[row["clip"]] = (row["subject"], number("rating"), number("pspi"))
-    return out
-
-
 def read_clip_set(data: Path, settings: Settings, log=print) -> ClipSet:
     """Read every clip and reference under ``data`` (slow: a Face Landmarker pass per frame)."""
-    labels = _labels(data / "labels.csv")
+    labels = {f"{c.path.parent.name}/{c.path.name}": (c.subject, c.rating, c.pspi)
+              for c in read_labels(data / "labels.csv", data / "clips")}
     tracker = FaceTracker(stream=False, max_side=settings.analysis_max_side)
     step = FrameStep(tracker, image_limits(settings), skin=False)
     limits = video_limits(settings)

@@ -5,6 +5,7 @@ Shared by ``evaluate_clips`` (clips read through the whole upload path) and
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -72,6 +73,18 @@ class Reading:
     def score(self) -> float | None:
         """The score the figures rank by."""
         return self.scores.get(RANKED_BY)
+
+
+def read_labels(path: Path, clips_dir: Path) -> list[Clip]:
+    """The labels file as clips; a row without a clip or subject is an error naming the line."""
+    clips = []
+    with open(path, newline="") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            if not row.get("clip") or not row.get("subject"):
+                raise ValueError(f"{path}:{line}: every row needs 'clip' and 'subject'")
+            number = lambda key: float(row[key]) if row.get(key, "").strip() else None  # noqa: E731
+            clips.append(Clip(clips_dir / row["clip"], row["subject"].strip(), number("rating"), number("pspi")))
+    return clips
 
 
 def auc(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> float | None:

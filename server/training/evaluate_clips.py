@@ -35,7 +35,6 @@ subject.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -50,23 +49,11 @@ from server.pain.registry import EstimatorRegistry
 from server.problems import InputProblem
 from server.training.clip_figures import (  # noqa: F401 (auc, spearman: part of this tool's interface)
     BOOTSTRAP_ROUNDS, RANKED_BY, REFERENCES_PER_CLIP, SCORES, Clip, Reading, auc, bootstrap_intervals, figures,
-    spearman,
+    read_labels, spearman,
 )
 from server.vision.face import FaceTracker
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-
-
-def read_labels(path: Path, clips_dir: Path) -> list[Clip]:
-    """The labels file as clips; a row without a clip or subject is an error naming the line."""
-    clips = []
-    with open(path, newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            if not row.get("clip") or not row.get("subject"):
-                raise ValueError(f"{path}:{line}: every row needs 'clip' and 'subject'")
-            number = lambda key: float(row[key]) if row.get(key, "").strip() else None  # noqa: E731
-            clips.append(Clip(clips_dir / row["clip"], row["subject"].strip(), number("rating"), number("pspi")))
-    return clips
 
 
 def read_clips(

@@ -19,9 +19,8 @@ from flask_babel import Babel, format_datetime, format_decimal
 from flask_login import current_user
 
 from server.assess import catalogs
-from server.assess.analysis import VideoReport
 from server.assess.catalogs import N_
-from server.assess.speech import phrase
+from server.assess.localized import localized, localized_report  # noqa: F401 (the web layer's names)
 from server.pain.result import Result
 
 # English keeps the page's long-standing figures: "6.3", "2026-12-06 09:30" (tests and screenshots read them).
@@ -38,15 +37,6 @@ def request_language() -> str:
     except RuntimeError:  # no request (a background task)
         return catalogs.DEFAULT_LANGUAGE
     return catalogs.best_match(offered) or catalogs.DEFAULT_LANGUAGE
-
-
-def localized(result: Result, language: str) -> Result:
-    """The Result with its phrase in ``language`` (English: unchanged). The same call that built it
-    (server/assess/speech.py ``phrase``), so the words only change language, never meaning."""
-    if catalogs.language(language).code == catalogs.DEFAULT_LANGUAGE:
-        return result
-    text = phrase(result.pain, result.face is not None, result.vitals, level=result.speech_level, language=language)
-    return dataclasses.replace(result, speech_text=text)
 
 
 # What the page's scripts write themselves (static/js/i18n.js t()): translated here and handed to the page
@@ -91,17 +81,6 @@ def script_messages(language: str) -> dict[str, str]:
 
 # What a video without a face says (VideoReport.speech_text's default), for the catalogs.
 NO_FACE_IN_VIDEO = N_("No face found in the video.")
-
-
-def localized_report(report: VideoReport, language: str) -> VideoReport:
-    """A video's report with its clip phrase and its peak frame's phrase in ``language`` (English: unchanged);
-    the clip's phrase is built as server/assess/analysis.py builds it, from the sustained level."""
-    if catalogs.language(language).code == catalogs.DEFAULT_LANGUAGE:
-        return report
-    if report.peak is None:
-        return dataclasses.replace(report, speech_text=catalogs.gettext(language, report.speech_text))
-    said = phrase(report.peak.pain, True, report.vitals, level=report.summary.get("level"), language=language)
-    return dataclasses.replace(report, speech_text=said, peak=localized(report.peak, language))
 
 
 def _decimal(value: Any, digits: int = 1) -> str:

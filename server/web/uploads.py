@@ -25,6 +25,7 @@ from server.store.db import utcnow
 from server.vision.frames import check_video_file
 from server.web.context import current_services
 from server.web.ecg_fields import ecg_attachment, ecg_report_dict, reading_of
+from server.web.language import request_language
 from server.web.inputs import estimator_name, face_index, option, video_upload
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def submit_video_job() -> JobView:
     spec = JobSpec(VIDEO, str(path), {
         "estimator": estimator.name, "face": index, "patient_id": patient_id, "user_id": current_user.id,
         "received_at": received_at.isoformat(), "physiology": physiology, "ecg": ecg, "extras": extras,
+        "language": request_language(),
     }, tuple(references))
     return services.jobs.submit(job_owner(), spec)
 
