@@ -50,6 +50,16 @@ FRAME_PASS_SHARE = 0.95
 Progress = Callable[[float, int], None]
 
 
+# Frame times within this of a sampling mark count as on it (float time stamps).
+SAMPLE_TIME_EPSILON_S = 1e-6
+
+
+def next_sample_after(t_s: float, sample_step: float) -> float:
+    """The sampling mark after a sampled frame at ``t_s``: a video is sampled at the first frame at or after
+    each multiple of ``sample_step`` (also how the pain head's fitting reads its clips)."""
+    return (np.floor(t_s / sample_step + SAMPLE_TIME_EPSILON_S) + 1) * sample_step
+
+
 def image_limits(settings: Settings) -> ImageLimits:
     """Still-image caps from the settings."""
     return ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.min_image_side,
@@ -246,7 +256,7 @@ class Analyzer:
                         head.append((frame.t_s, head_height(patient.landmarks, patient.box)))
                         observation = Observation(patient, frame.rgb, frame.t_s)
                         track.add(observation)
-                    if frame.t_s + 1e-6 >= next_sample:
+                    if frame.t_s + SAMPLE_TIME_EPSILON_S >= next_sample:
                         evidence = track.evidence(observation) if observation is not None else None
                         if patient is not None:
                             # Pain is read from a fresh detection, as the reference photos were: the
@@ -256,7 +266,7 @@ class Analyzer:
                             faces = tracker.process(frame.rgb) or faces
                             patient = pick_patient(faces, face_index, strict=False)
                         samples.append(_Sample(frame.t_s, frame.index, faces, patient, evidence))
-                        next_sample = (np.floor(frame.t_s / sample_step + 1e-6) + 1) * sample_step
+                        next_sample = next_sample_after(frame.t_s, sample_step)
                         if progress is not None:
                             progress(_fraction_read(frame.t_s, video.info.duration_s), len(samples))
                     last_t = frame.t_s

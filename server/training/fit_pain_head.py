@@ -40,6 +40,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from server.assess.analysis import SAMPLE_TIME_EPSILON_S, next_sample_after
 from server.config import Settings
 from server.pain import blendshapes as bs
 from server.pain import scale
@@ -102,9 +103,9 @@ def sampled_frames(times: np.ndarray, sample_fps: float) -> np.ndarray:
     out = np.zeros(len(times), bool)
     next_sample = 0.0
     for i, t in enumerate(times):
-        if t + 1e-6 >= next_sample:
+        if t + SAMPLE_TIME_EPSILON_S >= next_sample:
             out[i] = True
-            next_sample = (np.floor(t / step + 1e-6) + 1) * step
+            next_sample = next_sample_after(float(t), step)
     return out
 
 

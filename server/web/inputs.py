@@ -83,18 +83,10 @@ def json_object(request: Request) -> dict[str, Any]:
 
 
 def read_video_upload(request: Request) -> tuple[bytes, list[bytes], dict[str, Any]]:
-    """Multipart ``video`` (+ optional ``reference`` photos) and form options."""
-    if request.mimetype != "multipart/form-data":
-        if not request.get_data(cache=False):
-            raise InputProblem("empty", "The request has no body. Send a video in the multipart field 'video'.")
-        raise InputProblem("unsupported_media_type", "Send the video as multipart/form-data in the field 'video'.")
-    upload = request.files.get("video")
-    if upload is None:
-        raise InputProblem(
-            "missing_field", f"Send the video in the multipart field 'video' (got: {sent_fields(request)})."
-        )
-    refs = [f.read() for f in request.files.getlist("reference")]
-    return upload.read(), refs, dict(request.form)
+    """Multipart ``video`` read into memory (+ optional ``reference`` photos) and form options: the checks of
+    :func:`video_upload`."""
+    upload, refs, options = video_upload(request)
+    return upload.read(), refs, options
 
 
 def video_upload(request: Request) -> tuple[FileStorage, list[bytes], dict[str, Any]]:
