@@ -36,9 +36,9 @@ run: setup
 	$(PY) -m server run --port $(PORT)
 
 # Redis, PostgreSQL (data in instance/cluster/), WORKERS workers and nginx on PORT, in the foreground
-# (deploy/cluster.py; README "Running on several machines"). Ctrl-C stops them all.
+# (deploy/cluster.py; docs/deployment.md "Running on several machines"). Ctrl-C stops them all.
 # HTTPS: PAINSCOPE_TLS_CERT / PAINSCOPE_TLS_KEY, or TLS=self-signed to make a private CA and a server
-# certificate in instance/cluster/tls (README "Deploying on a ward network").
+# certificate in instance/cluster/tls (docs/deployment.md "Deploying on a ward network").
 cluster: setup debs-cluster
 	$(PY) -m deploy.cluster --workers $(WORKERS) --port $(PORT) $(if $(TLS),--tls $(TLS))
 
@@ -77,7 +77,7 @@ $(STAMPS)/npm: package.json package-lock.json
 	@mkdir -p $(VENDOR) && cp $(VENDOR_FILES) $(VENDOR)/
 	@mkdir -p $(STAMPS) && touch $@
 
-# Message catalogs (README "Languages"): the .po files in translations/ are compiled by the server itself
+# Message catalogs (docs/deployment.md "Languages"): the .po files in translations/ are compiled by the server itself
 # at start (server/assess/catalogs.py), so nothing is needed to run. After changing a text in the code or the
 # templates, `make catalogs` extracts the messages again and adds the new ones to every .po to translate.
 catalogs: $(STAMPS)/python

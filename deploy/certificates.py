@@ -5,7 +5,7 @@
 makes (or keeps, when they are there) in the folder:
 
 - ``ca.pem``: the CA's certificate, the one file a tablet or laptop must trust
-  (README "Deploying on a ward network"); ``ca-key.pem`` its key (mode 0600);
+  (docs/deployment.md "Deploying on a ward network"); ``ca-key.pem`` its key (mode 0600);
 - ``server.pem``: the server certificate followed by the CA's (the chain a
   browser is sent), for the names given and always ``localhost`` and
   127.0.0.1; ``server-key.pem`` its key (mode 0600).

@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [name for name in dict.fromkeys((socket.getfqdn(), socket.gethostname(), settings.host)) if name]
         files = ensure_certificates(Path(args.dir).resolve() / "tls", names)
         tls = (str(files.server_chain), str(files.server_key))
-        print(f"HTTPS with a private CA: trust {files.ca} on each tablet and laptop (README \"Deploying on a "
+        print(f"HTTPS with a private CA: trust {files.ca} on each tablet and laptop (docs/deployment.md \"Deploying on a "
               f"ward network\"); certificate for {', '.join(names)}", flush=True)
     for program in ("redis-server", "nginx"):
         if shutil.which(program) is None:

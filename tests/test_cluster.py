@@ -232,7 +232,7 @@ def test_killing_a_worker_keeps_the_cluster_up_and_every_acknowledged_reading(cl
         assert resumed[-1]["face"] is not None
         assert cluster.worker_streams() == {survivor.pid: 1}
 
-        # back as a later worker (as the README says to restart one): the survivor's live assessment stays open
+        # back as a later worker (as docs/deployment.md says to restart one): the survivor's live assessment stays open
         victim.extra_env["PAINSCOPE_END_OPEN_ASSESSMENTS_AT_START"] = "0"
         victim.start()
         victim.wait_healthy()

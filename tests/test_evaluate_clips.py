@@ -35,7 +35,7 @@ def test_the_tool_separates_held_grimaces_from_calm_and_spiking_clips(tmp_path, 
         rows.append(f"{name},{'s2' if name == 'far.mp4' else 's1'},{rating},{pspi}")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     # Each person's neutral is the first frame of a pain-free clip, as ../shared/tools/unbc-dev-set makes it
-    # (a clean photo against a compressed video reads a calm face's lip a little raised: README Limitations).
+    # (a clean photo against a compressed video reads a calm face's lip a little raised: docs/validation.md "Limitations").
     for subject, face in (("s1", calm), ("s2", small(calm))):
         (tmp_path / "refs" / subject).mkdir(parents=True)
         first = media.first_frame(_clip([face] * 5))

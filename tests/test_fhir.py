@@ -1,6 +1,6 @@
 """The FHIR R4 export (GET /api/v1/patients/<id>/fhir, server/store/fhir.py): every resource is checked by the
 ``fhir.resources`` models (R4B: the R4 technical correction, whose Patient, Device, Observation and Bundle are
-R4's), the codes, times, devices and components are the ones the README names, and ``?since=`` is incremental."""
+R4's), the codes, times, devices and components are the ones docs/deployment.md "FHIR export" names, and ``?since=`` is incremental."""
 from __future__ import annotations
 
 import datetime as dt

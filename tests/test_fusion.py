@@ -263,7 +263,7 @@ def test_a_video_whose_pulse_quickens_is_fused_against_its_own_resting_rate():
     body = _post(client, "/api/v1/analyze/video?estimator=fusion", video=media.write_video([f for _, f in clip], fps=30))
     timeline = body["timeline"]
     # At rest the heart rate raises nothing. Single samples of the still synthetic face can read mild on their
-    # own (mouthUpperUp's fitted dead zone is ~0: README Limitations), never for a second.
+    # own (mouthUpperUp's fitted dead zone is ~0: docs/validation.md "Limitations"), never for a second.
     early = [entry["level"] for entry in timeline if entry["t_s"] < 12]
     assert set(early) <= {"none", "mild"} and early.count("mild") <= len(early) // 10
     assert timeline[-1]["level"] == "mild"

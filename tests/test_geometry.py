@@ -70,7 +70,7 @@ def test_head_roll_alone_reads_no_pain(tracker, estimator, neutral, degrees):
 def test_a_strong_head_roll_reads_mild_at_most(tracker, estimator, neutral, degrees):
     # Measured with the fitted head: -15 deg reads 1.16 (mouthUpperUp rises as the head rolls), +15 deg 0.22.
     # A noise floor on that blendshape's dead zone would hold it under 1 but lowers the development set's
-    # Spearman from 0.625 to 0.602 (README "How well it reads pain"), so the fitted dead zone stands.
+    # Spearman from 0.625 to 0.602 (docs/validation.md "Limitations"), so the fitted dead zone stands.
     result = _estimate(tracker, estimator, synthetic.rotated(synthetic.astronaut_face(), degrees), neutral)
     assert result.pspi <= 1.5, result
 

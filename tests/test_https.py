@@ -1,4 +1,4 @@
-"""HTTPS (README "Deploying on a ward network"): the private CA and server certificate (deploy/certificates.py),
+"""HTTPS (docs/deployment.md "Deploying on a ward network"): the private CA and server certificate (deploy/certificates.py),
 a real server speaking TLS itself with PAINSCOPE_TLS_CERT / _KEY (health, HSTS, Secure login cookie, the /live
 Socket.IO namespace over wss with acks, the plain-HTTP port's 308), the app's cookie and HSTS rules, and the
 nginx configuration `make cluster` writes for TLS (checked by ``nginx -t``)."""
