@@ -18,7 +18,7 @@ from server.pain import scale
 from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
 from server.pain.blendshapes import vector as blendshape_vector
 from server.pain.estimate import PainEstimate, stability
-from server.pain.estimator import Observation, PainEstimator
+from server.pain.estimator import Observation, PainEstimator, frame_fps
 from server.pain.fusion import FusionEstimator
 from server.pain.geometry import GeometryEstimator
 from server.pain.pain_head import level_bands, shipped_pain_head
@@ -27,7 +27,7 @@ from server.pain.verdict import Reading, clip_verdict
 from server.problems import InputProblem
 from server.pain.result import Result
 from server.pain.smoothing import ReadingSmoother, smoother_for
-from server.assess.frame_step import FrameStep, pick_patient
+from server.assess.frame_step import FrameStep
 from server.assess.overlay import draw_overlay
 from server.assess.speech import phrase
 from server.assess.stage_clock import StageClock
@@ -37,6 +37,7 @@ from server.vitals.region_fusion import traces_from_rows, window_spectrum
 from server.vitals.respiration import head_height, respiration_rate
 from server.vitals.rppg import VIDEO_MAX_FPS, estimate_recording, estimate_series
 from server.vitals.rppg_tracker import MotionMeter
+from server.vitals.skin_between import SkinBetweenDetections
 from server.vitals.vital_signs import Vitals, series_point
 
 # Video: PSPI stability is judged over this many neighbouring samples (~1 s at 5 fps).
@@ -220,68 +221,74 @@ class Analyzer:
         given, else the video's own camera heart rate at each sample's time
         against the video's resting rate.
 
-        One pass: every frame (up to VIDEO_MAX_FPS) is tracked for the skin
-        colour and given to the estimator's track; every 1/sample_fps seconds
-        one is kept for pain with the evidence its estimator needs (landmarks,
-        an aligned crop or a landmark window), never the frame itself, so
-        memory stays small however long the video. ``data`` is the video's bytes or the
-        path of a file holding them (read in place); ``progress`` is told after every sample;
-        ``on_frame`` sees every decoded frame (up to VIDEO_MAX_FPS), so another pass over the
-        same clip (the pre-fill's body pass) needs no decode of its own.
+        One pass, one face detection per sampled frame (issue 26): every frame (up to
+        VIDEO_MAX_FPS) is decoded for the skin colour; every 1/sample_fps seconds one is
+        looked at by the static face tracker, as the reference photos are, and kept for pain
+        with the evidence its estimator needs (landmarks, an aligned crop or a landmark
+        window), never the frame itself. An estimator reading a window of frames
+        (``frame_fps``) has faces found at its own rate. The frames in between get their
+        skin regions from the landmarks interpolated between the detections around them
+        (``server/vitals/skin_between.py``), so memory stays small however long the video.
+        ``data`` is the video's bytes or the path of a file holding them (read in place);
+        ``progress`` is told after every sample; ``on_frame`` sees every decoded frame (up to
+        VIDEO_MAX_FPS), so another pass over the same clip (the pre-fill's body pass) needs
+        no decode of its own.
         """
         baseline = self.reference_baseline(tracker, references)
         sample_step = 1.0 / self.video_limits.sample_fps
+        face_step = 1.0 / max(self.video_limits.sample_fps, frame_fps(estimator))
         samples: list[_Sample] = []
         skin: dict[str, list[tuple[float, np.ndarray]]] = {}
+        between = SkinBetweenDetections(max_held=int(np.ceil(VIDEO_MAX_FPS * face_step)) + 1)
         motion_meter = MotionMeter()
-        motion: list[float] = []  # face motion per second between consecutive tracked frames
+        motion: list[float] = []  # face motion per second between consecutive detections
         head: list[tuple[float, float]] = []  # (t, the face's height in face heights): breathing moves it
-        stream = FaceTracker(stream=True, max_side=self.settings.analysis_max_side)
-        step = FrameStep(stream)
+        step = FrameStep(tracker, skin=False)  # the skin colour is measured by ``between``
         track = estimator.track()
-        try:
-            with open_video(data, self.video_limits) as video:
-                next_sample = 0.0
-                last_t = 0.0
-                for frame in video.frames(VIDEO_MAX_FPS):
-                    if on_frame is not None:
-                        on_frame(frame)
-                    seen = step.see(frame.rgb, frame.t_s, face_index, strict=False)
-                    faces, patient = seen.faces, seen.patient
-                    observation = None
-                    if patient is not None:
-                        for region, mean in seen.skin.items():
-                            skin.setdefault(region, []).append((frame.t_s, mean))
-                        motion.append(motion_meter.update(frame.t_s, seen.box)[0])
-                        head.append((frame.t_s, head_height(patient.landmarks, patient.box)))
-                        observation = Observation(patient, frame.rgb, frame.t_s)
-                        track.add(observation)
-                    if frame.t_s + SAMPLE_TIME_EPSILON_S >= next_sample:
-                        evidence = track.evidence(observation) if observation is not None else None
-                        if patient is not None:
-                            # Pain is read from a fresh detection, as the reference photos were: the
-                            # stream tracker settles a still face's lips ~1.6 AU10 points away from
-                            # where detection puts them (measured on the astronaut), which would read
-                            # a relaxed face as "mild" against its own neutral photo.
-                            faces = tracker.process(frame.rgb) or faces
-                            patient = pick_patient(faces, face_index, strict=False)
-                        samples.append(_Sample(frame.t_s, frame.index, faces, patient, evidence))
-                        next_sample = next_sample_after(frame.t_s, sample_step)
-                        if progress is not None:
-                            progress(_fraction_read(frame.t_s, video.info.duration_s), len(samples))
-                    last_t = frame.t_s
-                typical_motion = float(np.median(motion)) if motion else 0.0
-                vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s, typical_motion)
-                if vitals is not None and head:
-                    vitals = dataclasses.replace(vitals, respiration=respiration_rate(*zip(*head), source="head"))
-                physiology_at: Callable[[float], Physiology | None] = (
-                    VideoHeartRate(vitals, self.settings.resting_heart_rate_seconds).at if ecg is None
-                    else lambda _t: ecg  # one ECG arousal for the whole video
-                )
-                report = self._pain_report(estimator, samples, baseline, references, vitals, video, physiology_at)
-                duration = max(video.info.duration_s, last_t)
-        finally:
-            stream.close()
+
+        def keep_skin(rows: list[tuple[float, Any]]) -> None:
+            for t_s, means in rows:
+                for region, mean in means.items():
+                    skin.setdefault(region, []).append((t_s, mean))
+
+        with open_video(data, self.video_limits) as video:
+            next_sample = next_face = 0.0
+            last_t = 0.0
+            for frame in video.frames(VIDEO_MAX_FPS):
+                if on_frame is not None:
+                    on_frame(frame)
+                last_t = frame.t_s
+                due_sample = frame.t_s + SAMPLE_TIME_EPSILON_S >= next_sample
+                if not due_sample and frame.t_s + SAMPLE_TIME_EPSILON_S < next_face:
+                    between.frame(frame.t_s, frame.rgb)
+                    continue
+                seen = step.see(frame.rgb, None, face_index, strict=False)
+                faces, patient = seen.faces, seen.patient
+                keep_skin(between.detection(frame.t_s, frame.rgb, patient.landmarks if patient else None))
+                next_face = next_sample_after(frame.t_s, face_step)
+                observation = None
+                if patient is not None:
+                    motion.append(motion_meter.update(frame.t_s, seen.box)[0])
+                    head.append((frame.t_s, head_height(patient.landmarks, patient.box)))
+                    observation = Observation(patient, frame.rgb, frame.t_s)
+                    track.add(observation)
+                if due_sample:
+                    evidence = track.evidence(observation) if observation is not None else None
+                    samples.append(_Sample(frame.t_s, frame.index, faces, patient, evidence))
+                    next_sample = next_sample_after(frame.t_s, sample_step)
+                    if progress is not None:
+                        progress(_fraction_read(frame.t_s, video.info.duration_s), len(samples))
+            keep_skin(between.finish())
+            typical_motion = float(np.median(motion)) if motion else 0.0
+            vitals = video_vitals(skin, self.settings.rppg_method, self.settings.rppg_window_s, typical_motion)
+            if vitals is not None and head:
+                vitals = dataclasses.replace(vitals, respiration=respiration_rate(*zip(*head), source="head"))
+            physiology_at: Callable[[float], Physiology | None] = (
+                VideoHeartRate(vitals, self.settings.resting_heart_rate_seconds).at if ecg is None
+                else lambda _t: ecg  # one ECG arousal for the whole video
+            )
+            report = self._pain_report(estimator, samples, baseline, references, vitals, video, physiology_at)
+            duration = max(video.info.duration_s, last_t)
         report.summary = {"duration_s": round(duration, 3), **report.summary}
         if progress is not None:
             progress(1.0, len(samples))

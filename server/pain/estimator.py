@@ -65,3 +65,12 @@ class StatelessTrack:
     def evidence(self, observation: Observation) -> None:
         """Nothing to hand over."""
         return None
+
+
+def frame_fps(estimator: PainEstimator) -> float:
+    """Frames per second the estimator's track must see (a window model's clock, ``fps``); 0 when it
+    needs no more than the frames it judges (the geometry, the ResNet)."""
+    parts = getattr(estimator, "parts", None)
+    if parts is not None:  # a fusion: the fastest clock of its parts
+        return max((frame_fps(part) for part, _weight in parts), default=0.0)
+    return float(getattr(estimator, "fps", 0.0) or 0.0)

@@ -148,10 +148,16 @@ def frame_table(clip_set: ClipSet, clip: ClipFaces, geometry: GeometryEstimator,
         rows["jaw"].append(bs.jaw_open(scores))
     t = np.array(rows["t"])
     closed = np.array(rows["closed"], bool)
+    sampled = sampled_frames(t, sample_fps)
+    # The app's blink and speech rules see only the frames it detects faces on, the sampled ones
+    # (Analyzer.analyze_video: one face pass per sampled frame), so their history is read there too.
+    closed_s, speech = np.zeros(len(t)), np.zeros(len(t))
+    closed_s[sampled] = _closed_for(t[sampled], closed[sampled])
+    speech[sampled] = _speech(t[sampled], np.array(rows["jaw"])[sampled])
     return FrameTable(
-        clip, t, sampled_frames(t, sample_fps),
+        clip, t, sampled,
         {"geometry": np.array(rows["geometry"]), "blendshapes": np.array(rows["blendshapes"])},
-        closed, _closed_for(t, closed), np.array(rows["smile"]), _speech(t, np.array(rows["jaw"])),
+        closed, closed_s, np.array(rows["smile"]), speech,
     )
 
 

@@ -24,6 +24,7 @@ SHRINK = 0.85  # hulls are scaled about their centre to stay clear of region bor
 # deviations (1.4826 x MAD) of the region's median colour.
 SKIN_TOLERANCE_SIGMA = 2.5
 MIN_SKIN_PIXELS = 25  # fewer pixels than this give a mean dominated by noise
+UINT8_VALUES = 256
 # Pre-cropped skin clips are split into a grid of this many patches per side. On
 # the real clips of ../shared/data/rppg-roi (bench/bench_rppg.py, POS) the mean
 # absolute error fell steadily with finer grids: 1x1 13.0, 2x2 13.1, 3x3 11.9,
@@ -66,13 +67,31 @@ def skin_mean(pixels: np.ndarray) -> np.ndarray | None:
     """Mean colour of the pixels near the median colour (N x 3 uint8 in), or None if too few."""
     if len(pixels) < MIN_SKIN_PIXELS:
         return None
-    values = pixels.astype(np.float32)
-    median = np.median(values, axis=0)
-    spread = 1.4826 * np.median(np.abs(values - median), axis=0) + 1.0  # +1: 8-bit quantisation
-    keep = np.all(np.abs(values - median) <= SKIN_TOLERANCE_SIGMA * spread, axis=1)
-    if keep.sum() < MIN_SKIN_PIXELS:
+    # Medians of 8-bit values by counting them, and whole-number comparisons: np.median's medians and
+    # the same pixels kept, ~4x faster (this runs on every frame of a video, three regions each).
+    channels = np.ascontiguousarray(pixels.T)
+    median = [_median_of_counts(np.bincount(channel, minlength=UINT8_VALUES)) for channel in channels]
+    # |value - median| doubled is a whole number (a median may end in .5), as is its limit rounded down.
+    doubled = [np.abs(2 * channel.astype(np.int16) - int(2 * m)) for channel, m in zip(channels, median)]
+    keep = np.ones(len(pixels), bool)
+    for deviation in doubled:
+        mad = _median_of_counts(np.bincount(deviation, minlength=2 * UINT8_VALUES)) / 2.0
+        spread = 1.4826 * mad + 1.0  # +1: 8-bit quantisation
+        keep &= deviation <= int(np.floor(2.0 * SKIN_TOLERANCE_SIGMA * spread))
+    kept = int(np.count_nonzero(keep))
+    if kept < MIN_SKIN_PIXELS:
         return None
-    return values[keep].mean(axis=0).astype(np.float64)
+    weights = keep.astype(np.float64)
+    return np.array([float(np.dot(weights, channel)) for channel in channels]) / kept
+
+
+def _median_of_counts(counts: np.ndarray) -> float:
+    """The median of whole numbers given as counts per value (the mean of the middle two for an even total)."""
+    total = int(counts.sum())
+    cumulative = np.cumsum(counts)
+    low = int(np.searchsorted(cumulative, (total - 1) // 2, side="right"))
+    high = int(np.searchsorted(cumulative, total // 2, side="right"))
+    return (low + high) / 2.0
 
 
 def full_frame_patches(rgb: np.ndarray) -> dict[str, np.ndarray]:
