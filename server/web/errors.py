@@ -137,10 +137,10 @@ def said(code: str, message: str, values: Mapping[str, object] | None = None,
     ``values``) in ``language`` (default: the request's). Untranslatable messages: see the module's doc."""
     english = message % values if values else message
     language = catalogs.language(language or answer_language()).code
-    if language == catalogs.DEFAULT_LANGUAGE:
+    if language == catalogs.DEFAULT_LANGUAGE or not message:  # gettext("") is the catalog's header, not a text
         return {"code": code, "message": english}
     translated = catalogs.translations(language).gettext(message)
-    if translated != message or not message:
+    if translated != message:  # unchanged: not in the catalog (the error sentences all read differently there)
         return {"code": code, "message": translated % values if values else translated}
     status = status or STATUS_BY_CODE.get(code)
     general = STATUS_MESSAGES.get(status, UNKNOWN_STATUS_MESSAGE) if status else UNKNOWN_STATUS_MESSAGE
