@@ -80,10 +80,12 @@ $(STAMPS)/npm: package.json package-lock.json
 # Message catalogs (docs/deployment.md "Languages"): the .po files in translations/ are compiled by the server itself
 # at start (server/assess/catalogs.py), so nothing is needed to run. After changing a text in the code or the
 # templates, `make catalogs` extracts the messages again and adds the new ones to every .po to translate.
+# The keywords: N_() marks, and the English message (second argument) of every InputProblem and API error.
+CATALOG_KEYWORDS := -k N_ -k InputProblem:2 -k error_body:2 -k error_response:2
 catalogs: $(STAMPS)/python
-	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project PainScope \
+	$(VENV)/bin/pybabel extract -F babel.cfg $(CATALOG_KEYWORDS) --no-location --sort-output --project PainScope \
 	  --copyright-holder PainScope -o translations/messages.pot .
-	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-location --no-fuzzy-matching
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 # Debian packages: installed when missing and we are root; otherwise a warning
 # (the features that need them report themselves unavailable).

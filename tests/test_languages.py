@@ -28,6 +28,7 @@ from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_
 REPO = Path(__file__).resolve().parent.parent
 AUS = {"AU4": 3.0, "AU6": 0.0, "AU7": 3.0, "AU9": 0.0, "AU10": 1.0, "AU43": 0.0}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+MARKUP = re.compile(r"</?\w+>|&\w+;")  # the tags and entities of the templates' texts (<code>, <em>, &nbsp;)
 OTHER_LANGUAGES = [code for code in catalogs.LANGUAGES if code != catalogs.DEFAULT_LANGUAGE]
 # The phrase "Moderate pain. Heart rate 78." in each language.
 MODERATE_78 = {
@@ -40,11 +41,25 @@ MODERATE_78 = {
 
 
 def _used_messages() -> set[str]:
-    """Every message the server's Python (N_ / _) and the templates (_) ask for, as pybabel extracts them."""
+    """Every message the server's Python (N_ / _, and the English of InputProblem and the API errors) and the
+    templates (_) ask for, as pybabel extracts them with the Makefile's CATALOG_KEYWORDS."""
     method_map = [("server/**.py", "python"), ("templates/**.html", "jinja2")]
-    keywords = {"_": None, "N_": None, "gettext": None}
+    keywords = {"_": None, "N_": None, "gettext": None, **CATALOG_KEYWORDS}
     return {message for _file, _line, message, _comments, _context in
             extract_from_dir(str(REPO), method_map, keywords=keywords) if isinstance(message, str)}
+
+
+def _makefile_keywords() -> dict[str, tuple[int, ...]]:
+    """The Makefile's CATALOG_KEYWORDS (``-k name`` or ``-k name:argument``) as extract_from_dir's keywords."""
+    line = re.search(r"^CATALOG_KEYWORDS := (.*)$", (REPO / "Makefile").read_text(), re.MULTILINE).group(1)
+    keywords: dict[str, tuple[int, ...]] = {}
+    for spec in re.findall(r"-k (\S+)", line):
+        name, _colon, argument = spec.partition(":")
+        keywords[name] = (int(argument),) if argument else None
+    return keywords
+
+
+CATALOG_KEYWORDS = _makefile_keywords()
 
 
 def _catalog(code: str):
@@ -64,6 +79,7 @@ def test_every_catalog_translates_every_message_with_its_placeholders(code):
         assert text, f"{code}: {msgid!r} is not translated"
         assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(msgid)), (code, msgid, text)
         assert "%" not in PLACEHOLDER.sub("", text), (code, msgid, text)  # no stray format sign
+        assert MARKUP.findall(text) == MARKUP.findall(msgid), (code, msgid, text)  # the page texts' tags kept
     assert not [message.id for message in catalog if message.fuzzy and message.id]
 
 
@@ -258,3 +274,103 @@ def test_a_fresh_clone_s_catalogs_are_compiled_on_first_use(tmp_path, monkeypatc
     assert sorted(p.parent.parent.name for p in tmp_path.glob("*/LC_MESSAGES/messages.mo")) == ["de", "es", "fr", "hi"]
     assert not list(tmp_path.glob("*/LC_MESSAGES/*.tmp"))
     assert catalogs.compile_catalogs() == []  # up to date: nothing compiled again
+
+
+def test_every_scale_s_wording_is_in_every_catalog():
+    from server.pain.scales import SCALES
+
+    wording = set()
+    for scale in SCALES.values():
+        wording |= {scale.title, scale.population, scale.bands_source}
+        wording |= {band.label for band in scale.bands}
+        for item in scale.items:
+            wording |= {item.name} | {option.label for option in item.options}
+    wording.discard("Merkel et al. 1997")  # a citation, the same in every language
+    for code in OTHER_LANGUAGES:
+        translated = {message.id for message in _catalog(code) if message.id and message.string}
+        assert wording <= translated, (code, sorted(wording - translated))
+
+
+def test_a_scale_form_is_worded_in_german_and_its_keys_and_scores_stay(app):
+    client = authed_client(app)
+    german = {s["key"]: s for s in client.get("/api/v1/scales", headers={"Accept-Language": "de-DE"}).get_json()["scales"]}
+    english = {s["key"]: s for s in client.get("/api/v1/scales").get_json()["scales"]}
+    painad = german["painad"]
+    assert painad["name"] == "PAINAD" and painad["title"].startswith("Beurteilung von Schmerzen bei Demenz")
+    face = next(item for item in painad["items"] if item["key"] == "face")
+    assert face["name"] == "Gesichtsausdruck"
+    assert [option["label"] for option in face["options"]] == [
+        "lächelnd oder nichts sagend",
+        "trauriger Gesichtsausdruck; ängstlicher Gesichtsausdruck; sorgenvoller Blick",
+        "grimassieren",
+    ]
+    assert [band["label"] for band in german["cpot"]["bands"]][1] == "Über dem Grenzwert von 2: Schmerz wahrscheinlich"
+    for key, scale in german.items():  # the same form, every word said again
+        theirs = english[key]
+        assert [(i["key"], [o["score"] for o in i["options"]]) for i in scale["items"]] == \
+            [(i["key"], [o["score"] for o in i["options"]]) for i in theirs["items"]]
+        assert [(b["name"], b["low"], b["high"]) for b in scale["bands"]] == \
+            [(b["name"], b["low"], b["high"]) for b in theirs["bands"]]
+        said = [i["name"] for i in scale["items"]] + [o["label"] for i in scale["items"] for o in i["options"]]
+        original = [i["name"] for i in theirs["items"]] + [o["label"] for i in theirs["items"] for o in i["options"]]
+        assert all(ours != source for ours, source in zip(said, original)), key
+    assert english["painad"]["title"] == "Pain Assessment in Advanced Dementia"
+
+
+def test_a_saved_scale_s_band_and_the_patient_page_s_form_texts_follow_the_language(app):
+    client = authed_client(app)
+    patient = client.post("/api/v1/patients", json={"identifier": "MRN-LANG-SCALE"}).get_json()["id"]
+    items = {"breathing": 1, "vocalization": 1, "face": 2, "body_language": 1, "consolability": 0}
+    saved = client.post(f"/api/v1/patients/{patient}/scale-assessments", headers={"Accept-Language": "de"},
+                        json={"scale": "painad", "items": items, "context": "rest"})
+    assert saved.status_code == 201
+    assert saved.get_json()["band"] == "moderate" and saved.get_json()["band_label"] == "Mäßiger Schmerz"
+    page = _login(app).get(f"/patients/{patient}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "<td>Mäßiger Schmerz</td>" in page and ">Vorausfüllen aus dem Video<" in page
+    block = re.search(r'<script type="application/json" id="page-messages">(.*?)</script>', page).group(1)
+    import json
+
+    messages = json.loads(block)
+    assert messages["Only you can judge this."] == "Das können nur Sie beurteilen."
+    assert messages["Total: %(total)s/%(most)s – %(band)s"] == "Summe: %(total)s/%(most)s – %(band)s"
+
+
+def test_an_api_error_is_said_in_french_with_its_code_and_status_unchanged(app):
+    client = authed_client(app)
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    patient = client.post("/api/v1/patients", json={"identifier": "MRN-LANG-ERROR"}).get_json()["id"]
+    body = {"scale": "borg", "items": {}, "context": "rest"}
+    url = f"/api/v1/patients/{patient}/scale-assessments"
+    answer = client.post(url, json=body, headers=french)
+    assert answer.status_code == 422
+    assert answer.get_json() == {"error": {
+        "code": "unknown_scale", "message": "Échelle inconnue 'borg' ; utilisez l’une de painad, cpot, flacc."}}
+    english = client.post(url, json=body)
+    assert english.status_code == 422 and english.get_json() == {"error": {
+        "code": "unknown_scale", "message": "Unknown scale 'borg'; use one of painad, cpot, flacc."}}
+    not_json = client.post(url, data="{", content_type="application/json", headers=french).get_json()["error"]
+    assert not_json == {"code": "invalid_json", "message": "Le corps de la requête n’est pas du JSON : envoyez un "
+                                                           "objet JSON avec Content-Type: application/json."}
+
+
+def test_an_error_the_catalogs_cannot_say_is_said_in_general_with_its_english_beside_it(app):
+    client = authed_client(app)
+    missing = client.get("/api/v1/no-such-route", headers={"Accept-Language": "fr"})
+    assert missing.status_code == 404
+    error = missing.get_json()["error"]
+    assert error["code"] == "not_found" and error["message"] == "Introuvable."
+    assert error["detail"].startswith("The requested URL was not found")
+    english = client.get("/api/v1/no-such-route").get_json()["error"]
+    assert set(english) == {"code", "message"} and english["message"].startswith("The requested URL was not found")
+
+
+def test_a_live_stream_s_refusal_is_said_in_the_language_of_its_connection(app):
+    from server import socketio_of
+
+    client = socketio_of(app).test_client(app, namespace="/live", auth={"token": app.config["TEST_API_TOKEN"]},
+                                           headers={"Accept-Language": "es"})
+    try:
+        ack = client.emit("frame", {"seq": 0, "t_ms": 0, "jpeg": b"x"}, namespace="/live", callback=True)
+        assert ack["error"] == {"code": "no_session", "message": "Envíe 'start' antes de los fotogramas."}
+    finally:
+        client.disconnect(namespace="/live")

@@ -25,6 +25,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from server.problems import N_  # noqa: F401 (the marker, where the layers above have always found it)
+
 log = logging.getLogger(__name__)
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "translations"  # the repository's
@@ -56,11 +58,6 @@ LANGUAGES: dict[str, Language] = {
 _lock = threading.Lock()
 _cache: dict[str, NullTranslations] = {}
 _compiled = False
-
-
-def N_(message: str) -> str:
-    """Marks an English message for the catalogs (``pybabel extract`` finds it) without translating it."""
-    return message
 
 
 def language(code: str | None) -> Language:

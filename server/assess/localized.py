@@ -1,16 +1,21 @@
-"""A Result or a video's report with its spoken phrase in another language (English: unchanged).
+"""A Result or a video's report with its spoken phrase in another language (English: unchanged), and a
+clinical scale's wording in it.
 
 Built by the same call that built the phrase (``server/assess/speech.py`` ``phrase``), so the words
-change language, never meaning. No Flask: the web layer and the video jobs both use it.
+change language, never meaning. A scale's items, options and bands are English msgids marked in
+``server/pain/scales.py`` (which stays free of the catalogs) and translated here. No Flask: the web
+layer and the video jobs both use it.
 """
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from server.assess import catalogs
 from server.assess.analysis import VideoReport
 from server.assess.speech import phrase
 from server.pain.result import Result
+from server.pain.scales import Scale
 
 
 def localized(result: Result, language: str) -> Result:
@@ -31,3 +36,24 @@ def localized_report(report: VideoReport, language: str) -> VideoReport:
         return dataclasses.replace(report, speech_text=catalogs.gettext(language, report.speech_text))
     said = phrase(report.peak.pain, True, report.vitals, level=report.summary.get("level"), language=language)
     return dataclasses.replace(report, speech_text=said, peak=localized(report.peak, language))
+
+
+def localized_scale(scale: Scale, language: str) -> dict[str, Any]:
+    """``scale.to_dict()`` with its title, population, item names, option labels, band labels and the bands'
+    source in ``language``; keys, scores, the scale's name and its citation stay as published."""
+    said = catalogs.translations(language).gettext
+    shown = scale.to_dict()
+    for field in ("title", "population", "bands_source"):
+        shown[field] = said(shown[field])
+    for item in shown["items"]:
+        item["name"] = said(item["name"])
+        for option in item["options"]:
+            option["label"] = said(option["label"])
+    for band in shown["bands"]:
+        band["label"] = said(band["label"])
+    return shown
+
+
+def localized_band_label(label: str, language: str) -> str:
+    """A scale band's label (as stored assessments carry it, in English) in ``language``."""
+    return catalogs.translations(language).gettext(label)

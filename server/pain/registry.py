@@ -162,12 +162,11 @@ class EstimatorRegistry:
         if key in ESTIMATOR_NAMES:
             raise InputProblem(
                 "estimator_unavailable",
-                f"The {key!r} estimator is not installed here: {self._missing_reason(key)} Available: "
-                + ", ".join(self._estimators) + ".",
+                "The %(estimator)s estimator is not installed here: %(reason)s Available: %(available)s.",
+                estimator=repr(key), reason=self._missing_reason(key), available=", ".join(self._estimators),
             )
-        raise InputProblem(
-            "unknown_estimator", f"There is no estimator called {key!r}. Known: {', '.join(ESTIMATOR_NAMES)}."
-        )
+        raise InputProblem("unknown_estimator", "There is no estimator called %(estimator)s. Known: %(known)s.",
+                           estimator=repr(key), known=", ".join(ESTIMATOR_NAMES))
 
     def _missing_reason(self, key: str) -> str:
         if key == "fusion":

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from server.problems import InputProblem
+from server.problems import N_, InputProblem
 
 # What a camera measurement can pre-fill an item from (server/pain/scale_prefill.py);
 # None: only the clinician can judge it (cry, consolability, vocalisation, ...).
@@ -92,7 +92,8 @@ class Scale:
             if item.key == key:
                 return item
         keys = ", ".join(i.key for i in self.items)
-        raise InputProblem("unknown_scale_item", f"{self.name} has no item {key!r}; its items are {keys}.")
+        raise InputProblem("unknown_scale_item", "%(scale)s has no item %(item)s; its items are %(items)s.",
+                           scale=self.name, item=repr(key), items=keys)
 
     def band_for(self, total: int) -> Band:
         """The band a total falls in."""
@@ -145,108 +146,109 @@ def _ten_point_bands(none: str, mild: str, moderate: str, severe: str) -> tuple[
 PAINAD = Scale(
     key="painad",
     name="PAINAD",
-    title="Pain Assessment in Advanced Dementia",
-    population="adults with advanced dementia who cannot report their pain",
+    title=N_("Pain Assessment in Advanced Dementia"),
+    population=N_("adults with advanced dementia who cannot report their pain"),
     items=(
-        _item("breathing", "Breathing independent of vocalisation", (
-            "Normal",
-            "Occasional laboured breathing; short period of hyperventilation",
-            "Noisy laboured breathing; long period of hyperventilation; Cheyne-Stokes respirations",
+        _item("breathing", N_("Breathing independent of vocalisation"), (
+            N_("Normal"),
+            N_("Occasional laboured breathing; short period of hyperventilation"),
+            N_("Noisy laboured breathing; long period of hyperventilation; Cheyne-Stokes respirations"),
         ), BREATHING),
-        _item("vocalization", "Negative vocalisation", (
-            "None",
-            "Occasional moan or groan; low-level speech with a negative or disapproving quality",
-            "Repeated troubled calling out; loud moaning or groaning; crying",
+        _item("vocalization", N_("Negative vocalisation"), (
+            N_("None"),
+            N_("Occasional moan or groan; low-level speech with a negative or disapproving quality"),
+            N_("Repeated troubled calling out; loud moaning or groaning; crying"),
         )),
-        _item("face", "Facial expression", (
-            "Smiling or inexpressive",
-            "Sad; frightened; frown",
-            "Facial grimacing",
+        _item("face", N_("Facial expression"), (
+            N_("Smiling or inexpressive"),
+            N_("Sad; frightened; frown"),
+            N_("Facial grimacing"),
         ), FACE),
-        _item("body_language", "Body language", (
-            "Relaxed",
-            "Tense; distressed pacing; fidgeting",
-            "Rigid; fists clenched; knees pulled up; pulling or pushing away; striking out",
+        _item("body_language", N_("Body language"), (
+            N_("Relaxed"),
+            N_("Tense; distressed pacing; fidgeting"),
+            N_("Rigid; fists clenched; knees pulled up; pulling or pushing away; striking out"),
         ), BODY),
-        _item("consolability", "Consolability", (
-            "No need to console",
-            "Distracted or reassured by voice or touch",
-            "Unable to console, distract or reassure",
+        _item("consolability", N_("Consolability"), (
+            N_("No need to console"),
+            N_("Distracted or reassured by voice or touch"),
+            N_("Unable to console, distract or reassure"),
         )),
     ),
-    bands=_ten_point_bands("No pain", "Mild pain", "Moderate pain", "Severe pain"),
+    bands=_ten_point_bands(N_("No pain"), N_("Mild pain"), N_("Moderate pain"), N_("Severe pain")),
     source="Warden, Hurley & Volicer, J Am Med Dir Assoc 2003;4:9-15",
-    bands_source="PAINAD scoring instructions distributed with the tool (the 2003 paper gives no bands)",
+    bands_source=N_("PAINAD scoring instructions distributed with the tool (the 2003 paper gives no bands)"),
 )
 
 CPOT = Scale(
     key="cpot",
     name="CPOT",
-    title="Critical-Care Pain Observation Tool",
-    population="adults in intensive care, intubated or not, who cannot report their pain",
+    title=N_("Critical-Care Pain Observation Tool"),
+    population=N_("adults in intensive care, intubated or not, who cannot report their pain"),
     items=(
-        _item("face", "Facial expression", (
-            "Relaxed, neutral: no muscular tension observed",
-            "Tense: frowning, brow lowering, orbit tightening, levator contraction",
-            "Grimacing: all of the above plus eyelids tightly closed",
+        _item("face", N_("Facial expression"), (
+            N_("Relaxed, neutral: no muscular tension observed"),
+            N_("Tense: frowning, brow lowering, orbit tightening, levator contraction"),
+            N_("Grimacing: all of the above plus eyelids tightly closed"),
         ), FACE),
-        _item("body_movements", "Body movements", (
-            "Absence of movements or normal position",
-            "Protection: slow, cautious movements; touching or rubbing the pain site",
-            "Restlessness or agitation: pulling at the tube, trying to sit up, thrashing, striking",
+        _item("body_movements", N_("Body movements"), (
+            N_("Absence of movements or normal position"),
+            N_("Protection: slow, cautious movements; touching or rubbing the pain site"),
+            N_("Restlessness or agitation: pulling at the tube, trying to sit up, thrashing, striking"),
         ), BODY),
-        _item("ventilator_or_vocalization", "Compliance with the ventilator (intubated) or vocalisation (extubated)", (
-            "Tolerating the ventilator or movement / talking in a normal tone or no sound",
-            "Coughing but tolerating / sighing, moaning",
-            "Fighting the ventilator / crying out, sobbing",
+        _item("ventilator_or_vocalization",
+              N_("Compliance with the ventilator (intubated) or vocalisation (extubated)"), (
+            N_("Tolerating the ventilator or movement / talking in a normal tone or no sound"),
+            N_("Coughing but tolerating / sighing, moaning"),
+            N_("Fighting the ventilator / crying out, sobbing"),
         )),
-        _item("muscle_tension", "Muscle tension (passive flexion and extension of the upper limbs)", (
-            "Relaxed: no resistance to passive movements",
-            "Tense, rigid: resistance to passive movements",
-            "Very tense or rigid: strong resistance, cannot complete them",
+        _item("muscle_tension", N_("Muscle tension (passive flexion and extension of the upper limbs)"), (
+            N_("Relaxed: no resistance to passive movements"),
+            N_("Tense, rigid: resistance to passive movements"),
+            N_("Very tense or rigid: strong resistance, cannot complete them"),
         )),
     ),
     bands=(
-        Band("none", 0, 2, "At or below the cut-off: pain unlikely", False),
-        Band("pain", 3, 8, "Above the cut-off of 2: pain likely", True),
+        Band("none", 0, 2, N_("At or below the cut-off: pain unlikely"), False),
+        Band("pain", 3, 8, N_("Above the cut-off of 2: pain likely"), True),
     ),
     source="Gelinas, Fillion, Puntillo, Viens & Fortier, Am J Crit Care 2006;15:420-427",
-    bands_source="Cut-off > 2 (Gelinas et al., Clin J Pain 2009;25:339-346); CPOT has no severity bands",
+    bands_source=N_("Cut-off > 2 (Gelinas et al., Clin J Pain 2009;25:339-346); CPOT has no severity bands"),
 )
 
 FLACC = Scale(
     key="flacc",
     name="FLACC",
-    title="Face, Legs, Activity, Cry, Consolability",
-    population="young children and people who cannot report their pain",
+    title=N_("Face, Legs, Activity, Cry, Consolability"),
+    population=N_("young children and people who cannot report their pain"),
     items=(
-        _item("face", "Face", (
-            "No particular expression or smile",
-            "Occasional grimace or frown; withdrawn, disinterested",
-            "Frequent to constant quivering chin, clenched jaw",
+        _item("face", N_("Face"), (
+            N_("No particular expression or smile"),
+            N_("Occasional grimace or frown; withdrawn, disinterested"),
+            N_("Frequent to constant quivering chin, clenched jaw"),
         ), FACE),
-        _item("legs", "Legs", (
-            "Normal position or relaxed",
-            "Uneasy, restless, tense",
-            "Kicking, or legs drawn up",
+        _item("legs", N_("Legs"), (
+            N_("Normal position or relaxed"),
+            N_("Uneasy, restless, tense"),
+            N_("Kicking, or legs drawn up"),
         ), LEGS),
-        _item("activity", "Activity", (
-            "Lying quietly, normal position, moves easily",
-            "Squirming, shifting back and forth, tense",
-            "Arched, rigid or jerking",
+        _item("activity", N_("Activity"), (
+            N_("Lying quietly, normal position, moves easily"),
+            N_("Squirming, shifting back and forth, tense"),
+            N_("Arched, rigid or jerking"),
         ), ACTIVITY),
-        _item("cry", "Cry", (
-            "No cry (awake or asleep)",
-            "Moans or whimpers; occasional complaint",
-            "Crying steadily, screams or sobs, frequent complaints",
+        _item("cry", N_("Cry"), (
+            N_("No cry (awake or asleep)"),
+            N_("Moans or whimpers; occasional complaint"),
+            N_("Crying steadily, screams or sobs, frequent complaints"),
         )),
-        _item("consolability", "Consolability", (
-            "Content, relaxed",
-            "Reassured by occasional touching, hugging or being talked to; distractible",
-            "Difficult to console or comfort",
+        _item("consolability", N_("Consolability"), (
+            N_("Content, relaxed"),
+            N_("Reassured by occasional touching, hugging or being talked to; distractible"),
+            N_("Difficult to console or comfort"),
         )),
     ),
-    bands=_ten_point_bands("Relaxed and comfortable", "Mild discomfort", "Moderate pain", "Severe discomfort or pain"),
+    bands=_ten_point_bands(N_("Relaxed and comfortable"), N_("Mild discomfort"), N_("Moderate pain"), N_("Severe discomfort or pain")),
     source="Merkel, Voepel-Lewis, Shayevitz & Malviya, Pediatr Nurs 1997;23:293-297",
     bands_source="Merkel et al. 1997",
 )
@@ -260,7 +262,8 @@ def get_scale(key: Any) -> Scale:
     """The scale named ``key`` (any case), or ``unknown_scale``."""
     scale = SCALES.get(key.strip().lower()) if isinstance(key, str) else None
     if scale is None:
-        raise InputProblem("unknown_scale", f"Unknown scale {key!r}; use one of {', '.join(SCALES)}.")
+        raise InputProblem("unknown_scale", "Unknown scale %(scale)s; use one of %(scales)s.",
+                           scale=repr(key), scales=", ".join(SCALES))
     return scale
 
 
@@ -277,9 +280,11 @@ class ScaleScore:
 def item_value(item: Item, value: Any) -> int:
     """One item's value checked: a whole number among the item's scores."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise InputProblem("bad_field_type", f"'{item.key}' must be a whole number (one of {list(item.scores)}).")
+        raise InputProblem("bad_field_type", "'%(item)s' must be a whole number (one of %(scores)s).",
+                           item=item.key, scores=list(item.scores))
     if int(value) not in item.scores:
-        raise InputProblem("scale_value_out_of_range", f"'{item.key}' is scored {list(item.scores)}, not {value}.")
+        raise InputProblem("scale_value_out_of_range", "'%(item)s' is scored %(scores)s, not %(value)s.",
+                           item=item.key, scores=list(item.scores), value=value)
     return int(value)
 
 
@@ -291,9 +296,8 @@ def score_scale(scale: Scale, values: Any) -> ScaleScore:
         scale.item(str(key))  # unknown_scale_item
     missing = [item.key for item in scale.items if values.get(item.key) is None]
     if missing:
-        raise InputProblem(
-            "scale_incomplete", f"{scale.name} is not complete: give a score for {', '.join(missing)}."
-        )
+        raise InputProblem("scale_incomplete", "%(scale)s is not complete: give a score for %(items)s.",
+                           scale=scale.name, items=", ".join(missing))
     items = {item.key: item_value(item, values[item.key]) for item in scale.items}
     total = sum(items.values())
     return ScaleScore(scale, items, total, scale.band_for(total))

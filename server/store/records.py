@@ -183,15 +183,15 @@ def _text(value: Any, field: str, limit: int, required: bool = False, multiline:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InputProblem("bad_field_type", f"'{field}' must be text.")
+        raise InputProblem("bad_field_type", "'%(field)s' must be text.", field=field)
     value = value.strip()
     if required and not value:
-        raise InputProblem("missing_field", f"Give the patient's '{field}'.")
+        raise InputProblem("missing_field", "Give the patient's '%(field)s'.", field=field)
     if len(value) > limit:
-        raise InputProblem("bad_patient", f"'{field}' has at most {limit} characters.")
+        raise InputProblem("bad_patient", "'%(field)s' has at most %(limit)s characters.", field=field, limit=limit)
     allowed = "\n\r\t" if multiline else ""
     if any(not ch.isprintable() and ch not in allowed for ch in value):
-        raise InputProblem("bad_patient", f"'{field}' contains control characters.")
+        raise InputProblem("bad_patient", "'%(field)s' contains control characters.", field=field)
     return value
 
 
@@ -207,7 +207,7 @@ def patient_id_option(value: Any) -> int | None:
             raise InputProblem("bad_parameter", "'patient_id' must be a patient's id (a whole number).")
         value = int(value)
     if not 0 < value <= MAX_ROW_ID:
-        raise InputProblem("patient_not_found", f"There is no patient {value}.")
+        raise InputProblem("patient_not_found", "There is no patient %(id)s.", id=value)
     return value
 
 
@@ -238,7 +238,7 @@ def _known_id(patient_id: Any) -> bool:
 def require_patient(session: Session, patient_id: int) -> Patient:
     patient = session.get(Patient, patient_id) if _known_id(patient_id) else None
     if patient is None:
-        raise InputProblem("patient_not_found", f"There is no patient {patient_id}.")
+        raise InputProblem("patient_not_found", "There is no patient %(id)s.", id=patient_id)
     return patient
 
 
@@ -270,7 +270,8 @@ def create_patient(
 
 
 def _exists(identifier: str) -> InputProblem:
-    return InputProblem("patient_exists", f"A patient with the identifier {identifier!r} already exists.")
+    return InputProblem("patient_exists", "A patient with the identifier %(identifier)s already exists.",
+                        identifier=repr(identifier))
 
 
 def list_patients(db: Database, query: str = "") -> list[PatientInfo]:
@@ -289,11 +290,11 @@ def list_patients(db: Database, query: str = "") -> list[PatientInfo]:
 def get_patient(db: Database, patient_id: int) -> PatientInfo:
     """One patient, or ``patient_not_found``."""
     if not _known_id(patient_id):
-        raise InputProblem("patient_not_found", f"There is no patient {patient_id}.")
+        raise InputProblem("patient_not_found", "There is no patient %(id)s.", id=patient_id)
     with db.session() as session:
         row = session.execute(_patient_query().where(Patient.id == patient_id)).first()
         if row is None:
-            raise InputProblem("patient_not_found", f"There is no patient {patient_id}.")
+            raise InputProblem("patient_not_found", "There is no patient %(id)s.", id=patient_id)
         return _patient_info(row)
 
 
@@ -375,7 +376,7 @@ def add_readings(db: Database, assessment_id: int, rows: Sequence[ReadingRow], e
     with db.session() as session:
         assessment = session.get(Assessment, assessment_id)
         if assessment is None:
-            raise InputProblem("assessment_not_found", f"There is no assessment {assessment_id}.")
+            raise InputProblem("assessment_not_found", "There is no assessment %(id)s.", id=assessment_id)
         session.add_all(_reading(assessment_id, row) for row in rows)
         if end and assessment.ended_at is None:
             assessment.ended_at = utcnow()

@@ -86,9 +86,11 @@ def _item_entries(scale: Scale, items: Any) -> tuple[dict[str, Any], dict[str, d
             evidence = given.get("evidence")
             given = given.get("value")
             if source not in SOURCES:
-                raise InputProblem("bad_parameter", f"'{key}' source must be one of {', '.join(SOURCES)}.")
+                raise InputProblem("bad_parameter", "'%(item)s' source must be one of %(sources)s.",
+                                   item=key, sources=", ".join(SOURCES))
             if evidence is not None and (not isinstance(evidence, str) or len(evidence) > MAX_EVIDENCE_LENGTH):
-                raise InputProblem("bad_parameter", f"'{key}' evidence must be text of at most {MAX_EVIDENCE_LENGTH} characters.")
+                raise InputProblem("bad_parameter", "'%(item)s' evidence must be text of at most %(length)s characters.",
+                                   item=key, length=MAX_EVIDENCE_LENGTH)
         values[key] = given
         entries[str(key)] = {"source": source, "evidence": evidence if source == "camera" else None}
     return values, entries
@@ -102,7 +104,7 @@ def record_scale_assessment(
     ``outbox``: also queue it for the FHIR server, in the same transaction (server/store/fhir_outbox.py)."""
     scale = get_scale(scale_key)
     if context not in CONTEXTS:
-        raise InputProblem("bad_parameter", f"'context' must be one of {', '.join(CONTEXTS)}.")
+        raise InputProblem("bad_parameter", "'context' must be one of %(contexts)s.", contexts=", ".join(CONTEXTS))
     values, entries = _item_entries(scale, items)
     scored = score_scale(scale, values)
     stored = {key: {"value": value, **entries[key]} for key, value in scored.items.items()}
@@ -126,7 +128,7 @@ def get_scale_assessment(db: Database, assessment_id: int) -> ScaleAssessmentInf
     with db.session() as session:
         row = session.get(ScaleAssessment, assessment_id)
         if row is None:
-            raise InputProblem("scale_assessment_not_found", f"There is no scale assessment {assessment_id}.")
+            raise InputProblem("scale_assessment_not_found", "There is no scale assessment %(id)s.", id=assessment_id)
         user = session.get(User, row.user_id) if row.user_id is not None else None
         return _info(row, user.name if user is not None else None)
 

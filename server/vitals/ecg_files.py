@@ -125,8 +125,9 @@ def parse_ecg(data: bytes, sampling_rate: float | None = None, label: str = "The
     if sampling_rate is not None and source == "time column" and abs(sampling_rate / rate - 1.0) > RATE_AGREEMENT:
         raise InputProblem(
             "sampling_rate_mismatch",
-            f"{label}: its time column gives {rate:.1f} Hz but sampling_rate says {sampling_rate:g} Hz. "
+            "%(label)s: its time column gives %(rate)s Hz but sampling_rate says %(given)s Hz. "
             "Leave out sampling_rate or correct it.",
+            label=label, rate=f"{rate:.1f}", given=f"{sampling_rate:g}",
         )
     _check_rate(rate, source, label)
     signal = EcgSignal(ecg.astype(np.float64), float(rate), fmt, source, tuple(notes))

@@ -76,8 +76,9 @@ def pain_server_answer(report: dict[str, Any]) -> dict[str, Any]:
             raise InputProblem("no_face", "No face was found in the video.")
         raise InputProblem(
             "video_too_short",
-            f"A face was found in {faces} of {frames} sampled frames, but the estimator needs a longer "
+            "A face was found in %(faces)s of %(frames)s sampled frames, but the estimator needs a longer "
             "stretch of face to judge; send a longer video.",
+            faces=faces, frames=frames,
         )
     # The clip's sustained verdict (server/pain/verdict.py) decides, not one frame's spike.
     pained = report["summary"].get("level", pain["level"]) != scale.LEVELS[0]
@@ -204,8 +205,8 @@ def _frame_rate(value: Any) -> float:
     if value is None:
         return DEFAULT_BATCH_FRAME_RATE
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_BATCH_FRAME_RATE:
-        raise InputProblem("bad_parameter", f"'frame_rate' must be frames per second, above 0 and at most "
-                           f"{MAX_BATCH_FRAME_RATE:g}.")
+        raise InputProblem("bad_parameter", "'frame_rate' must be frames per second, above 0 and at most %(most)s.",
+                           most=f"{MAX_BATCH_FRAME_RATE:g}")
     return float(value)
 
 

@@ -75,9 +75,9 @@ def _take_slot() -> Any:
     if not slots.enter(current_user.id):
         response = error_response(
             "too_many_analyses",
-            f"This account has {slots.limit} analyses under way, the most it may have at once; "
-            f"try again when one has finished.",
-            STATUS_BY_CODE["too_many_analyses"],
+            "This account has %(limit)s analyses under way, the most it may have at once; "
+            "try again when one has finished.",
+            STATUS_BY_CODE["too_many_analyses"], limit=slots.limit,
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response

@@ -18,7 +18,7 @@ from server.store.db import Database, utcnow
 from server.pain.scale import LEVELS
 from server.problems import InputProblem
 from server.web.context import current_services
-from server.web.errors import STATUS_BY_CODE
+from server.web.errors import STATUS_BY_CODE, problem_message
 
 history_pages = Blueprint("history", __name__)
 
@@ -57,7 +57,7 @@ def create_patient() -> Any:
             _db(), form["identifier"], form["display_name"], form["notes"], current_user.id
         )
     except InputProblem as problem:
-        return _list_page(form, problem.message, STATUS_BY_CODE.get(problem.code, 400))
+        return _list_page(form, problem_message(problem), STATUS_BY_CODE.get(problem.code, 400))
     return redirect(url_for("history.patient", patient_id=patient.id), code=303)
 
 
@@ -92,5 +92,5 @@ def change_patient(patient_id: int) -> Any:
     except InputProblem as problem:
         if problem.code == "patient_not_found":
             raise
-        return _history_page(patient_id, problem.message, STATUS_BY_CODE.get(problem.code, 400))
+        return _history_page(patient_id, problem_message(problem), STATUS_BY_CODE.get(problem.code, 400))
     return redirect(url_for("history.patient", patient_id=patient_id, saved=1), code=303)

@@ -7,14 +7,14 @@ from typing import Any
 from flask import Request
 from werkzeug.datastructures import FileStorage
 
-from server.problems import InputProblem
+from server.problems import N_, InputProblem
 
 _TRUE = ("1", "true", "yes", "on")
 
 # The refusals of a JSON body, the same on every endpoint that reads one (the third, too deep,
 # is raised while parsing: server/web/safe_json.py).
-NOT_JSON = "The request body is not JSON: send a JSON object with Content-Type: application/json."
-NOT_AN_OBJECT = 'The JSON body must be an object such as {"name": value}, not an array, a string or a number.'
+NOT_JSON = N_("The request body is not JSON: send a JSON object with Content-Type: application/json.")
+NOT_AN_OBJECT = N_('The JSON body must be an object such as {"name": value}, not an array, a string or a number.')
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ def read_image_upload(request: Request) -> ImageUpload:
         upload = request.files.get("image")
         if upload is None:
             raise InputProblem(
-                "missing_field", f"Send the photo in the multipart field 'image' (got: {sent_fields(request)})."
+                "missing_field", "Send the photo in the multipart field 'image' (got: %(fields)s).",
+                fields=sent_fields(request),
             )
         refs = [f.read() for f in request.files.getlist("reference")]
         return ImageUpload(upload.read(), refs, dict(request.form))
@@ -57,7 +58,8 @@ def read_image_upload(request: Request) -> ImageUpload:
         return ImageUpload(data, [], {})
     raise InputProblem(
         "unsupported_media_type",
-        f"Send multipart/form-data, application/json or an image body, not {mimetype or 'an untyped body'}.",
+        "Send multipart/form-data, application/json or an image body, not %(sent)s.",
+        sent=mimetype or "an untyped body",
     )
 
 
@@ -98,7 +100,8 @@ def video_upload(request: Request) -> tuple[FileStorage, list[bytes], dict[str, 
     upload = request.files.get("video")
     if upload is None:
         raise InputProblem(
-            "missing_field", f"Send the video in the multipart field 'video' (got: {sent_fields(request)})."
+            "missing_field", "Send the video in the multipart field 'video' (got: %(fields)s).",
+            fields=sent_fields(request),
         )
     refs = [f.read() for f in request.files.getlist("reference")]
     return upload, refs, dict(request.form)

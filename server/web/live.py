@@ -51,7 +51,7 @@ from server.problems import InputProblem
 from server.pain.result import Result
 from server.services import Services
 from server.web.auth import SocketCredential, credential_still_valid, socket_credential
-from server.web.errors import error_body
+from server.web.errors import error_body, problem_body
 from server.web.inputs import estimator_name
 from server.vision.memory import give_back_freed_memory
 from server.web.language import localized, request_language
@@ -296,7 +296,7 @@ class LiveNamespace(Namespace):
             if patient_id is not None:
                 self.services.offloader.run(records.get_patient, db, patient_id)
         except InputProblem as problem:
-            return error_body(problem.code, problem.message)
+            return problem_body(problem)
         self._end(request.sid)
         body = options.get("body") is True
         session = self.services.offloader.run(
@@ -313,7 +313,7 @@ class LiveNamespace(Namespace):
             except (InputProblem, SQLAlchemyError) as problem:
                 session.close()
                 if isinstance(problem, InputProblem):
-                    return error_body(problem.code, problem.message)
+                    return problem_body(problem)
                 log.exception("live assessment not started")
                 return error_body("record_failed", "The assessment could not be saved; the stream was not started.")
         self._streams[request.sid] = stream
@@ -359,7 +359,7 @@ class LiveNamespace(Namespace):
             try:
                 result = self.services.offloader.run(stream.process, jpeg, t_ms)
             except InputProblem as problem:
-                return {"seq": seq, **error_body(problem.code, problem.message)}
+                return {"seq": seq, **problem_body(problem)}
             language = self._languages.get(request.sid, catalogs.DEFAULT_LANGUAGE)
             ack = {"seq": seq, **localized(result, language).to_dict()}
             if stream.recorder is not None:
@@ -374,7 +374,7 @@ class LiveNamespace(Namespace):
         try:
             baseline = stream.session.calibrate()
         except InputProblem as problem:
-            return error_body(problem.code, problem.message)
+            return problem_body(problem)
         return {"ok": True, "baseline": baseline.kind}
 
     def on_stop(self, data: Any = None) -> dict:

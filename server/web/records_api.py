@@ -43,7 +43,8 @@ def _fields() -> dict[str, Any]:
 def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(field_name(name) for name in set(fields) - set(allowed) - {"csrf_token"})
     if unknown:
-        raise InputProblem("bad_parameter", f"Unknown field(s): {', '.join(unknown)}; expected {', '.join(allowed)}.")
+        raise InputProblem("bad_parameter", "Unknown field(s): %(fields)s; expected %(expected)s.",
+                           fields=", ".join(unknown), expected=", ".join(allowed))
 
 
 def _summary(patient: records.PatientInfo) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def _assessment_id() -> int | None:
     if not value.isascii() or not value.isdigit():
         raise InputProblem("bad_parameter", "'assessment_id' must be a whole number.")
     if len(value) > MAX_ID_DIGITS or int(value) > records.MAX_ROW_ID:  # beyond any row id (and the driver's range)
-        raise InputProblem("bad_parameter", f"'assessment_id' is at most {records.MAX_ROW_ID}.")
+        raise InputProblem("bad_parameter", "'assessment_id' is at most %(most)s.", most=records.MAX_ROW_ID)
     return int(value)
 
 

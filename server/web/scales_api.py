@@ -13,6 +13,7 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from server.assess.jobs import PREFILL, JobSpec
+from server.assess.localized import localized_band_label, localized_scale
 from server.assess.scale_evidence import image_evidence
 from server.pain.scale_prefill import prefill
 from server.pain.scales import SCALES, get_scale
@@ -24,6 +25,7 @@ from server.web.downloads import patient_csv
 from server.web.inputs import (
     estimator_name, json_object, option, read_image_upload, sent_fields, video_upload,
 )
+from server.web.language import request_language
 from server.web.uploads import job_accepted, job_owner, spool_video
 
 scales_api = Blueprint("scales_api", __name__, url_prefix="/api/v1")
@@ -33,8 +35,10 @@ NEW_ASSESSMENT_FIELDS = ("scale", "items", "context")
 
 @scales_api.get("/scales")
 def list_scales() -> Any:
-    """``{"scales": [...]}``: PAINAD, CPOT and FLACC with their items, options, bands and sources."""
-    return jsonify({"scales": [scale.to_dict() for scale in SCALES.values()]})
+    """``{"scales": [...]}``: PAINAD, CPOT and FLACC with their items, options, bands and sources, worded in the
+    request's language (keys and scores are the same in every language)."""
+    language = request_language()
+    return jsonify({"scales": [localized_scale(scale, language) for scale in SCALES.values()]})
 
 
 @scales_api.post("/scales/<scale>/prefill")
@@ -48,7 +52,8 @@ def prefill_scale(scale: str) -> Any:
     services = current_services()
     is_video = request.mimetype == "multipart/form-data" and "video" in request.files
     if request.mimetype == "multipart/form-data" and not is_video and "image" not in request.files:
-        raise InputProblem("missing_field", f"Send a multipart 'video' or 'image' (got: {sent_fields(request)}).")
+        raise InputProblem("missing_field", "Send a multipart 'video' or 'image' (got: %(fields)s).",
+                           fields=sent_fields(request))
     if is_video:
         upload, references, options = video_upload(request)
         estimator = services.estimators.get(estimator_name(option(request, options, "estimator")),
@@ -71,11 +76,17 @@ def _new_assessment_fields() -> dict[str, Any]:
     body = json_object(request)
     unknown = sorted(str(name) for name in set(body) - set(NEW_ASSESSMENT_FIELDS) - {"csrf_token"})
     if unknown:
-        raise InputProblem("bad_parameter", f"Unknown field(s): {', '.join(unknown)}; expected scale, items, context.")
+        raise InputProblem("bad_parameter", "Unknown field(s): %(fields)s; expected %(expected)s.",
+                           fields=", ".join(unknown), expected=", ".join(NEW_ASSESSMENT_FIELDS))
     for name in NEW_ASSESSMENT_FIELDS:
         if name not in body:
-            raise InputProblem("missing_field", f"Give '{name}'.")
+            raise InputProblem("missing_field", "Give '%(field)s'.", field=name)
     return body
+
+
+def _shown(assessment: dict[str, Any]) -> dict[str, Any]:
+    """A stored assessment's JSON with its band's label in the request's language (``band`` stays the key)."""
+    return {**assessment, "band_label": localized_band_label(assessment["band_label"], request_language())}
 
 
 @scales_api.post("/patients/<int:patient_id>/scale-assessments")
@@ -87,7 +98,7 @@ def add_scale_assessment(patient_id: int) -> Any:
         services.db, patient_id, current_user.id, body["scale"], body["items"], body["context"],
         outbox=bool(services.settings.fhir_url),  # queued for the FHIR server with it, never lost
     )
-    response = jsonify(saved.to_dict())
+    response = jsonify(_shown(saved.to_dict()))
     response.status_code = 201
     return response
 
@@ -101,7 +112,7 @@ def list_scale_assessments(patient_id: int) -> Any:
     due = scale_records.reassessment(assessments, dt.timedelta(minutes=minutes), utcnow())
     records.record(services.db, current_user.id, "view", patient_id, "scale assessments (JSON)")
     return jsonify({
-        "assessments": [a.to_dict() for a in assessments],
+        "assessments": [_shown(a.to_dict()) for a in assessments],
         "reassessment": due.to_dict() if due is not None else None,
         "reassess_minutes": minutes,
     })

@@ -135,7 +135,8 @@ def wait_for_job(job: JobView, timeout_s: float | None = None) -> dict[str, Any]
             raise InputProblem("job_cancelled", "The job was cancelled before it finished.")
         if time.monotonic() > deadline:
             services.jobs.cancel(owner, job.id)
-            raise InputProblem("job_timeout", f"The analysis took longer than {timeout_s:.0f} s and was stopped.")
+            raise InputProblem("job_timeout", "The analysis took longer than %(seconds)s s and was stopped.",
+                               seconds=f"{timeout_s:.0f}")
         time.sleep(WAIT_POLL_S)  # a green sleep under eventlet: the loop serves others meanwhile
 
 

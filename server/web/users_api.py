@@ -63,6 +63,7 @@ def set_my_language() -> Any:
     if language is not None and not isinstance(language, str):
         raise InputProblem("bad_field_type", "'language' must be text.")
     if language and language not in catalogs.LANGUAGES:
-        raise InputProblem("bad_parameter", f"'language' is one of {', '.join(catalogs.LANGUAGES)}, or empty.")
+        raise InputProblem("bad_parameter", "'language' is one of %(languages)s, or empty.",
+                           languages=", ".join(catalogs.LANGUAGES))
     set_language(current_services().db, current_user.id, language or None)
     return jsonify({"language": language or None})

@@ -1,5 +1,7 @@
 // Fetch helpers for the JSON API. Every failure becomes an ApiError whose message
 // is fit to show to the user (the server's error.message when it sent one).
+import { t } from './i18n.js';
+
 export class ApiError extends Error {
   constructor(code, message, status = 0) {
     super(message);
@@ -29,14 +31,15 @@ async function request(url, init) {
     response = await fetch(url, { credentials: 'same-origin', ...init });
   } catch (error) {
     if (error.name === 'AbortError') throw error;
-    throw new ApiError('network', 'Cannot reach the PainScope server. Check the connection and try again.');
+    throw new ApiError('network', t('Cannot reach the PainScope server. Check the connection and try again.'));
   }
   const body = await readJson(response);
   if (!response.ok) {
-    const message = body?.error?.message ?? `The server answered ${response.status} ${response.statusText}.`;
+    const message = body?.error?.message
+      ?? t('The server answered %(status)s %(text)s.', { status: response.status, text: response.statusText });
     throw new ApiError(body?.error?.code ?? 'http_error', message, response.status);
   }
-  if (body === null) throw new ApiError('bad_response', 'The server sent an answer that could not be read.');
+  if (body === null) throw new ApiError('bad_response', t('The server sent an answer that could not be read.'));
   return body;
 }
 

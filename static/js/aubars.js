@@ -1,5 +1,6 @@
 // Action-unit bars on the 0–5 FACS intensity scale, shared by Upload and Live.
 import { DASH, fixed } from './format.js';
+import { t } from './i18n.js';
 
 export const AU_MAX = 5;
 
@@ -84,8 +85,9 @@ function updateBar(item, au, value, sources) {
 // note says so in words instead of leaving the bars empty; with no estimate it is hidden.
 function auNoteText(pain) {
   if (!pain || pain.action_units) return '';
-  const which = pain.estimator ? `; the ${pain.estimator} estimator does not report them` : '';
-  return `Action units are measured by the geometry estimator only${which}.`;
+  if (!pain.estimator) return t('Action units are measured by the geometry estimator only.');
+  return t('Action units are measured by the geometry estimator only; the %(estimator)s estimator does not report them.',
+    { estimator: pain.estimator });
 }
 
 export function renderAuNote(note, pain) {
@@ -107,12 +109,12 @@ export function renderAuBars(list, actionUnits, sources = null) {
   rows.forEach((item) => item.remove());
 }
 
-const CONTEXT_WORDS = { smile: 'a smile', speech: 'speaking', blink: 'a blink' };
+const CONTEXT_WORDS = { smile: t('a smile'), speech: t('speaking'), blink: t('a blink') };
 
 // Look-alikes of pain the server saw and kept out of the reading (pain.context).
 export function contextText(pain) {
   const seen = (pain?.context ?? []).map((name) => CONTEXT_WORDS[name] ?? name);
-  return seen.length ? `Seen and not counted as pain: ${seen.join(', ')}.` : '';
+  return seen.length ? t('Seen and not counted as pain: %(seen)s.', { seen: seen.join(', ') }) : '';
 }
 
 export function renderContext(note, pain) {

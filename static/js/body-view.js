@@ -2,6 +2,7 @@
 // video's movement per part (POST /api/v1/analyze/body/video). Colours come from app.css
 // (--body-head, ...), which match server/vision/body.py CLASS_COLOURS.
 import { fixed, percent } from './format.js';
+import { t } from './i18n.js';
 
 export const PARTS = ['head', 'arm', 'torso', 'leg'];
 
@@ -159,8 +160,8 @@ function createTrackChart(canvas) {
       maintainAspectRatio: false,
       parsing: false,
       scales: {
-        x: { type: 'linear', title: { display: true, text: 'Time in video (s)' } },
-        y: { title: { display: true, text: 'Centre, x (px)' } },
+        x: { type: 'linear', title: { display: true, text: t('Time in video (s)') } },
+        y: { title: { display: true, text: t('Centre, x (px)') } },
       },
       plugins: {
         legend: { display: true, position: 'bottom', labels: { boxWidth: 12 } },

@@ -4,13 +4,14 @@
 import { postForm } from './api.js';
 import { hideBody, renderBodyImage, renderBodyVideo, showBodyError, startBody, stopBodyBusy } from './body-view.js';
 import { hook } from './state.js';
+import { t } from './i18n.js';
 
 const KINDS = {
-  image: { url: '/api/v1/analyze/body', field: 'image', busy: 'Finding body parts…', render: renderBodyImage },
+  image: { url: '/api/v1/analyze/body', field: 'image', busy: t('Finding body parts…'), render: renderBodyImage },
   video: {
     url: '/api/v1/analyze/body/video',
     field: 'video',
-    busy: 'Following body parts through the video… this can take a while.',
+    busy: t('Following body parts through the video… this can take a while.'),
     render: renderBodyVideo,
   },
 };

@@ -79,7 +79,7 @@ export class FrameGrabber {
     this.context.drawImage(video, 0, 0, width, height);
     // toBlob copies the bitmap synchronously, so the next capture may reuse the canvas at once.
     const blob = await new Promise((resolve) => this.canvas.toBlob(resolve, 'image/jpeg', this.quality));
-    if (!blob) throw new Error('The camera frame could not be encoded.');
+    if (!blob) throw new Error(t('The camera frame could not be encoded.'));
     return { jpeg: await blob.arrayBuffer(), width, height };
   }
 }

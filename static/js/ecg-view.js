@@ -4,6 +4,7 @@
 // says why in words, never "null".
 import { DASH, fixed } from './format.js';
 import { HeartRateChart } from './hrchart.js';
+import { t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -21,7 +22,7 @@ const el = {
   qualityMethod: $('ecg-quality-method'),
   method: $('ecg-method'),
 };
-const chart = new HeartRateChart($('ecg-hr-chart'), { xTitle: 'Time in recording (s)' });
+const chart = new HeartRateChart($('ecg-hr-chart'), { xTitle: t('Time in recording (s)') });
 
 // Two neighbouring points of the series are consecutive beat-to-beat intervals when the
 // later one starts (its end minus its length) where the earlier one ends. The server

@@ -2,6 +2,7 @@
 // estimator is listed, the unavailable ones disabled with the server's reason as
 // their title. Uploads read it when they are sent, the live camera at each Start.
 import { getJson } from './api.js';
+import { t } from './i18n.js';
 
 const HEALTH_URL = '/health';
 
@@ -38,7 +39,7 @@ export async function setupEstimatorPicker() {
   try {
     health = await getJson(HEALTH_URL);
   } catch {
-    select.title = 'The list of estimators could not be read; the server’s default is used.';
+    select.title = t('The list of estimators could not be read; the server’s default is used.');
     return;
   }
   const statuses = Array.isArray(health?.estimators) ? health.estimators : [];

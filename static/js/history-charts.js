@@ -4,6 +4,7 @@
 // reading inside one, are gaps: a line never bridges time nobody measured.
 import { fixed } from './format.js';
 import { levelColours, levelLabel } from './levels.js';
+import { t } from './i18n.js';
 
 const PSPI_MAX = 16;
 const LINE_COLOUR = '#5f6b7a';
@@ -52,7 +53,7 @@ const longTime = new Intl.DateTimeFormat(document.documentElement.lang || undefi
 function timeScale() {
   return {
     type: 'linear',
-    title: { display: true, text: 'Time (local)' },
+    title: { display: true, text: t('Time (local)') },
     ticks: {
       maxRotation: 0,
       autoSkipPadding: 12,
@@ -119,7 +120,7 @@ export function heartRateChart(canvas, readings) {
   const chart = lineChart(
     canvas,
     {
-      label: 'Heart rate',
+      label: t('Heart rate'),
       borderColor: line,
       pointRadius: 3,
       pointBorderColor: (ctx) => (isLow(ctx) ? low : line),
@@ -184,7 +185,7 @@ export function scaleChart(canvas, assessments) {
             title: (items) => longTime.format(new Date(items[0].parsed.x)),
             label: (item) => {
               const a = item.raw.assessment;
-              const when = a.context === 'movement' ? 'after movement' : 'at rest';
+              const when = a.context === 'movement' ? t('after movement') : t('at rest');
               return `${a.scale.toUpperCase()} ${a.total}/${a.max_total} (${a.band_label}), ${when}`;
             },
           },

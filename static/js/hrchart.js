@@ -2,6 +2,7 @@
 // server measured in a video, or one per beat of an ECG. An unmeasurable stretch is a gap,
 // never an invented value.
 import { fixed } from './format.js';
+import { t } from './i18n.js';
 
 // Colours come from app.css (--pulse, --pulse-low) so the chart matches the live strip.
 function cssColour(name) {
@@ -20,7 +21,7 @@ function createChart(canvas, xTitle) {
     type: 'line',
     data: {
       datasets: [{
-        label: 'Heart rate',
+        label: t('Heart rate'),
         data: [],
         parsing: false,
         spanGaps: false,
@@ -54,7 +55,7 @@ function createChart(canvas, xTitle) {
 
 export class HeartRateChart {
   // xTitle: the time axis' title (a video by default).
-  constructor(canvas, { xTitle = 'Time in video (s)' } = {}) {
+  constructor(canvas, { xTitle = t('Time in video (s)') } = {}) {
     this.canvas = canvas;
     this.xTitle = xTitle;
     this.chart = null;

@@ -4,6 +4,8 @@
 // progress bar with its percentage and the time left.
 import { io } from '../vendor/socket.io.esm.min.js';
 import { ApiError, getJson, deleteJson } from './api.js';
+import { percent as percentText } from './format.js';
+import { t } from './i18n.js';
 
 const POLL_MS = 1000; // only while the socket is not connected
 const FINAL = new Set(['done', 'failed', 'cancelled']);
@@ -68,10 +70,11 @@ export function showProgress(bar, text, job) {
   bar.value = percent;
   bar.setAttribute('aria-valuetext', `${percent}%`);
   if (job.state === 'queued') {
-    text.textContent = 'Queued: waiting for a free analyser…';
+    text.textContent = t('Queued: waiting for a free analyser…');
   } else if (job.state === 'running') {
-    const left = job.seconds_left === null ? 'estimating time left' : `about ${formatSeconds(job.seconds_left)} left`;
-    text.textContent = `${percent}% · ${job.frames} frames · ${left}`;
+    const left = job.seconds_left === null ? t('estimating time left')
+      : t('about %(time)s left', { time: formatSeconds(job.seconds_left) });
+    text.textContent = t('%(percent)s · %(frames)s frames · %(left)s', { percent: percentText(percent / 100), frames: job.frames, left });
   } else {
     text.textContent = '';
   }

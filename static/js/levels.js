@@ -1,5 +1,7 @@
 // Pain level -> colour and label. Colours live in app.css (--level-*) so badges,
 // canvas overlays and charts share one palette.
+import { t } from './i18n.js';
+
 const NO_FACE = 'no-face';
 const palette = new Map();
 
@@ -9,8 +11,14 @@ export function levelOf(result) {
   return result?.pain?.level ?? (result?.face?.found ? 'unknown' : NO_FACE);
 }
 
+// The level keys in the page's language; an unknown key is shown as written.
+const LEVEL_WORDS = {
+  none: t('none'), mild: t('mild'), moderate: t('moderate'), severe: t('severe'),
+  'no-face': t('no face'), unknown: t('unknown'),
+};
+
 export function levelLabel(level) {
-  return level.replace('-', ' ');
+  return LEVEL_WORDS[level] ?? level.replace('-', ' ');
 }
 
 // { fill, ink }: fill for boxes and badges, ink for text drawn on the fill.

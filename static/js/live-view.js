@@ -8,6 +8,7 @@ import { renderParts } from './parts.js';
 import { clearPulse, drawPulse } from './pulse.js';
 import { LiveTimeline } from './timeline.js';
 import { liveQualityText, qualityOf } from './vitals.js';
+import { t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 export const el = {
@@ -37,7 +38,7 @@ export const el = {
   bodyReading: $('live-body-reading'),
   body: $('live-body'),
 };
-const STREAMING = 'Streaming';
+const STREAMING = t('Streaming');
 const timeline = new LiveTimeline($('live-chart'));
 
 // Only a frame's own error is cleared by the next good frame; others stay until the next action.
@@ -108,7 +109,7 @@ export function showResult(result, frameSize, tS) {
   const gathering = isGathering(result);
   if (errorFromFrame) showError('');
   setStatus(gathering ? GATHERING_TEXT : STREAMING);
-  showLevel(el.level, levelOf(result), gathering ? 'gathering…' : undefined);
+  showLevel(el.level, levelOf(result), gathering ? t('gathering…') : undefined);
   showLabel(el.label, pain);
   el.pspi.textContent = fixed(pain?.pspi);
   showVitals(result.vitals);

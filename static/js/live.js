@@ -96,7 +96,7 @@ function onFrameAck(seq, slot, tMs, error, reply) {
   if (session.inFlight.get(seq) !== slot) return; // from a connection that has since closed
   session.inFlight.delete(seq);
   if (error || !reply) {
-    showError('The server did not answer a frame in time.', { fromFrame: true });
+    showError(t('The server did not answer a frame in time.'), { fromFrame: true });
   } else {
     roundTrips.add(performance.now() - slot.sentAt);
     if (reply.error) showError(reply.error.message, { fromFrame: true });
@@ -137,7 +137,7 @@ async function startSession() {
     if (session.patient) options.patient_id = Number(session.patient.id); // a reconnection starts a new assessment
     reply = await session.socket.timeout(CONTROL_ACK_TIMEOUT_MS).emitWithAck('start', options);
   } catch {
-    reply = { error: { message: 'The live service did not answer.' } };
+    reply = { error: { message: t('The live service did not answer.') } };
   }
   if (reply.error) {
     await stop({ status: t('Camera off'), error: reply.error.message });
@@ -161,17 +161,17 @@ function onDisconnect(reason) {
   }
   setStatus(t('Disconnected'));
   setPhase('paused');
-  showError('Connection to the server lost. Reconnecting…');
+  showError(t('Connection to the server lost. Reconnecting…'));
 }
 
 function onConnectError(error) {
   if (session.socket?.active) {
     setStatus(t('Disconnected'));
-    showError('Cannot reach the live service. Retrying…');
+    showError(t('Cannot reach the live service. Retrying…'));
     return;
   }
   // Refused by the server (e.g. not logged in): retrying would not help.
-  stop({ status: 'Disconnected', error: `The live service refused the connection: ${error.message}` });
+  stop({ status: t('Disconnected'), error: t('The live service refused the connection: %(error)s', { error: error.message }) });
 }
 
 function connect() {
@@ -245,7 +245,7 @@ async function calibrate() {
     if (reply.error) showError(reply.error.message);
     else showBaseline(reply.baseline);
   } catch {
-    showError('The server did not answer the calibration request.');
+    showError(t('The server did not answer the calibration request.'));
   } finally {
     el.calibrate.disabled = !session.streaming;
   }

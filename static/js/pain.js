@@ -3,8 +3,9 @@
 // neutral baseline; a sequence model gives a class, not a PSPI): it reads as a dash
 // or a sentence, never as "null".
 import { DASH, percent } from './format.js';
+import { t } from './i18n.js';
 
-export const GATHERING_TEXT = 'Gathering frames…';
+export const GATHERING_TEXT = t('Gathering frames…');
 
 // A face was seen but the estimator has too little to judge yet (the lstm fills its window first).
 export function isGathering(result) {
@@ -19,21 +20,22 @@ export function estimatorText(pain) {
 
 // calibrated null: the estimator compares with no neutral face of this person.
 function personIndependentText(pain) {
-  if (pain.model) return `person-independent model (${pain.model})`;
-  if (pain.parts?.length) return 'no personal baseline – a combination of estimators (parts below)';
-  return 'person-independent model';
+  if (pain.model) return t('person-independent model (%(model)s)', { model: pain.model });
+  if (pain.parts?.length) return t('no personal baseline – a combination of estimators (parts below)');
+  return t('person-independent model');
 }
 
 export function calibrationText(pain) {
   if (!pain) return DASH;
   if (pain.calibrated === null || pain.calibrated === undefined) return personIndependentText(pain);
-  if (!pain.calibrated) return 'population baseline – add a neutral photo for accuracy';
-  return pain.baseline === 'reference' ? 'calibrated to reference' : `calibrated (${pain.baseline} baseline)`;
+  if (!pain.calibrated) return t('population baseline – add a neutral photo for accuracy');
+  return pain.baseline === 'reference' ? t('calibrated to reference')
+    : t('calibrated (%(baseline)s baseline)', { baseline: pain.baseline });
 }
 
 // The live "Baseline" reading: the baseline's kind, or that the estimator uses none.
 export function baselineText(pain) {
-  return pain.baseline ?? 'not used';
+  return pain.baseline ?? t('not used');
 }
 
 // A sequence model's own class (e.g. PAIN / NO_PAIN) and its probability: "PAIN 91%".

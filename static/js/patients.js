@@ -3,6 +3,7 @@
 // at Start). Empty ("not recorded") saves nothing. `/?patient=ID` (the history page's
 // "Assess this patient") preselects that patient.
 import { getJson } from './api.js';
+import { t } from './i18n.js';
 
 const PATIENTS_URL = '/api/v1/patients';
 
@@ -30,8 +31,8 @@ export function showUploadRecord(record, who = chosenPatientLabel()) {
   if (!uploadRecord) return;
   uploadRecord.hidden = !record;
   if (!record) return;
-  const count = `${record.readings} reading${record.readings === 1 ? '' : 's'}`;
-  uploadRecord.textContent = `Saved to the record of ${who}: assessment ${record.assessment_id}, ${count}.`;
+  uploadRecord.textContent = t('Saved to the record of %(who)s: assessment %(assessment)s, readings: %(readings)s.',
+    { who, assessment: record.assessment_id, readings: record.readings });
 }
 
 // `record` of a live ack ({assessment_id, readings_committed, committed_through_s, error?}) for the
@@ -40,8 +41,8 @@ export function showLiveRecord(record, who = chosenPatientLabel()) {
   if (!liveRecord) return;
   liveRecord.hidden = !record;
   if (!record) return;
-  const saved = `Recording for ${who} (assessment ${record.assessment_id}): `
-    + `${record.readings_committed} second${record.readings_committed === 1 ? '' : 's'} saved.`;
+  const saved = t('Recording for %(who)s (assessment %(assessment)s): seconds saved: %(seconds)s.',
+    { who, assessment: record.assessment_id, seconds: record.readings_committed });
   liveRecord.textContent = record.error ? `${saved} ${record.error.message}` : saved;
 }
 
@@ -51,7 +52,7 @@ export async function setupPatientPicker() {
   try {
     body = await getJson(PATIENTS_URL);
   } catch (error) {
-    select.title = `The patients could not be read (${error.message}); nothing is recorded.`;
+    select.title = t('The patients could not be read (%(error)s); nothing is recorded.', { error: error.message });
     return;
   }
   const patients = Array.isArray(body?.patients) ? body.patients : [];

@@ -1,9 +1,11 @@
 // The patient page's pain-reassessment flag (#scale-reassess, rendered by the server with its
 // due and overdue times): while the page stays open it turns "due" and then "overdue" on time,
 // and raises a Web Notification at each step when the browser allows them ("Notify me" asks).
+import { t } from './i18n.js';
+
 const STATES = {
-  due: { text: 'Pain reassessment due now.', title: 'Pain reassessment due' },
-  overdue: { text: 'Pain reassessment overdue.', title: 'Pain reassessment overdue' },
+  due: { text: t('Pain reassessment due now.'), title: t('Pain reassessment due') },
+  overdue: { text: t('Pain reassessment overdue.'), title: t('Pain reassessment overdue') },
 };
 
 function notify(state) {

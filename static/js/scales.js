@@ -8,6 +8,7 @@
 import { getJson, postForm, postJson } from './api.js';
 import { closeCamera, openCamera } from './camera.js';
 import { cancelJob, followJob, showProgress } from './jobs.js';
+import { t } from './i18n.js';
 
 // 12 s: the respiration rate needs a 10 s window (server/vitals/respiration.py MIN_WINDOW_S), and the
 // camera's first moments (exposure settling) are worth a margin; scales observe for a few minutes at most.
@@ -49,7 +50,7 @@ function itemFieldset(item) {
   const evidence = document.createElement('p');
   evidence.className = 'scale-evidence';
   evidence.id = `scale-evidence-${item.key}`;
-  evidence.textContent = item.evidence ? 'The camera can pre-fill this.' : 'Only you can judge this.';
+  evidence.textContent = item.evidence ? t('The camera can pre-fill this.') : t('Only you can judge this.');
   fieldset.append(evidence);
   return fieldset;
 }
@@ -69,12 +70,12 @@ function showTotal() {
   $('scale-save').disabled = !complete;
   if (!complete) {
     const left = values.filter((v) => v === null).length;
-    $('scale-total').textContent = `Total: not final, ${left} item${left === 1 ? '' : 's'} still to score.`;
+    $('scale-total').textContent = t('Total: not final; items still to score: %(left)s.', { left });
     return;
   }
   const total = values.reduce((sum, v) => sum + v, 0);
   const band = current.bands.find((b) => b.low <= total && total <= b.high);
-  $('scale-total').textContent = `Total: ${total}/${current.max_total} – ${band.label}`;
+  $('scale-total').textContent = t('Total: %(total)s/%(most)s – %(band)s', { total, most: current.max_total, band: band.label });
 }
 
 async function openForm(key) {
@@ -82,7 +83,8 @@ async function openForm(key) {
   current = all[key];
   camera = {};
   $('scale-form-title').textContent = `${current.name}: ${current.title}`;
-  $('scale-form-source').textContent = `For ${current.population}. ${current.source}. Bands: ${current.bands_source}.`;
+  $('scale-form-source').textContent = t('For %(population)s. %(source)s. Bands: %(bands)s.',
+    { population: current.population, source: current.source, bands: current.bands_source });
   $('scale-items').replaceChildren(...current.items.map(itemFieldset));
   $('scale-prefill-status').textContent = '';
   $('scale-error').hidden = true;
@@ -95,7 +97,7 @@ async function prefillWith(media, field, name) {
   const status = $('scale-prefill-status');
   const form = new FormData();
   form.append(field, media, name);
-  status.textContent = field === 'video' ? 'Uploading the video…' : 'Analysing…';
+  status.textContent = field === 'video' ? t('Uploading the video…') : t('Analysing…');
   $('scale-prefill').disabled = true;
   $('scale-record').disabled = true;
   try {
@@ -110,17 +112,18 @@ async function prefillWith(media, field, name) {
     for (const [key, item] of Object.entries(body.items)) {
       const note = $(`scale-evidence-${key}`);
       if (item.value === null) {
-        if (item.evidence) note.textContent = `Camera: ${item.evidence} (not scored).`;
+        if (item.evidence) note.textContent = t('Camera: %(evidence)s (not scored).', { evidence: item.evidence });
         continue;
       }
       camera[key] = item;
       filled += 1;
       $(`scale-${key}-${item.value}`).checked = true;
-      note.textContent = `Camera: ${item.evidence}. Change it if you see otherwise.`;
+      note.textContent = t('Camera: %(evidence)s. Change it if you see otherwise.', { evidence: item.evidence });
     }
-    status.textContent = `The camera pre-filled ${filled} of ${current.items.length} items; score the rest.`;
+    status.textContent = t('The camera pre-filled %(filled)s of %(items)s items; score the rest.',
+      { filled, items: current.items.length });
   } catch (error) {
-    status.textContent = `Could not pre-fill: ${error.message}`;
+    status.textContent = t('Could not pre-fill: %(error)s', { error: error.message });
   } finally {
     $('scale-prefill').disabled = false;
     $('scale-record').disabled = false;
@@ -138,11 +141,12 @@ async function followPrefill(job) {
   $('scale-job').hidden = true;
   const status = $('scale-prefill-status');
   if (ended.state === 'cancelled') {
-    status.textContent = 'Pre-fill cancelled.';
+    status.textContent = t('Pre-fill cancelled.');
     return null;
   }
   if (ended.state === 'failed') {
-    status.textContent = `Could not pre-fill: ${ended.error?.message ?? 'the video could not be analysed.'}`;
+    status.textContent = t('Could not pre-fill: %(error)s',
+      { error: ended.error?.message ?? t('the video could not be analysed.') });
     return null;
   }
   return ended.result;
@@ -158,7 +162,7 @@ function cancelPrefill() {
 function prefillFromFile() {
   const file = $('scale-media').files[0];
   if (!file) {
-    $('scale-prefill-status').textContent = 'Choose a short video (or a photo) of the patient first.';
+    $('scale-prefill-status').textContent = t('Choose a short video (or a photo) of the patient first.');
     return;
   }
   prefillWith(file, file.type.startsWith('image/') ? 'image' : 'video', file.name);
@@ -172,7 +176,7 @@ async function recordFromCamera() {
   const status = $('scale-prefill-status');
   const video = $('scale-camera');
   if (!window.MediaRecorder || !MediaRecorder.isTypeSupported(RECORDING_TYPE)) {
-    status.textContent = 'This browser cannot record video; upload a clip instead.';
+    status.textContent = t('This browser cannot record video; upload a clip instead.');
     return;
   }
   let stream;
@@ -190,7 +194,7 @@ async function recordFromCamera() {
   const stopped = new Promise((resolve) => { recorder.addEventListener('stop', resolve); });
   recorder.start();
   for (let left = CAPTURE_SECONDS; left > 0; left -= 1) {
-    status.textContent = `Recording… ${left} s`;
+    status.textContent = t('Recording… %(left)s s', { left });
     await wait(1000);
   }
   recorder.stop();

@@ -2,6 +2,7 @@
 // Points and segments take the colour of the level the server reported for them.
 import { fixed } from './format.js';
 import { levelColours, levelLabel } from './levels.js';
+import { t } from './i18n.js';
 
 const PSPI_MAX = 16;
 const LIVE_WINDOW_S = 60;
@@ -61,7 +62,7 @@ export class VideoTimeline {
 
   // Call after the canvas is visible so Chart.js measures a real size.
   show(timeline) {
-    this.chart ??= createChart(this.canvas, 'Time in video (s)');
+    this.chart ??= createChart(this.canvas, t('Time in video (s)'));
     this.chart.data.datasets[0].data = timeline.map((point) => ({
       x: point.t_s,
       y: point.pspi,
@@ -79,7 +80,7 @@ export class LiveTimeline {
   }
 
   reset() {
-    this.chart ??= createChart(this.canvas, 'Time since start (s)');
+    this.chart ??= createChart(this.canvas, t('Time since start (s)'));
     this.chart.data.datasets[0].data = [];
     this.chart.update();
   }

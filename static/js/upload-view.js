@@ -3,7 +3,8 @@ import { contextText, renderAuBars, renderAuNote, renderContext } from './aubars
 import { config } from './config.js';
 import { fixed, percent } from './format.js';
 import { HeartRateChart } from './hrchart.js';
-import { levelOf, showLevel } from './levels.js';
+import { t } from './i18n.js';
+import { levelLabel, levelOf, showLevel } from './levels.js';
 import { calibrationText, estimatorText, showLabel } from './pain.js';
 import { renderParts } from './parts.js';
 import { VideoTimeline } from './timeline.js';
@@ -38,7 +39,7 @@ const videoTimeline = new VideoTimeline($('video-chart'));
 const heartRateChart = new HeartRateChart($('video-hr-chart'));
 
 function faceNote(face) {
-  if (!face?.found) return 'No face found. Use a clear, well-lit picture with the face towards the camera.';
+  if (!face?.found) return t('No face found. Use a clear, well-lit picture with the face towards the camera.');
   if (face.count > 1) return `${face.count} faces in the picture; the outlined face was assessed.`;
   return '';
 }
@@ -73,7 +74,7 @@ function atLeastAsSevere(point, other) {
 function peakCaption(timeline) {
   const assessed = timeline.filter((point) => point.level);
   const peak = assessed.reduce((best, point) => (best === null || atLeastAsSevere(point, best) ? point : best), null);
-  return peak ? `Most painful frame, at ${fixed(peak.t_s)} s` : 'Most painful frame';
+  return peak ? t('Most painful frame, at %(time)s s', { time: fixed(peak.t_s) }) : t('Most painful frame');
 }
 
 function paragraph(text) {
@@ -85,25 +86,30 @@ function paragraph(text) {
 // A sequence model grades frames by level only: then there is no PSPI to sum up.
 function pspiSummary(summary) {
   const graded = Object.values(summary.seconds_by_level ?? {}).some((seconds) => seconds > 0);
-  if (!Number.isFinite(summary.max_pspi) && graded) return 'No PSPI: this estimator reports a level, not a PSPI.';
-  return `Maximum PSPI ${fixed(summary.max_pspi)}, mean ${fixed(summary.mean_pspi)}.`;
+  if (!Number.isFinite(summary.max_pspi) && graded) return t('No PSPI: this estimator reports a level, not a PSPI.');
+  return t('Maximum PSPI %(max)s, mean %(mean)s.', { max: fixed(summary.max_pspi), mean: fixed(summary.mean_pspi) });
 }
 
 function renderSummary(summary) {
   const byLevel = config.levels
-    .map((level) => `${level} ${fixed(summary.seconds_by_level?.[level])} s`)
+    .map((level) => `${levelLabel(level)} ${fixed(summary.seconds_by_level?.[level])} s`)
     .join(', ');
-  const verdict = summary.level
-    ? `Verdict: ${summary.level} (the highest level held for ${fixed(summary.sustain_s)} s` +
-      `${Number.isFinite(summary.sustained_pspi) ? `, PSPI ${fixed(summary.sustained_pspi)}` : ''}).`
-    : 'Verdict: no face to judge.';
+  const held = { level: summary.level && levelLabel(summary.level), time: fixed(summary.sustain_s) };
+  let verdict = t('Verdict: no face to judge.');
+  if (summary.level && Number.isFinite(summary.sustained_pspi)) {
+    verdict = t('Verdict: %(level)s (the highest level held for %(time)s s, PSPI %(pspi)s).',
+      { ...held, pspi: fixed(summary.sustained_pspi) });
+  } else if (summary.level) {
+    verdict = t('Verdict: %(level)s (the highest level held for %(time)s s).', held);
+  }
   const seen = summary.context?.length ? paragraph(contextText({ context: summary.context })) : null;
   el.summary.replaceChildren(
     paragraph(verdict),
     ...(seen ? [seen] : []),
     paragraph(pspiSummary(summary)),
-    paragraph(`Time in each level: ${byLevel}.`),
-    paragraph(`${fixed(summary.duration_s)} s of video, ${summary.frames_analysed} frames analysed.`),
+    paragraph(t('Time in each level: %(levels)s.', { levels: byLevel })),
+    paragraph(t('%(seconds)s s of video, %(frames)s frames analysed.',
+      { seconds: fixed(summary.duration_s), frames: summary.frames_analysed })),
   );
 }
 
@@ -131,7 +137,7 @@ export function hideResult() {
 }
 
 export function showImageResult(result) {
-  renderFrame(result, 'Analysed photo');
+  renderFrame(result, t('Analysed photo'));
   el.speech.textContent = result.speech?.text ?? '';
   el.frame.hidden = false;
   el.peakMissing.hidden = true;

@@ -10,6 +10,7 @@ import { chosenPatient, chosenPatientLabel, showUploadRecord } from './patients.
 import { speak } from './speech.js';
 import { hook } from './state.js';
 import { hideResult, showImageResult, showVideoResult } from './upload-view.js';
+import { t } from './i18n.js';
 
 const IMAGE_URL = '/api/v1/analyze/image?overlay=1';
 const VIDEO_URL = '/api/v1/analyze/video';
@@ -85,7 +86,7 @@ async function analyseImage(file) {
   const patient = chosenPatientLabel();
   form.append('image', file);
   for (const reference of el.reference.files) form.append('reference', reference);
-  const result = await submit(IMAGE_URL, form, 'Analysing photo…');
+  const result = await submit(IMAGE_URL, form, t('Analysing photo…'));
   if (!result) return;
   hook.lastUploadResult = result;
   showImageResult(result);
@@ -112,7 +113,7 @@ async function analyseVideo(file) {
   const mine = {};
   videoJob = mine;
   showError('');
-  showJob(null, `Uploading ${file.name}…`);
+  showJob(null, t('Uploading %(file)s…', { file: file.name }));
   let job;
   try {
     job = await postForm(VIDEO_URL, form);
@@ -130,19 +131,19 @@ async function analyseVideo(file) {
   }
   videoJob = job;
   const ended = await followJob(job, (update) => {
-    if (videoJob === job) showJob(update, `Analysing ${file.name}`);
+    if (videoJob === job) showJob(update, t('Analysing %(file)s', { file: file.name }));
   });
   if (videoJob !== job) return;
   videoJob = null;
   if (ended.state === 'cancelled') {
-    el.jobTitle.textContent = 'Cancelled';
-    el.jobText.textContent = `The analysis of ${file.name} was cancelled.`;
+    el.jobTitle.textContent = t('Cancelled');
+    el.jobText.textContent = t('The analysis of %(file)s was cancelled.', { file: file.name });
     el.jobCancel.disabled = true;
     return;
   }
   el.job.hidden = true;
   if (ended.state === 'failed') {
-    showError(ended.error?.message ?? 'The video could not be analysed.');
+    showError(ended.error?.message ?? t('The video could not be analysed.'));
     return;
   }
   const analysis = ended.result;

@@ -53,10 +53,14 @@ def timings() -> fields.Dict:
 
 class ErrorDetailSchema(Schema):
     code = string(metadata={"description": "machine-readable, e.g. missing_field, too_large, unauthorized"})
-    message = string(metadata={"description": "for people: what was wrong and what to send instead"})
+    message = string(metadata={"description": "for people: what was wrong and what to send instead, in the "
+                                              "request's language (the account's, else Accept-Language)"})
+    detail = fields.String(metadata={
+        "description": "only when the message could be said in the request's language only in general: the "
+                       "English original"})
 
 
 class ErrorSchema(Schema):
-    """Every error: ``{"error": {"code", "message"}}``."""
+    """Every error: ``{"error": {"code", "message"}}`` (and ``detail``, see ErrorDetailSchema)."""
 
     error = required(fields.Nested(ErrorDetailSchema))
