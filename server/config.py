@@ -16,7 +16,7 @@ ENV_PREFIX = "PAINSCOPE_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PAIN_HEAD_FILE_NAME = "pain_head.json"
 # SHA-256 of the committed models/pain_head.json (python -m server.training.fit_pain_head prints it).
-PAIN_HEAD_SHA256 = "3f5b192f8735f1e2fefbd49e5975fee0c4809b98e40e579fa224c4951c1e8451"
+PAIN_HEAD_SHA256 = "98c6a6964934aaa996c74d37adb5f05517f474ca06d2b58f1c6929aa3509c233"
 
 
 @dataclass(frozen=True)
