@@ -158,14 +158,16 @@ class Analyzer:
             return POPULATION_BASELINE
         if len(references) > self.settings.max_reference_images:
             raise InputProblem(
-                "too_many_references", f"At most {self.settings.max_reference_images} reference images are accepted."
+                "too_many_references", "At most %(most)s reference images are accepted.",
+                most=self.settings.max_reference_images,
             )
         step = FrameStep(tracker, self.image_limits, skin=False)
         faces = []
         for number, data in enumerate(references, start=1):
             patient = step.see(step.decode(data)).patient
             if patient is None:
-                raise InputProblem("reference_no_face", f"No face was found in reference image {number}.")
+                raise InputProblem("reference_no_face", "No face was found in reference image %(number)s.",
+                                   number=number)
             faces.append(patient)
         return baseline_from_faces(faces, "reference")
 
@@ -183,8 +185,8 @@ class Analyzer:
         if estimator.needs_sequence:
             raise InputProblem(
                 "estimator_needs_video",
-                f"The {estimator.name!r} estimator reads several seconds of a face: "
-                "send a video or use the live camera.",
+                "The %(estimator)s estimator reads several seconds of a face: send a video or use the live camera.",
+                estimator=repr(estimator.name),
             )
         clock = StageClock()
         step = FrameStep(tracker, self.image_limits, skin=False)

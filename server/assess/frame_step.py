@@ -61,7 +61,8 @@ class FrameStep:
         except InputProblem as problem:
             if number is None:
                 raise
-            raise InputProblem(problem.code, f"Frame {number}: {problem.message}") from None
+            raise InputProblem(problem.code, "Frame %(frame)s: %(problem)s",
+                               frame=number, problem=problem.message) from None
         if clock is not None:
             clock.lap("decode")
         return rgb
@@ -97,7 +98,8 @@ def pick_patient(faces: Sequence[Face], index: int | None, strict: bool = True) 
     if index is not None and index >= len(faces):
         if strict and faces:
             raise InputProblem(
-                "face_index_out_of_range", f"Face {index} was asked for, but only {len(faces)} face(s) were found."
+                "face_index_out_of_range", "Face %(index)s was asked for, but only %(found)s face(s) were found.",
+                index=index, found=len(faces),
             )
         return None
     return choose_patient(faces, index)

@@ -75,7 +75,7 @@ def run_job(context: JobContext, spec: JobSpec, progress: Progress) -> dict[str,
             return {**prefill(chosen, evidence).to_dict(), "measured": measured}
     finally:
         tracker.close()
-    raise InputProblem("bad_parameter", f"Unknown kind of job {spec.kind!r}.")
+    raise InputProblem("bad_parameter", "Unknown kind of job %(kind)s.", kind=repr(spec.kind))
 
 
 def _video(

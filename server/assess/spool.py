@@ -41,7 +41,8 @@ def write_spool(folder: Path, stream: BinaryIO, max_bytes: int, label: str = "Th
             while chunk := stream.read(COPY_CHUNK_BYTES):
                 written += len(chunk)
                 if written > max_bytes:
-                    raise InputProblem("too_large", f"{label} is larger than {max_bytes // (1024 * 1024)} MB.")
+                    raise InputProblem("too_large", "%(label)s is larger than %(mb)s MB.",
+                                       label=label, mb=max_bytes // (1024 * 1024))
                 handle.write(chunk)
     except BaseException:
         remove(path)

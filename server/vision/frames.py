@@ -135,7 +135,7 @@ def bytes_from_text(text: str, max_bytes: int) -> bytes:
         raise InputProblem("empty", "The image string is empty.")
     # base64 inflates by 4/3: refuse before allocating the decoded copy.
     if len(text) * 3 // 4 > max_bytes:
-        raise InputProblem("too_large", f"The image is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise InputProblem("too_large", "The image is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024))
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -152,7 +152,7 @@ def decode_image(data: bytes | str, limits: ImageLimits) -> np.ndarray:
     if not data:
         raise InputProblem("empty", "The image is empty (0 bytes).")
     if len(data) > limits.max_bytes:
-        raise InputProblem("too_large", f"The image is larger than {limits.max_bytes // (1024 * 1024)} MB.")
+        raise InputProblem("too_large", "The image is larger than %(mb)s MB.", mb=limits.max_bytes // (1024 * 1024))
     if sniff_image_format(data) is None:
         raise InputProblem("unsupported_media_type", "This is not a JPEG, PNG, WebP or BMP image.")
     full_size_bytes = 0
@@ -203,9 +203,10 @@ def _check_decode_bytes(img: Image.Image, limits: ImageLimits) -> None:
         width, height = img.size
         raise InputProblem(
             "too_large",
-            f"The image is {width}x{height} {img.format or ''} in mode {img.mode}: decoding it would take "
-            f"{needed / 2**20:.0f} MB, above this server's {limits.max_decode_bytes / 2**20:.0f} MB. "
-            "Send it smaller, or as an 8-bit RGB JPEG.",
+            "The image is %(width)sx%(height)s %(format)s in mode %(mode)s: decoding it would take "
+            "%(needed)s MB, above this server's %(most)s MB. Send it smaller, or as an 8-bit RGB JPEG.",
+            width=width, height=height, format=img.format or "", mode=img.mode,
+            needed=f"{needed / 2**20:.0f}", most=f"{limits.max_decode_bytes / 2**20:.0f}",
         )
 
 
@@ -285,13 +286,14 @@ def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
     if width * height > limits.max_pixels:
         raise InputProblem(
             "too_large",
-            f"The image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
-            f"the limit is {limits.max_pixels / 1e6:.0f} megapixels.",
+            "The image is %(width)sx%(height)s (%(megapixels)s megapixels); the limit is %(most)s megapixels.",
+            width=width, height=height, megapixels=f"{width * height / 1e6:.0f}", most=f"{limits.max_pixels / 1e6:.0f}",
         )
     if min(width, height) < limits.min_side:
         raise InputProblem(
             "image_too_small",
-            f"The image is {width}x{height}; a face needs at least {limits.min_side} px on each side.",
+            "The image is %(width)sx%(height)s; a face needs at least %(side)s px on each side.",
+            width=width, height=height, side=limits.min_side,
         )
 
 
@@ -350,7 +352,7 @@ def check_video_head(head: bytes, size: int, limits: VideoLimits) -> str:
     if size == 0 or not head:
         raise InputProblem("empty", "The video is empty (0 bytes).")
     if size > limits.max_bytes:
-        raise InputProblem("too_large", f"The video is larger than {limits.max_bytes // (1024 * 1024)} MB.")
+        raise InputProblem("too_large", "The video is larger than %(mb)s MB.", mb=limits.max_bytes // (1024 * 1024))
     container = sniff_video_format(head)
     if container is None:
         raise InputProblem("unsupported_media_type", "This is not an MP4, MOV, AVI or WebM video.")
@@ -393,10 +395,12 @@ class VideoSource:
         self.info = VideoInfo(container, fps, count, declared, width, height)
         if width * height > limits.max_pixels:
             self.close()
-            raise InputProblem("too_large", f"The video frames are {width}x{height}, above the pixel limit.")
+            raise InputProblem("too_large", "The video frames are %(width)sx%(height)s, above the pixel limit.",
+                               width=width, height=height)
         if declared > limits.max_seconds:
             self.close()
-            raise InputProblem("too_long", f"The video lasts {declared:.0f} s; the limit is {limits.max_seconds:.0f} s.")
+            raise InputProblem("too_long", "The video lasts %(seconds)s s; the limit is %(most)s s.",
+                               seconds=f"{declared:.0f}", most=f"{limits.max_seconds:.0f}")
 
     def frames(self, max_fps: float) -> Iterator[VideoFrame]:
         """Decoded frames, at most ``max_fps`` per second of video; raises if none decodes."""
@@ -411,7 +415,8 @@ class VideoSource:
             fps = self.info.fps
             t = index / fps if fps > 0 else self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if t > self.limits.max_seconds:
-                raise InputProblem("too_long", f"The video is longer than {self.limits.max_seconds:.0f} s.")
+                raise InputProblem("too_long", "The video is longer than %(most)s s.",
+                                   most=f"{self.limits.max_seconds:.0f}")
             if t + 1e-6 < next_t:
                 continue
             ok, bgr = self._capture.retrieve()
@@ -441,7 +446,7 @@ class VideoSource:
         finally:
             capture.release()
         if not ok:
-            raise InputProblem("corrupt_video", f"Frame {index} of the video cannot be decoded again.")
+            raise InputProblem("corrupt_video", "Frame %(index)s of the video cannot be decoded again.", index=index)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:

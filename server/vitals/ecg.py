@@ -118,7 +118,8 @@ def analyze_signal(signal: EcgSignal, label: str = "The ECG file") -> EcgAnalysi
     rate = signal.sampling_rate_hz
     values = signal.values
     if float(np.ptp(values)) == 0.0:
-        raise InputProblem("flat_ecg", f"{label} is a flat line: every value is the same. Check the electrodes.")
+        raise InputProblem("flat_ecg", "%(label)s is a flat line: every value is the same. Check the electrodes.",
+                           label=label)
     nk = _neurokit()
     try:
         with warnings.catch_warnings():
@@ -132,11 +133,13 @@ def analyze_signal(signal: EcgSignal, label: str = "The ECG file") -> EcgAnalysi
     except (ValueError, IndexError, TypeError, ZeroDivisionError):
         peaks = np.zeros(0, np.int64)  # neurokit2 fails on signals with no beat-like shape
     if len(peaks) < 2:
-        raise InputProblem("flat_ecg", f"{label} shows no heartbeats (no R peaks found). Check the electrodes.")
+        raise InputProblem("flat_ecg", "%(label)s shows no heartbeats (no R peaks found). Check the electrodes.",
+                           label=label)
     if len(peaks) < MIN_BEATS:
         raise InputProblem(
             "too_few_beats",
-            f"{label} shows {len(peaks)} heartbeats in {signal.duration_s:.1f} s; at least {MIN_BEATS} are needed.",
+            "%(label)s shows %(beats)s heartbeats in %(seconds)s s; at least %(least)s are needed.",
+            label=label, beats=len(peaks), seconds=f"{signal.duration_s:.1f}", least=MIN_BEATS,
         )
     beat_times = peaks / rate
     rr = np.diff(beat_times)
@@ -144,8 +147,10 @@ def analyze_signal(signal: EcgSignal, label: str = "The ECG file") -> EcgAnalysi
     if np.count_nonzero(valid) < MIN_BEATS - 1:
         raise InputProblem(
             "too_few_beats",
-            f"{label} has too few plausible beat-to-beat intervals ({int(np.count_nonzero(valid))}); "
-            f"at least {MIN_BEATS - 1} between {MIN_BPM:g} and {MAX_BPM:g} bpm are needed.",
+            "%(label)s has too few plausible beat-to-beat intervals (%(intervals)s); "
+            "at least %(least)s between %(low)s and %(high)s bpm are needed.",
+            label=label, intervals=int(np.count_nonzero(valid)), least=MIN_BEATS - 1, low=f"{MIN_BPM:g}",
+            high=f"{MAX_BPM:g}",
         )
     low, high = np.percentile(rr[valid], [RR_SPREAD_PERCENTILE, 100.0 - RR_SPREAD_PERCENTILE])
     rhythm_ok = bool(high / low <= MAX_RR_SPREAD)

@@ -74,13 +74,14 @@ def parse_ecg(data: bytes, sampling_rate: float | None = None, label: str = "The
     content = list(itertools.islice(
         (i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), 2))
     if not content:
-        raise InputProblem("bad_ecg_file", f"{label} has no values in it.")
+        raise InputProblem("bad_ecg_file", "%(label)s has no values in it.", label=label)
     first = content[0]
     has_header = not all(_is_number(f) for f in _split(lines[first], _delimiter(lines[first])))
     if has_header and (len(content) < 2 or not _starts_with_number(lines[content[1]])):
         raise InputProblem(
             "bad_ecg_file",
-            f"{label} is not a table of numbers. Send CSV with columns time,ecg, or one column of ECG values.",
+            "%(label)s is not a table of numbers. Send CSV with columns time,ecg, or one column of ECG values.",
+            label=label,
         )
     # The delimiter comes from the first row of values: a header such as "ECG (mV)" has
     # spaces in it that do not separate columns.
@@ -100,12 +101,16 @@ def parse_ecg(data: bytes, sampling_rate: float | None = None, label: str = "The
     if time_col is not None and not has_header and not _increasing(table[:, 0]):
         raise InputProblem(
             "bad_ecg_file",
-            f"{label} has two columns without a header. Add a header line 'time,ecg' (time in seconds).",
+            "%(label)s has two columns without a header. Add a header line 'time,ecg' (time in seconds).",
+            label=label,
         )
     ecg = table[:, -1]
     bad = int(np.count_nonzero(~np.isfinite(ecg)))
     if bad:
-        raise InputProblem("bad_ecg_file", f"{label} has {bad} ECG values that are not numbers (e.g. empty or 'nan').")
+        raise InputProblem(
+            "bad_ecg_file", "%(label)s has %(bad)s ECG values that are not numbers (e.g. empty or 'nan').",
+            label=label, bad=bad,
+        )
 
     notes: list[str] = []
     if biovid:
@@ -119,7 +124,8 @@ def parse_ecg(data: bytes, sampling_rate: float | None = None, label: str = "The
         if sampling_rate is None:
             raise InputProblem(
                 "missing_field",
-                f"{label} has ECG values but no time column: give its sampling rate in Hz as 'sampling_rate'.",
+                "%(label)s has ECG values but no time column: give its sampling rate in Hz as 'sampling_rate'.",
+                label=label,
             )
         rate, source, fmt = sampling_rate, "caller", "ecg column"
     if sampling_rate is not None and source == "time column" and abs(sampling_rate / rate - 1.0) > RATE_AGREEMENT:
@@ -134,16 +140,17 @@ def parse_ecg(data: bytes, sampling_rate: float | None = None, label: str = "The
     if signal.duration_s < MIN_DURATION_S:
         raise InputProblem(
             "ecg_too_short",
-            f"{label} holds {signal.duration_s:.1f} s of ECG; at least {MIN_DURATION_S:g} s are needed.",
+            "%(label)s holds %(seconds)s s of ECG; at least %(least)s s are needed.",
+            label=label, seconds=f"{signal.duration_s:.1f}", least=f"{MIN_DURATION_S:g}",
         )
     return signal
 
 
 def _decode(data: bytes, label: str) -> str:
     if not data or not data.strip():
-        raise InputProblem("bad_ecg_file", f"{label} is empty.")
+        raise InputProblem("bad_ecg_file", "%(label)s is empty.", label=label)
     if b"\x00" in data[:_SNIFF_CHARS]:
-        raise InputProblem("bad_ecg_file", f"{label} is a binary file; send the ECG as CSV text.")
+        raise InputProblem("bad_ecg_file", "%(label)s is a binary file; send the ECG as CSV text.", label=label)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -208,7 +215,8 @@ def _columns(names: list[str], count: int, label: str) -> tuple[int, int | None]
             return 1, 0
         raise InputProblem(
             "bad_ecg_file",
-            f"{label} has {count} columns and no header. Add a header line naming the 'ecg' and 'time' columns.",
+            "%(label)s has %(count)s columns and no header. Add a header line naming the 'ecg' and 'time' columns.",
+            label=label, count=count,
         )
     time_col = next((i for i, n in enumerate(names) if _is_time_name(n)), None)
     if "ecg" in names:
@@ -220,7 +228,8 @@ def _columns(names: list[str], count: int, label: str) -> tuple[int, int | None]
     if len(others) == 1:
         return others[0], time_col
     shown = ", ".join(n or "(blank)" for n in names)
-    raise InputProblem("bad_ecg_file", f"{label} has no ECG column (columns: {shown}). Name the ECG column 'ecg'.")
+    raise InputProblem("bad_ecg_file", "%(label)s has no ECG column (columns: %(columns)s). Name the ECG column 'ecg'.",
+                       label=label, columns=shown)
 
 
 def _load(text: str, delimiter: str | None, skip: int, columns: list[int], label: str) -> np.ndarray:
@@ -235,10 +244,11 @@ def _load(text: str, delimiter: str | None, skip: int, columns: list[int], label
         detail = str(exc).split(";")[0].rstrip(".")  # numpy's hint about `usecols` is for programmers
         raise InputProblem(
             "bad_ecg_file",
-            f"{label} is not a table of numbers ({detail}). Send CSV with columns time,ecg or one ECG column.",
+            "%(label)s is not a table of numbers (%(detail)s). Send CSV with columns time,ecg or one ECG column.",
+            label=label, detail=detail,
         ) from None
     if table.shape[0] == 0:
-        raise InputProblem("bad_ecg_file", f"{label} has a header but no values.")
+        raise InputProblem("bad_ecg_file", "%(label)s has a header but no values.", label=label)
     return table
 
 
@@ -255,16 +265,17 @@ def _rate_from_times(times_s: np.ndarray, label: str) -> float:
     2 ms = 500 Hz). Evenness is then checked against that grid.
     """
     if len(times_s) < 2:
-        raise InputProblem("ecg_too_short", f"{label} holds a single sample.")
+        raise InputProblem("ecg_too_short", "%(label)s holds a single sample.", label=label)
     if not np.all(np.isfinite(times_s)):
-        raise InputProblem("bad_ecg_file", f"{label} has times that are not numbers.")
+        raise InputProblem("bad_ecg_file", "%(label)s has times that are not numbers.", label=label)
     steps = np.diff(times_s)
     backwards = np.flatnonzero(steps <= 0)
     if backwards.size:
         k = int(backwards[0])
         raise InputProblem(
             "irregular_sampling",
-            f"{label}: the time does not increase after sample {k + 1} ({times_s[k]:g} -> {times_s[k + 1]:g}).",
+            "%(label)s: the time does not increase after sample %(sample)s (%(before)s -> %(after)s).",
+            label=label, sample=k + 1, before=f"{times_s[k]:g}", after=f"{times_s[k + 1]:g}",
         )
     median_step = float(np.median(steps))
     rate = (len(times_s) - 1) / float(times_s[-1] - times_s[0])
@@ -276,8 +287,9 @@ def _rate_from_times(times_s: np.ndarray, label: str) -> float:
     if error[worst] > MAX_GRID_ERROR_PERIODS / rate:
         raise InputProblem(
             "irregular_sampling",
-            f"{label}: the samples are not evenly spaced in time (near t = {times_s[worst] - times_s[0]:.2f} s "
-            f"the time is off by {error[worst]:.3f} s): gaps or a changing rate. Send a gap-free recording.",
+            "%(label)s: the samples are not evenly spaced in time (near t = %(near)s s "
+            "the time is off by %(off)s s): gaps or a changing rate. Send a gap-free recording.",
+            label=label, near=f"{times_s[worst] - times_s[0]:.2f}", off=f"{error[worst]:.3f}",
         )
     return rate
 
@@ -309,11 +321,16 @@ def _biovid_rate(times: np.ndarray, sampling_rate: float | None, notes: list[str
 def _check_rate(rate: float, source: str, label: str) -> None:
     if MIN_SAMPLING_HZ <= rate <= MAX_SAMPLING_HZ:
         return
-    hint = ""
-    if source == "time column" and rate < MIN_SAMPLING_HZ:
-        hint = " Is the time in milliseconds? Then name the column 'time_ms'."
+    values = {"label": label, "rate": f"{rate:g}", "low": f"{MIN_SAMPLING_HZ:g}", "high": f"{MAX_SAMPLING_HZ:g}"}
+    if source == "time column" and rate < MIN_SAMPLING_HZ:  # with a hint
+        raise InputProblem(
+            "implausible_sampling_rate",
+            "%(label)s: a sampling rate of %(rate)s Hz is not plausible for an ECG (expected %(low)s-%(high)s Hz). "
+            "Is the time in milliseconds? Then name the column 'time_ms'.",
+            **values,
+        )
     raise InputProblem(
         "implausible_sampling_rate",
-        f"{label}: a sampling rate of {rate:g} Hz is not plausible for an ECG "
-        f"(expected {MIN_SAMPLING_HZ:g}-{MAX_SAMPLING_HZ:g} Hz).{hint}",
+        "%(label)s: a sampling rate of %(rate)s Hz is not plausible for an ECG (expected %(low)s-%(high)s Hz).",
+        **values,
     )

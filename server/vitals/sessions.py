@@ -49,13 +49,14 @@ class RppgSession:
 def check_roi(roi: str) -> None:
     """Refuse a region mode other than ``ROI_MODES``."""
     if roi not in ROI_MODES:
-        raise InputProblem("bad_parameter", f"'roi' must be one of {', '.join(ROI_MODES)}.")
+        raise InputProblem("bad_parameter", "'roi' must be one of %(modes)s.", modes=", ".join(ROI_MODES))
 
 
 def visible(session: RppgSession | None, session_id: str, viewer_id: int | None, sees_all: bool) -> RppgSession:
     """``session`` when it exists and the viewer may see it; else not found (whether another's exists is not told)."""
     if session is None or not (sees_all or session.owner_id == viewer_id):
-        raise InputProblem("session_not_found", f"There is no open session {session_id!r} (it may have expired).")
+        raise InputProblem("session_not_found", "There is no open session %(session)s (it may have expired).",
+                           session=repr(session_id))
     return session
 
 
@@ -97,13 +98,15 @@ class RppgSessionStore:
         if open_count >= self.max_sessions:
             raise InputProblem(
                 "too_many_sessions",
-                f"{self.max_sessions} sessions are open; close one or wait {self.idle_s:.0f} s for idle ones to expire.",
+                "%(count)s sessions are open; close one or wait %(seconds)s s for idle ones to expire.",
+                count=self.max_sessions, seconds=f"{self.idle_s:.0f}",
             )
         if owner_id is not None and owned >= self.max_per_owner:
             raise InputProblem(
                 "too_many_sessions",
-                f"You have {owned} sessions open, the most one account may have; close one or wait "
-                f"{self.idle_s:.0f} s for idle ones to expire.",
+                "You have %(count)s sessions open, the most one account may have; close one or wait "
+                "%(seconds)s s for idle ones to expire.",
+                count=owned, seconds=f"{self.idle_s:.0f}",
             )
 
     def get(self, session_id: str, viewer_id: int | None = None, sees_all: bool = True) -> RppgSession:

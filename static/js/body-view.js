@@ -8,8 +8,14 @@ export const PARTS = ['head', 'arm', 'torso', 'leg'];
 
 // Methods the server may name in `method`; anything else is shown as sent.
 const METHOD_TEXT = {
-  pose: 'pose landmarks and person segmentation (MediaPipe Pose)',
+  pose: t('pose landmarks and person segmentation (MediaPipe Pose)'),
 };
+// The parts' names in the page's language (the keys stay: colours and data-part use them).
+const PART_TEXT = { head: t('head'), arm: t('arm'), torso: t('torso'), leg: t('leg') };
+
+function partText(part) {
+  return PART_TEXT[part] ?? part;
+}
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -54,12 +60,12 @@ function partHeader(part) {
   swatch.className = 'swatch';
   swatch.dataset.part = part;
   swatch.setAttribute('aria-hidden', 'true');
-  header.append(swatch, part);
+  header.append(swatch, partText(part));
   return header;
 }
 
 function showMethod(method) {
-  el.method.textContent = method ? `Method: ${METHOD_TEXT[method] ?? method}.` : '';
+  el.method.textContent = method ? t('Method: %(method)s.', { method: METHOD_TEXT[method] ?? method }) : '';
   el.method.hidden = !method;
 }
 
@@ -117,23 +123,27 @@ export function renderBodyImage(result) {
 
 function movementText(index, framesSeen) {
   if (Number.isFinite(index)) return fixed(index, 3);
-  if (framesSeen < 2) return `not measured: seen in ${framesSeen} frame${framesSeen === 1 ? '' : 's'}`;
-  return 'not measured: never seen in two frames in a row'; // the server's speeds need consecutive frames
+  if (framesSeen === 1) return t('not measured: seen in %(frames)s frame', { frames: framesSeen });
+  if (framesSeen < 2) return t('not measured: seen in %(frames)s frames', { frames: framesSeen });
+  return t('not measured: never seen in two frames in a row'); // the server's speeds need consecutive frames
 }
 
 function videoSummary(report) {
   const frames = report.frames_analysed ?? 0;
   const details = [];
-  if (Number.isFinite(report.sample_fps)) details.push(`${fixed(report.sample_fps, 0)} per second`);
-  if (Number.isFinite(report.duration_s)) details.push(`over ${fixed(report.duration_s)} s`);
+  if (Number.isFinite(report.sample_fps)) details.push(t('%(fps)s per second', { fps: fixed(report.sample_fps, 0) }));
+  if (Number.isFinite(report.duration_s)) details.push(t('over %(seconds)s s', { seconds: fixed(report.duration_s) }));
   const how = details.length ? ` (${details.join(' ')})` : '';
-  const sampled = `${frames} frame${frames === 1 ? '' : 's'} analysed${how}`;
-  if (!report.frames_with_person) return `${sampled}; no person found in any of them.`;
+  const analysed = frames === 1
+    ? t('%(frames)s frame analysed', { frames })
+    : t('%(frames)s frames analysed', { frames });
+  const sampled = `${analysed}${how}`;
+  if (!report.frames_with_person) return t('%(sampled)s; no person found in any of them.', { sampled });
   const size = Number.isFinite(report.body_size_px)
-    ? ` Body size ${fixed(report.body_size_px, 0)} px`
-      + ' (the diagonal of the box around the person, median over the video).'
+    ? ` ${t('Body size %(size)s px (the diagonal of the box around the person, median over the video).',
+      { size: fixed(report.body_size_px, 0) })}`
     : '';
-  return `${sampled}; a person in ${report.frames_with_person}.${size}`;
+  return `${t('%(sampled)s; a person in %(frames)s.', { sampled, frames: report.frames_with_person })}${size}`;
 }
 
 // Track points as chart data, with a gap wherever the part was not seen in a sampled frame.
@@ -181,7 +191,7 @@ function showTracks(tracks, sampleFps) {
   trackChart.data.datasets = orderedParts(Object.keys(tracks))
     .filter((part) => tracks[part]?.length)
     .map((part) => ({
-      label: part,
+      label: partText(part),
       data: trackPoints(tracks[part], sampleFps),
       spanGaps: false, // not seen = a gap, never an invented position
       borderColor: partColour(part),

@@ -33,7 +33,7 @@ function sentence(text) {
   const trimmed = String(text).trim();
   if (!trimmed) return '';
   const first = trimmed[0].toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(first) ? first : `${first}.`;
+  return /[.!?।]$/.test(first) ? first : `${first}.`;
 }
 
 function signedPercent(value) {
@@ -61,10 +61,11 @@ export function ecgChartSeries(vitals) {
 
 function stretchText(stats) {
   if (!Number.isFinite(stats?.heart_rate_bpm)) {
-    return `no heart rate (${stats?.intervals ?? 0} usable beat-to-beat intervals)`;
+    return t('no heart rate (%(intervals)s usable beat-to-beat intervals)', { intervals: stats?.intervals ?? 0 });
   }
-  const rmssd = Number.isFinite(stats.rmssd_ms) ? `, RMSSD ${fixed(stats.rmssd_ms)} ms` : '';
-  return `${fixed(stats.heart_rate_bpm)} bpm${rmssd}`;
+  const rate = fixed(stats.heart_rate_bpm);
+  if (!Number.isFinite(stats.rmssd_ms)) return t('%(rate)s bpm', { rate });
+  return t('%(rate)s bpm, RMSSD %(rmssd)s ms', { rate, rmssd: fixed(stats.rmssd_ms) });
 }
 
 function baselineText(arousal) {
@@ -72,24 +73,32 @@ function baselineText(arousal) {
   if (!baseline) return DASH; // the note says why
   const fromUpload = baseline.source === 'upload';
   const where = fromUpload
-    ? `The resting recording (${fixed(baseline.end_s - baseline.start_s)} s)`
-    : `The first ${fixed(baseline.end_s - baseline.start_s, 0)} s of the recording`;
-  let text = `${where}: ${stretchText(baseline)}.`;
+    ? t('The resting recording (%(seconds)s s)', { seconds: fixed(baseline.end_s - baseline.start_s) })
+    : t('The first %(seconds)s s of the recording', { seconds: fixed(baseline.end_s - baseline.start_s, 0) });
+  let text = t('%(stretch)s: %(figures)s.', { stretch: where, figures: stretchText(baseline) });
   if (compared) {
-    const what = fromUpload ? 'This recording' : `After it (${fixed(compared.start_s)}–${fixed(compared.end_s)} s)`;
+    const what = fromUpload
+      ? t('This recording')
+      : t('After it (%(start)s–%(end)s s)', { start: fixed(compared.start_s), end: fixed(compared.end_s) });
+    const hrChange = signedPercent(arousal.heart_rate_change_pct);
+    const rmssdChange = signedPercent(arousal.rmssd_change_pct);
     const changes = [
-      signedPercent(arousal.heart_rate_change_pct) && `heart rate ${signedPercent(arousal.heart_rate_change_pct)}`,
-      signedPercent(arousal.rmssd_change_pct) && `RMSSD ${signedPercent(arousal.rmssd_change_pct)}`,
+      hrChange && t('heart rate %(change)s', { change: hrChange }),
+      rmssdChange && t('RMSSD %(change)s', { change: rmssdChange }),
     ].filter(Boolean);
-    text += ` ${what}: ${stretchText(compared)}${changes.length ? ` (${changes.join(', ')})` : ''}.`;
+    const figures = `${stretchText(compared)}${changes.length ? ` (${changes.join(', ')})` : ''}`;
+    text += ` ${t('%(stretch)s: %(figures)s.', { stretch: what, figures })}`;
   }
   return text;
 }
 
+// The signal quality's level (server/vitals/ecg.py quality_level) in words; an unknown one as sent.
+const QUALITY_TEXT = { high: t('high'), medium: t('medium'), low: t('low') };
+
 function qualityText(vitals) {
   if (!vitals?.quality) return DASH;
-  const score = Number.isFinite(vitals.quality_score) ? fixed(vitals.quality_score, 2) : 'no score';
-  return `${vitals.quality} (${score})`;
+  const score = Number.isFinite(vitals.quality_score) ? fixed(vitals.quality_score, 2) : t('no score');
+  return `${QUALITY_TEXT[vitals.quality] ?? vitals.quality} (${score})`;
 }
 
 // Why each missing figure is missing, plus what the server noted about the file.
@@ -97,23 +106,25 @@ function notes(report) {
   const { vitals, arousal, ecg } = report;
   const lines = [];
   if (!Number.isFinite(vitals?.heart_rate_bpm)) {
-    lines.push(sentence(`Heart rate, RMSSD and SDNN not measured – ${vitals?.reason ?? 'no usable heartbeats'}`));
+    lines.push(sentence(t('Heart rate, RMSSD and SDNN not measured – %(reason)s',
+      { reason: vitals?.reason ?? t('no usable heartbeats') })));
   } else {
     if (!Number.isFinite(vitals.rmssd_ms)) {
-      lines.push('RMSSD not measured – no two neighbouring beat-to-beat intervals were both usable.');
+      lines.push(t('RMSSD not measured – no two neighbouring beat-to-beat intervals were both usable.'));
     }
-    if (!Number.isFinite(vitals.sdnn_ms)) lines.push('SDNN not measured – too few usable beat-to-beat intervals.');
+    if (!Number.isFinite(vitals.sdnn_ms)) lines.push(t('SDNN not measured – too few usable beat-to-beat intervals.'));
   }
   if (vitals && !Number.isFinite(vitals.quality_score)) {
-    lines.push('The signal quality has no score: the beats could not be compared with each other.');
+    lines.push(t('The signal quality has no score: the beats could not be compared with each other.'));
   }
   if (!Number.isFinite(arousal?.score)) {
     // Without a heart rate the arousal reason repeats the one just given.
     const noRate = !Number.isFinite(vitals?.heart_rate_bpm);
     if (noRate && (!arousal?.reason || arousal.reason === vitals?.reason)) {
-      lines.push('No arousal score: it needs a heart rate.');
+      lines.push(t('No arousal score: it needs a heart rate.'));
     } else {
-      lines.push(sentence(`No arousal score – ${arousal?.reason ?? 'no baseline to compare with'}`));
+      const reason = arousal?.reason ?? t('no baseline to compare with');
+      lines.push(sentence(t('No arousal score – %(reason)s', { reason })));
     }
   }
   for (const note of ecg?.notes ?? []) lines.push(sentence(note));
@@ -123,25 +134,31 @@ function notes(report) {
 // rate_source: "time column", "caller" or "biovid 512 Hz ..." (BioVid's documented rate).
 function rateSource(source) {
   if (!source) return '';
-  if (source === 'caller') return ' (the sampling rate given)';
+  if (source === 'caller') return ` (${t('the sampling rate given')})`;
   if (source.startsWith('biovid')) return ` (${source.replace(/^biovid/, 'BioVid')})`;
-  return ` (from the ${source})`;
+  if (source === 'time column') return ` (${t('from the time column')})`;
+  return ` (${t('from the %(source)s', { source })})`;
 }
 
 // One line about the recording itself; a field the server did not send is left out.
 function summaryText(ecg) {
   if (!ecg) return '';
   const parts = [];
-  if (Number.isFinite(ecg.duration_s)) parts.push(`${fixed(ecg.duration_s)} s of ECG`);
+  if (Number.isFinite(ecg.duration_s)) parts.push(t('%(seconds)s s of ECG', { seconds: fixed(ecg.duration_s) }));
   if (Number.isFinite(ecg.sampling_rate_hz)) {
-    parts.push(`at ${fixed(ecg.sampling_rate_hz, 0)} Hz${rateSource(ecg.rate_source)},`);
+    parts.push(`${t('at %(rate)s Hz', { rate: fixed(ecg.sampling_rate_hz, 0) })}${rateSource(ecg.rate_source)},`);
   }
-  if (Number.isFinite(ecg.beats)) parts.push(`${ecg.beats} beats`);
+  if (Number.isFinite(ecg.beats)) parts.push(t('%(beats)s beats', { beats: ecg.beats }));
   const count = ecg.rejected_intervals;
   let text = parts.join(' ').replace(/,$/, '');
-  if (count > 0) text += `; ${count} beat-to-beat interval${count === 1 ? '' : 's'} left out as implausible`;
+  if (count > 0) {
+    const left = count === 1
+      ? t('%(count)s beat-to-beat interval left out as implausible', { count })
+      : t('%(count)s beat-to-beat intervals left out as implausible', { count });
+    text += `; ${left}`;
+  }
   if (!text) return '';
-  return `${ecg.format ? `Read as ${ecg.format}: ` : ''}${text}.`;
+  return ecg.format ? t('Read as %(format)s: %(summary)s.', { format: ecg.format, summary: text }) : `${text}.`;
 }
 
 export function hideEcg() {

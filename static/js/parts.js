@@ -4,10 +4,11 @@
 // far it moved the PSPI (or, with weight 0, why it had no say).
 import { DASH, fixed, percent } from './format.js';
 import { showLevel } from './levels.js';
+import { t } from './i18n.js';
 import { estimatorText } from './pain.js';
 
 const HEART_RATE = 'heart_rate';
-const SOURCE_NAMES = { ecg: 'ECG', rppg: 'camera' };
+const SOURCE_NAMES = { ecg: t('ECG'), rppg: t('camera') };
 
 function cell(tag, text) {
   const element = document.createElement(tag);
@@ -19,14 +20,15 @@ function cell(tag, text) {
 function partName(part) {
   if (part.estimator !== HEART_RATE) return part.label ? `${estimatorText(part)}: ${part.label}` : estimatorText(part);
   const source = SOURCE_NAMES[part.source];
-  return source ? `heart rate (${source})` : 'heart rate';
+  return source ? t('heart rate (%(source)s)', { source }) : t('heart rate');
 }
 
 // "102 bpm, resting 66 – arousal 100%", or the reason it could not be judged.
 function heartRateText(part) {
   if (part.reason) return part.reason;
-  const rate = `${fixed(part.heart_rate_bpm, 0)} bpm, resting ${fixed(part.baseline_bpm, 0)}`;
-  return `${rate} – arousal ${percent(part.arousal)}`;
+  return t('%(rate)s bpm, resting %(resting)s – arousal %(arousal)s', {
+    rate: fixed(part.heart_rate_bpm, 0), resting: fixed(part.baseline_bpm, 0), arousal: percent(part.arousal),
+  });
 }
 
 function signed(value) {
