@@ -43,8 +43,8 @@ def main() -> int:
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from server.pain.baseline import baseline_from_faces
-    from server.pain.geometry import GeometryEstimator
+    from server.pain.face.baseline import baseline_from_faces
+    from server.pain.facs.geometry import GeometryEstimator
     from server.vision.face import FaceTracker
     from server.vision.face_model import DEFAULT_PATH
     from tests.synthetic import astronaut_face, camera_frame

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from bench.common import log  # noqa: E402
 from server.config import Settings  # noqa: E402
-from server.pain import checkpoint, ecg_transformer, inference, resnet, resnet_gru, sequence  # noqa: E402
+from server.pain.models import checkpoint, ecg_transformer, inference, resnet, resnet_gru, sequence  # noqa: E402
 from server.training.export import export  # noqa: E402
 
 RESNET_SIZES = (160, 224)

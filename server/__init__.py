@@ -28,33 +28,33 @@ def create_app(settings: "Settings | None" = None) -> "Flask":
     from flask_socketio import SocketIO
 
     from server.config import Settings, secret_key
-    from server.web.live import LiveNamespace
+    from server.web.routes.live import LiveNamespace
     from server.assess.offload import eventlet_active
     from server.services import Services
-    from server.web.api import api, health
-    from server.web.auth import init_auth
-    from server.web.body_api import body_api
-    from server.web.compat_api import compat
-    from server.web.ecg_api import ecg_api
-    from server.web.errors import register_error_handlers
-    from server.web.fair_share import init_fair_share
-    from server.web.history_pages import history_pages
-    from server.web.https import init_https
-    from server.web.job_events import JobsNamespace
-    from server.web.jobs_api import jobs_api
-    from server.web.language import init_language
-    from server.web.metrics import init_metrics
-    from server.web.openapi import docs
-    from server.web.pages import pages
-    from server.web.rate_limits import init_rate_limits
-    from server.web.records_api import records_api
-    from server.web.rppg_api import rppg_api
-    from server.web.scales_api import scales_api
-    from server.web.safe_json import BoundedJSONProvider, SocketJSON
-    from server.web.socket_guard import guard_client_events
-    from server.web.uploads import allow_video_requests
-    from server.web.users_api import users_api
-    from server.web.websocket_mask import install as install_fast_websocket_unmask
+    from server.web.routes.api import api, health
+    from server.web.security.auth import init_auth
+    from server.web.routes.body_api import body_api
+    from server.web.routes.compat_api import compat
+    from server.web.routes.ecg_api import ecg_api
+    from server.web.requests.errors import register_error_handlers
+    from server.web.security.fair_share import init_fair_share
+    from server.web.routes.history_pages import history_pages
+    from server.web.security.https import init_https
+    from server.web.routes.job_events import JobsNamespace
+    from server.web.routes.jobs_api import jobs_api
+    from server.web.requests.language import init_language
+    from server.web.routes.metrics import init_metrics
+    from server.web.routes.openapi import docs
+    from server.web.routes.pages import pages
+    from server.web.security.rate_limits import init_rate_limits
+    from server.web.routes.records_api import records_api
+    from server.web.routes.rppg_api import rppg_api
+    from server.web.routes.scales_api import scales_api
+    from server.web.security.safe_json import BoundedJSONProvider, SocketJSON
+    from server.web.security.socket_guard import guard_client_events
+    from server.web.requests.uploads import allow_video_requests
+    from server.web.routes.users_api import users_api
+    from server.web.security.websocket_mask import install as install_fast_websocket_unmask
 
     settings = settings or Settings.from_env()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -150,8 +150,8 @@ class _CappedInput:
 
     @property
     def _max(self) -> int:
-        # a video endpoint raises its request's limit before the body is read (web/uploads.allow_video_requests)
-        from server.web.uploads import BODY_LIMIT_KEY
+        # a video endpoint raises its request's limit before the body is read (web/requests/uploads.allow_video_requests)
+        from server.web.requests.uploads import BODY_LIMIT_KEY
 
         return int(self._environ.get(BODY_LIMIT_KEY, self._default_max))
 

@@ -102,10 +102,10 @@ def _push_fhir_forever(db: Any, settings: Any) -> None:
 
 
 def _serve_redirect(host: str, port: int, https_port: int) -> None:
-    """Plain HTTP on ``port``, every request redirected to HTTPS on ``https_port`` (server/web/https.py)."""
+    """Plain HTTP on ``port``, every request redirected to HTTPS on ``https_port`` (server/web/security/https.py)."""
     from eventlet import wsgi
 
-    from server.web.https import redirect_to_https
+    from server.web.security.https import redirect_to_https
 
     listener = eventlet.listen((host, port))
     eventlet.spawn(wsgi.server, listener, redirect_to_https(https_port), log_output=False)
@@ -129,7 +129,7 @@ def _stop_cleanly_on(signals: tuple[int, ...], socketio: Any) -> None:
     stopping: list[bool] = []
 
     def shut_down() -> None:
-        from server.web.live import close_live_streams
+        from server.web.routes.live import close_live_streams
 
         try:
             with eventlet.Timeout(SHUTDOWN_TIMEOUT_S):

@@ -28,7 +28,7 @@ class Settings:
     secret_key: str = ""  # empty: a random key made once and kept in instance_dir/secret_key (mode 0600)
 
     # --- input limits (bad input gets a 4xx, never a crash) ---
-    # whole request, except a video upload's (max_video_bytes plus VIDEO_FORM_SLACK_BYTES, server/web/uploads.py)
+    # whole request, except a video upload's (max_video_bytes plus VIDEO_FORM_SLACK_BYTES, server/web/requests/uploads.py)
     max_upload_bytes: int = 64 * 1024 * 1024
     max_image_bytes: int = 20 * 1024 * 1024  # a 24 MP phone JPEG is ~10 MB
     max_image_pixels: int = 40_000_000  # 40 MP: above any phone camera in wards; caps decode memory (~120 MB RGB)
@@ -114,7 +114,7 @@ class Settings:
     # for one phrase at a time, so 8 leaves room for a ward of pages and stops a flood queueing forever.
     speech_max_pending: int = 8
 
-    # --- clinical scales (server/pain/scales.py) ---
+    # --- clinical scales (server/pain/clinical/scales.py) ---
     # After a total in a band that asks for it (PAINAD/FLACC moderate or severe, CPOT above 2) the
     # patient is "reassess due" this many minutes later, and "overdue" once as long again has passed.
     # 30 minutes: the usual ward interval after a parenteral analgesic (60 after an oral one).
@@ -142,10 +142,10 @@ class Settings:
     trusted_proxies: int = 0
     # A secret a monitor without an account (Prometheus, a load balancer's check) sends as
     # "Authorization: Bearer <it>" to read /metrics and /health's details. Empty: none; /metrics is then
-    # for admins' logins and tokens only, /health's details for any login (server/web/monitoring.py).
+    # for admins' logins and tokens only, /health's details for any login (server/web/security/monitoring.py).
     metrics_token: str = ""
 
-    # --- API rate limits (server/web/rate_limits.py): per account (per address without a login), in the
+    # --- API rate limits (server/web/security/rate_limits.py): per account (per address without a login), in the
     # `limits` syntax "N/second|minute|hour"; "" or "0" turns one off. Counted in Redis when redis_url is set.
     # Analysis calls (photo, video, ECG, body, heart-rate frames; the seed's /upload-video, /analyze-image,
     # /analyze-batch): 20 a second sustained, one seed heart-rate client posting single frames at the seed's
@@ -188,7 +188,7 @@ class Settings:
     # --- storage / scale ---
     models_dir: str = "models"
 
-    # --- the fitted pain reading (server/pain/pain_head.py; README "How well it reads pain") ---
+    # --- the fitted pain reading (server/pain/facs/pain_head.py; README "How well it reads pain") ---
     # Empty: models/pain_head.json of this checkout, written by python -m server.training.fit_pain_head.
     pain_head_file: str = ""
     # The head's SHA-256: a file that differs is refused at start rather than read pain differently

@@ -1,7 +1,7 @@
 """The one exception type analysis code raises for input it cannot use, and the marker of English messages.
 
 Analysis modules know nothing of HTTP; the web layer maps ``code`` to a status
-(``server/web/errors.py``) and says ``message`` in the request's language
+(``server/web/requests/errors.py``) and says ``message`` in the request's language
 (its English is the message catalogs' msgid, translations/).
 """
 from __future__ import annotations

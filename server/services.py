@@ -1,7 +1,7 @@
 """The long-lived objects one PainScope process shares between requests and streams.
 
 The composition root: it builds the assessment, storage and analysis objects
-from the settings; the web layer reads them (server.web.context.services()).
+from the settings; the web layer reads them (server.web.requests.context.services()).
 It imports nothing from server.web.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from server.vitals.sessions import RppgSessionStore
 
 
 class MetricsSink(Protocol):
-    """What the services need of the Prometheus metrics (server.web.metrics.Metrics).
+    """What the services need of the Prometheus metrics (server.web.routes.metrics.Metrics).
 
     A protocol, so that this composition root, which the web layer imports, does
     not import the web layer back (not even for type checking).
@@ -51,7 +51,7 @@ class Services:
     db: Database
     live_streams: set[str] = field(default_factory=set)
     body_segmenter: SegmenterFile | None = None  # models/segmentation.onnx, loaded or broken; None: no file
-    metrics: MetricsSink | None = None  # server.web.metrics.Metrics, set by server.web.metrics.init_metrics
+    metrics: MetricsSink | None = None  # server.web.routes.metrics.Metrics, set by server.web.routes.metrics.init_metrics
     jobs: JobEngine | None = None  # video analyses and pre-fills (server/assess/jobs.py); set by build()
 
     @property

@@ -3,7 +3,7 @@
 ``post_job(client, url, ...)`` posts as ``client.post`` does; a 202 job is read
 until it ends, and the answer looks like the synchronous one did: the result
 with 200, or a failed job's error shape with the status its code maps to
-(server/web/errors.py). A 4xx at submission comes back as it is.
+(server/web/requests/errors.py). A 4xx at submission comes back as it is.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from server.web.errors import STATUS_BY_CODE
+from server.web.requests.errors import STATUS_BY_CODE
 
 WAIT_S = 180.0  # the longest test clip takes a few seconds; a loaded 2-core machine, many times that
 POLL_S = 0.05

@@ -208,12 +208,12 @@ def cycles(graph: dict[str, list[Import]]) -> list[list[str]]:
 
 
 # Blueprint modules that still import another one, each with why. Keep this list empty: what two
-# blueprints share belongs in a helper module inside web/ (context, inputs, uploads, ecg_fields,
-# rppg_sessions, seed).
+# blueprints share belongs in a helper module inside web/requests/ (context, inputs, uploads,
+# ecg_fields, rppg_sessions, seed).
 BLUEPRINT_IMPORTS_KNOWN: set[tuple[str, str]] = set()
-# server.web.metrics holds the Prometheus instruments; its /metrics route comes with them, and
+# server.web.routes.metrics holds the Prometheus instruments; its /metrics route comes with them, and
 # the recorder (record_analysis) is meant to be called from every handler.
-SHARED_BLUEPRINT_MODULES = {"server.web.metrics"}
+SHARED_BLUEPRINT_MODULES = {"server.web.routes.metrics"}
 
 
 def blueprint_modules() -> set[str]:
@@ -232,7 +232,7 @@ def graph() -> dict[str, list[Import]]:
 
 def test_the_reader_sees_the_imports(graph):
     """A guard for the checks below: the graph holds the arrows one can read in the code."""
-    targets = {i.target for i in graph["server.web.live"]}
+    targets = {i.target for i in graph["server.web.routes.live"]}
     assert {"server.assess.live_session", "server.store.records", "flask"} <= targets
     assert "server.vitals.rppg" in {i.target for i in graph["server.vitals.skin"]}
     assert len(graph) > 80
@@ -249,7 +249,7 @@ def test_the_analysis_rooms_import_downwards_only():
         "server.vision.sketch": [Import("server.vision.sketch", "server.pain.result", 3),
                                  Import("server.vision.sketch", "server.vitals.rppg", 4),
                                  Import("server.vision.sketch", "server.vision.face", 5)],
-        "server.vitals.sketch": [Import("server.vitals.sketch", "server.pain.physiology", 3),
+        "server.vitals.sketch": [Import("server.vitals.sketch", "server.pain.physiology.physiology", 3),
                                  Import("server.vitals.sketch", "server.vision.frames", 4)],
         "server.pain.sketch": [Import("server.pain.sketch", "server.vitals.rppg", 3),
                                Import("server.pain.sketch", "server.vision.face", 4)],
@@ -257,7 +257,7 @@ def test_the_analysis_rooms_import_downwards_only():
     assert wrong_arrows(graph) == [
         "server.vision.sketch:3 (vision) imports server.pain.result (pain)",
         "server.vision.sketch:4 (vision) imports server.vitals.rppg (vitals)",
-        "server.vitals.sketch:3 (vitals) imports server.pain.physiology (pain)",
+        "server.vitals.sketch:3 (vitals) imports server.pain.physiology.physiology (pain)",
     ]
 
 
@@ -268,7 +268,7 @@ def test_there_is_no_import_cycle(graph):
 def test_blueprints_are_siblings(graph):
     """No blueprint module imports another; the known exceptions are listed above with their reason."""
     blueprints = blueprint_modules()
-    assert {"server.web.api", "server.web.compat_api", "server.web.pages"} <= blueprints
+    assert {"server.web.routes.api", "server.web.routes.compat_api", "server.web.routes.pages"} <= blueprints
     arrows = {
         (module, imp.target)
         for module in blueprints
@@ -280,7 +280,7 @@ def test_blueprints_are_siblings(graph):
 
 
 def _reads_services_of_current_app(node: ast.AST) -> bool:
-    """``current_app.extensions[...]``: a request reaching the services around web.context."""
+    """``current_app.extensions[...]``: a request reaching the services around web.requests.context."""
     return (
         isinstance(node, ast.Subscript)
         and isinstance(node.value, ast.Attribute) and node.value.attr == "extensions"
@@ -290,7 +290,7 @@ def _reads_services_of_current_app(node: ast.AST) -> bool:
 
 
 def test_one_services_accessor():
-    """A request reaches the services through server.web.context alone: no helper of its own, and no
+    """A request reaches the services through server.web.requests.context alone: no helper of its own, and no
     ``current_app.extensions["painscope"]`` anywhere else (set-up code given the app may read it)."""
     copies = []
     for module, path in all_modules().items():
@@ -299,6 +299,88 @@ def test_one_services_accessor():
             f"{module}.{node.name}" for node in ast.walk(tree)
             if isinstance(node, ast.FunctionDef) and node.name == "_services"
         ]
-        if module != "server.web.context":
+        if module != "server.web.requests.context":
             copies += [f"{module}:{node.lineno}" for node in ast.walk(tree) if _reads_services_of_current_app(node)]
     assert copies == []
+
+
+# Inside pain/ and web/: rooms by job, each importing only itself and the rooms listed before it (lowest
+# first). A sub-package is a room of its own (its folder's name); a module at pain/'s root belongs to the tier
+# PAIN_ROOT names (the estimator protocol reads the face's NeutralBaseline, so it stands above face/; the
+# registry imports every estimator, so it stands on top). A module at a root without a tier fails, as at server/'s.
+PAIN_ORDER = ["reading", "clinical", "face", "protocol", "facs", "physiology", "models", "registry"]
+PAIN_ROOT = {
+    "server.pain": "reading",
+    "server.pain.scale": "reading",
+    "server.pain.estimate": "reading",
+    "server.pain.result": "reading",
+    "server.pain.verdict": "reading",
+    "server.pain.smoothing": "reading",
+    "server.pain.estimator": "protocol",
+    "server.pain.registry": "registry",
+}
+# schemas: the OpenAPI shapes; requests: what handlers read and share; security: who may, and how much;
+# routes: the blueprints and Socket.IO namespaces.
+WEB_ORDER = ["root", "schemas", "requests", "security", "routes"]
+WEB_ROOT = {"server.web": "root"}
+INNER_ROOMS = {"server.pain": (PAIN_ORDER, PAIN_ROOT), "server.web": (WEB_ORDER, WEB_ROOT)}
+
+
+def inner_room(module: str) -> tuple[str, str] | None:
+    """(package, room) of a module under server/pain or server/web; None elsewhere; room "?" when unplaced."""
+    for package, (order, root) in INNER_ROOMS.items():
+        if module == package or module.startswith(package + "."):
+            if module in root:
+                return package, root[module]
+            rest = module[len(package) + 1:].split(".")
+            room = rest[0] if len(rest) > 1 or rest[0] in order else "?"
+            return package, room if room in order else "?"
+    return None
+
+
+def wrong_inner_arrows(graph: dict[str, list[Import]]) -> list[str]:
+    problems = []
+    for module, imports in graph.items():
+        placed = inner_room(module)
+        if placed is None:
+            continue
+        package, room = placed
+        order = INNER_ROOMS[package][0]
+        if room == "?":
+            problems.append(f"{module}: a module of {package} without a room")
+            continue
+        for imp in imports:
+            target = inner_room(imp.target)
+            if target is None or target[0] != package:
+                continue
+            if target[1] == "?" or order.index(target[1]) > order.index(room):
+                problems.append(f"{module}:{imp.line} ({room}) imports {imp.target} ({target[1]})")
+    return problems
+
+
+def test_pain_and_web_rooms_import_downwards_only(graph):
+    """pain: reading -> clinical -> face -> protocol -> facs -> physiology -> models -> registry;
+    web: schemas -> requests -> security -> routes; never back up, and no module outside a room."""
+    assert wrong_inner_arrows(graph) == []
+    placed = {inner_room(module) for module in graph} - {None}
+    assert {room for package, room in placed if package == "server.pain"} == set(PAIN_ORDER)
+    assert {room for package, room in placed if package == "server.web"} == set(WEB_ORDER)
+
+
+def test_an_upward_arrow_inside_pain_or_web_is_reported():
+    graph = {
+        "server.pain.face.sketch": [Import("server.pain.face.sketch", "server.pain.models.resnet", 3),
+                                    Import("server.pain.face.sketch", "server.pain.estimator", 4),
+                                    Import("server.pain.face.sketch", "server.pain.scale", 5)],
+        "server.pain.sketch": [Import("server.pain.sketch", "server.pain.scale", 3)],
+        "server.web.security.sketch": [Import("server.web.security.sketch", "server.web.routes.api", 3),
+                                       Import("server.web.security.sketch", "server.web.requests.errors", 4)],
+        "server.web.sketch": [],
+    }
+    assert wrong_inner_arrows(graph) == [
+        "server.pain.face.sketch:3 (face) imports server.pain.models.resnet (models)",
+        "server.pain.face.sketch:4 (face) imports server.pain.estimator (protocol)",
+        "server.pain.sketch: a module of server.pain without a room",
+        "server.web.security.sketch:3 (security) imports server.web.routes.api (routes)",
+        "server.web.sketch: a module of server.web without a room",
+    ]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from server.pain.arousal import arousal_score, arousal_within, heart_rate_rise_score
+from server.pain.physiology.arousal import arousal_score, arousal_within, heart_rate_rise_score
 from server.vitals.ecg import EcgAnalysis, SegmentStats
 
 

@@ -13,7 +13,7 @@ from werkzeug.routing import Rule
 from server import socketio_of
 from server.store.accounts import create_token, create_user, revoke_token
 from server.config import Settings, secret_key
-from server.web.auth import MACHINE_BLUEPRINTS, MACHINE_ENDPOINTS
+from server.web.security.auth import MACHINE_BLUEPRINTS, MACHINE_ENDPOINTS
 from tests import synthetic
 from tests.conftest import TEST_PASSWORD, TEST_USER, authed_client, create_test_app
 from tests.server_process import REPO_ROOT

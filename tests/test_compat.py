@@ -15,7 +15,7 @@ from server.pain.estimate import estimate_from_levels
 from server.problems import InputProblem
 from server.pain.result import Result
 from server.vitals.sessions import RppgSessionStore
-from server.web.compat_api import pain_server_answer
+from server.web.routes.compat_api import pain_server_answer
 from tests import media, synthetic
 from tests.conftest import authed_client, create_test_app
 from tests.pulse import pulse_clip

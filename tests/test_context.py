@@ -1,12 +1,12 @@
-"""Look-alikes of pain (server/pain/context.py): a smile, speech and a blink are not pain; the photos say so."""
+"""Look-alikes of pain (server/pain/facs/context.py): a smile, speech and a blink are not pain; the photos say so."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from server.pain import blendshapes as bs
-from server.pain.baseline import baseline_from_faces
-from server.pain.context import (
+from server.pain.face import blendshapes as bs
+from server.pain.face.baseline import baseline_from_faces
+from server.pain.facs.context import (
     AU4_GRIMACE,
     EYES_CLOSED_MIN_S,
     ExpressionHistory,
@@ -15,7 +15,7 @@ from server.pain.context import (
     speech_strength,
 )
 from server.pain.estimator import Observation
-from server.pain.geometry import GeometryEstimator
+from server.pain.facs.geometry import GeometryEstimator
 from server.vision.face import FaceTracker
 from tests.conftest import multipart
 from tests.posed_faces import posed_photo

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from server.pain import ecg_transformer, sequence
+from server.pain.models import ecg_transformer, sequence
 
 RATE_HZ = 250.0  # a common ECG recorder rate, resampled by to_input
 SLOW_BPM, FAST_BPM = 60.0, 100.0  # label 0 / label 1 of the simulated recordings

@@ -78,7 +78,7 @@ def test_leave_one_subject_out_trains_a_face_model_per_subject_and_pools_the_hel
 
 
 def test_the_face_crops_are_cut_once_and_cached(trained):
-    from server.pain import checkpoint
+    from server.pain.models import checkpoint
 
     cached = sorted((trained["root"] / "cache").glob("crops-*.npz"))
     assert len(cached) == 6  # one file per video, shared by the three folds
@@ -124,7 +124,7 @@ def test_both_onnx_exports_give_torchs_logits(trained):
 
 
 def _window_runner(loaded, runtime: str):
-    from server.pain import inference
+    from server.pain.models import inference
 
     if runtime == "torch":
         return inference.SplitRunner(*map(inference.TorchRunner, inference.part_modules(loaded).values()))
@@ -133,10 +133,10 @@ def _window_runner(loaded, runtime: str):
 
 @pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
 def test_windows_judged_from_cached_crop_features_give_the_whole_window_networks_logits(trained, runtime):
-    from server.pain import checkpoint, inference
-    from server.pain.baseline import POPULATION_BASELINE
-    from server.pain.resnet import to_batch
-    from server.pain.resnet_gru_estimator import ResnetGruEstimator
+    from server.pain.models import checkpoint, inference
+    from server.pain.face.baseline import POPULATION_BASELINE
+    from server.pain.models.resnet import to_batch
+    from server.pain.models.resnet_gru_estimator import ResnetGruEstimator
 
     loaded = checkpoint.load(trained["models"] / "resnet_gru.pt")
     estimator = ResnetGruEstimator(_window_runner(loaded, runtime), loaded.metadata, "resnet_gru.pt")

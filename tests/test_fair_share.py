@@ -1,4 +1,4 @@
-"""Per-account cap on analyses under way (server/web/fair_share.py; issue 25)."""
+"""Per-account cap on analyses under way (server/web/security/fair_share.py; issue 25)."""
 from __future__ import annotations
 
 import threading
@@ -7,7 +7,7 @@ import pytest
 
 from server.config import Settings
 from server.store.accounts import create_token, create_user
-from server.web.fair_share import InProgress
+from server.web.security.fair_share import InProgress
 from tests import synthetic
 from tests.conftest import authed_client, create_test_app, multipart
 

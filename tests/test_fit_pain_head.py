@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from server.pain.pain_head import load_pain_head
+from server.pain.facs.pain_head import load_pain_head
 from server.training import clip_faces, evaluate_clips, fit_pain_head
 from tests import media
 from tests.synthetic import astronaut_face, encode, grimace

@@ -5,10 +5,10 @@ import pytest
 from server.config import Settings
 from server.pain import scale
 from server.pain.estimate import estimate_from_levels, estimate_from_pspi, make_estimate
-from server.pain.ecg_reading import EcgModelReading, ModelPhysiology, with_reading
+from server.pain.physiology.ecg_reading import EcgModelReading, ModelPhysiology, with_reading
 from server.pain.estimate import PainEstimate
-from server.pain.fusion import FusionEstimator, add_physiology, fuse, parse_weights
-from server.pain.physiology import (
+from server.pain.physiology.fusion import FusionEstimator, add_physiology, fuse, parse_weights
+from server.pain.physiology.physiology import (
     Physiology,
     RestingHeartRate,
     VideoHeartRate,

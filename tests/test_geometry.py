@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from server.pain.baseline import POPULATION_BASELINE, RollingBaseline, baseline_from_faces
-from server.pain.geometry import GeometryEstimator
+from server.pain.face.baseline import POPULATION_BASELINE, RollingBaseline, baseline_from_faces
+from server.pain.facs.geometry import GeometryEstimator
 from server.vision.face import FaceTracker
 from tests import synthetic
 

@@ -22,7 +22,7 @@ from werkzeug.test import Client
 from deploy.certificates import ensure_certificates, spki_sha256
 from deploy.cluster import nginx_config
 from server.config import Settings
-from server.web.https import redirect_to_https
+from server.web.security.https import redirect_to_https
 from tests import synthetic
 from tests.conftest import create_test_app
 from tests.server_process import ServerProcess, free_port

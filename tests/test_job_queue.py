@@ -171,7 +171,7 @@ def test_another_accounts_job_runs_before_this_accounts_queue_and_a_queued_job_i
 
 
 def _owner(app, token: str) -> str:
-    """The job owner of a token's account (server/web/uploads.py job_owner: the account's id)."""
+    """The job owner of a token's account (server/web/requests/uploads.py job_owner: the account's id)."""
     return str(account_for_token(app.extensions["painscope"].db, token).id)
 
 

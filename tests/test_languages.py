@@ -244,7 +244,7 @@ def test_a_video_s_clip_phrase_and_peak_phrase_follow_the_language(app):
 
 
 def test_every_message_the_page_scripts_translate_is_in_the_catalogs_and_reaches_the_page(app):
-    from server.web.language import SCRIPT_MESSAGES
+    from server.web.requests.language import SCRIPT_MESSAGES
 
     script_calls = set()
     for path in (REPO / "static" / "js").glob("*.js"):
@@ -277,7 +277,7 @@ def test_a_fresh_clone_s_catalogs_are_compiled_on_first_use(tmp_path, monkeypatc
 
 
 def test_every_scale_s_wording_is_in_every_catalog():
-    from server.pain.scales import SCALES
+    from server.pain.clinical.scales import SCALES
 
     wording = set()
     for scale in SCALES.values():

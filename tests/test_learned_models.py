@@ -52,7 +52,7 @@ def test_training_skips_bad_frames_counts_them_and_splits_by_subject(trained):
     run = trained["runs"]["resnet18"]
     assert run["data"]["skipped"]["unreadable_image"] == 1 and run["data"]["skipped"]["missing_label"] == 1
     assert run["data"]["frames"] == 20 and run["data"]["subjects"] == 4
-    from server.pain import checkpoint
+    from server.pain.models import checkpoint
 
     metadata = checkpoint.load(trained["models"] / "resnet18.pt").metadata
     split = metadata["split"]

@@ -184,7 +184,7 @@ def test_a_revoked_token_or_a_logout_closes_even_an_idle_stream_within_a_few_sec
     from server import socketio_of
     from server.store import records
     from server.store.accounts import create_token, revoke_token
-    from server.web.live import AUTH_SWEEP_S
+    from server.web.routes.live import AUTH_SWEEP_S
     from tests.conftest import TEST_PASSWORD, TEST_USER
 
     db = app.extensions["painscope"].db

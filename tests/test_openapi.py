@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import (
 
 from server.config import Settings
 from server.web import schemas as s
-from server.web.auth import CONTENT_SECURITY_POLICY
-from server.web.openapi import (
+from server.web.security.auth import CONTENT_SECURITY_POLICY
+from server.web.routes.openapi import (
     COMPAT_BLUEPRINT,
     OPERATIONS,
     Operation,
@@ -127,7 +127,7 @@ def test_every_api_and_compat_route_has_an_operation_for_each_method(app, docume
             assert any(code.startswith("2") for code in operation["responses"]), f"{method} {rule.rule}: no success"
             if rule.endpoint != "health.get_health":
                 assert "401" in operation["responses"], f"{method} {rule.rule}: 401 not documented"
-            # every /api and seed-compatible call counts against a rate limit (server/web/rate_limits.py)
+            # every /api and seed-compatible call counts against a rate limit (server/web/security/rate_limits.py)
             assert "429" in operation["responses"], f"{method} {rule.rule}: 429 rate_limited not documented"
             assert [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"] == [
                 p["name"] for p in params

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from server.config import Settings
-from server.pain import pain_head
-from server.pain.geometry import GeometryEstimator
-from server.pain.pain_head import PainHeadError, load_pain_head, shipped_pain_head
+from server.pain.facs import pain_head
+from server.pain.facs.geometry import GeometryEstimator
+from server.pain.facs.pain_head import PainHeadError, load_pain_head, shipped_pain_head
 
 
 def test_the_shipped_head_is_the_fitted_one_with_its_provenance():

@@ -1,4 +1,4 @@
-"""API rate limits (server/web/rate_limits.py): per account, two limits counted apart, 429 with Retry-After.
+"""API rate limits (server/web/security/rate_limits.py): per account, two limits counted apart, 429 with Retry-After.
 
 The app here has low limits (3 analysis calls and 5 other API calls a minute); each test uses
 accounts of its own, so the counts of one test never reach another. Analysis calls are sent
@@ -16,8 +16,8 @@ from redis.exceptions import RedisError
 from server import create_app
 from server.config import Settings
 from server.store.accounts import create_token, create_user
-from server.web.limits_storage import limits_storage
-from server.web.rate_limits import RateLimits
+from server.web.security.limits_storage import limits_storage
+from server.web.security.rate_limits import RateLimits
 from tests.conftest import TEST_PASSWORD, create_test_app
 from tests.redis_server import redis_server
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision
 
-from server.pain import resnet
+from server.pain.models import resnet
 
 
 def test_the_regression_output_has_one_value_per_face_and_the_level_head_is_optional():

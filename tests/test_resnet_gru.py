@@ -8,7 +8,7 @@ import onnxruntime
 import pytest
 import torch
 
-from server.pain import resnet, resnet_gru, sequence
+from server.pain.models import resnet, resnet_gru, sequence
 
 SIZE, FRAMES = 64, 4  # tiny crops and window: the shapes matter here, not the resolution
 

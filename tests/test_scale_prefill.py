@@ -1,11 +1,11 @@
-"""Pre-filling PAINAD, CPOT and FLACC from camera evidence (server/pain/scale_prefill.py)."""
+"""Pre-filling PAINAD, CPOT and FLACC from camera evidence (server/pain/clinical/scale_prefill.py)."""
 from __future__ import annotations
 
 import pytest
 
 from server.pain.estimate import estimate_from_pspi, make_estimate
-from server.pain.scale_prefill import CameraEvidence, prefill
-from server.pain.scales import CPOT, FLACC, PAINAD
+from server.pain.clinical.scale_prefill import CameraEvidence, prefill
+from server.pain.clinical.scales import CPOT, FLACC, PAINAD
 
 RELAXED = {"AU4": 0.2, "AU6": 0.1, "AU7": 0.3, "AU9": 0.0, "AU10": 0.1, "AU43": 0.0}
 RAISED_LIP = {**RELAXED, "AU10": 2.4}  # a real pained clip's held units (UNBC, observers' rating 3)

@@ -1,9 +1,9 @@
-"""The clinical scales (server/pain/scales.py): items, totals, every band boundary, validation."""
+"""The clinical scales (server/pain/clinical/scales.py): items, totals, every band boundary, validation."""
 from __future__ import annotations
 
 import pytest
 
-from server.pain.scales import CPOT, FLACC, PAINAD, SCALES, get_scale, score_scale
+from server.pain.clinical.scales import CPOT, FLACC, PAINAD, SCALES, get_scale, score_scale
 from server.problems import InputProblem
 
 

@@ -1,4 +1,4 @@
-"""The clinical-scale API (server/web/scales_api.py): scales, pre-fill on real videos, storing, bad input."""
+"""The clinical-scale API (server/web/routes/scales_api.py): scales, pre-fill on real videos, storing, bad input."""
 from __future__ import annotations
 
 import datetime as dt

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from server.pain import sequence
+from server.pain.models import sequence
 from server.pain.estimator import Observation
-from server.pain.sequence_estimator import MIN_WINDOW_FILL, WindowTrack
+from server.pain.models.sequence_estimator import MIN_WINDOW_FILL, WindowTrack
 from server.vision.align import RIGHT_EYE_AT, aligned_crop, eye_centres
 from server.vision.face import Face
 from tests import synthetic

@@ -15,7 +15,7 @@ import redis
 from server.problems import InputProblem
 from server.store.shared_sessions import RedisRppgSessionStore, connect
 from server.vitals.sessions import RppgSessionStore
-from server.web.shared_throttle import RedisLoginThrottle
+from server.web.security.shared_throttle import RedisLoginThrottle
 from tests.redis_server import redis_server
 
 PULSE_BPM = 72.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from server.pain.estimate import make_estimate
 from server.pain.smoothing import ReadingSmoother, smoother_for
-from server.pain.geometry import GeometryEstimator
+from server.pain.facs.geometry import GeometryEstimator
 
 CALM = {"AU4": 0.0, "AU6": 0.0, "AU7": 0.2, "AU9": 0.0, "AU10": 0.0, "AU43": 0.0}
 GRIMACE = {"AU4": 3.0, "AU6": 2.0, "AU7": 3.0, "AU9": 1.0, "AU10": 2.0, "AU43": 0.0}

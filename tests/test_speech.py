@@ -27,8 +27,8 @@ def test_no_face():
 
 
 def test_when_the_heart_rate_raised_the_fused_level_the_phrase_says_so():
-    from server.pain.fusion import add_physiology, fuse
-    from server.pain.physiology import from_camera
+    from server.pain.physiology.fusion import add_physiology, fuse
+    from server.pain.physiology.physiology import from_camera
 
     mild = {"AU4": 2.0, "AU6": 1.0, "AU7": 0.0, "AU9": 0.0, "AU10": 1.0, "AU43": 0.0}
     face = fuse([(make_estimate(mild, 0.9, "geometry", "reference"), 1.0)])

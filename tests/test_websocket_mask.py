@@ -11,7 +11,7 @@ import sys
 import pytest
 from eventlet.websocket import RFC6455WebSocket
 
-from server.web.websocket_mask import apply_mask
+from server.web.security.websocket_mask import apply_mask
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # eventlet's unmasking as shipped, kept before anything replaces it (create_app does, under eventlet)
@@ -48,7 +48,7 @@ def test_the_eventlet_server_unmasks_with_it():
         "from server import create_app\n"
         "from server.config import Settings\n"
         "from eventlet.websocket import RFC6455WebSocket\n"
-        "from server.web.websocket_mask import apply_mask\n"
+        "from server.web.security.websocket_mask import apply_mask\n"
         "create_app(Settings(instance_dir=tempfile.mkdtemp()))\n"
         "print(RFC6455WebSocket._apply_mask is apply_mask)\n"
     )

@@ -15,14 +15,14 @@ import numpy as np
 
 from server.config import Settings
 from server.pain import scale
-from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
-from server.pain.blendshapes import vector as blendshape_vector
+from server.pain.face.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
+from server.pain.face.blendshapes import vector as blendshape_vector
 from server.pain.estimate import PainEstimate, stability
 from server.pain.estimator import Observation, PainEstimator, frame_fps
-from server.pain.fusion import FusionEstimator
-from server.pain.geometry import GeometryEstimator
-from server.pain.pain_head import level_bands, shipped_pain_head
-from server.pain.physiology import Physiology, VideoHeartRate
+from server.pain.physiology.fusion import FusionEstimator
+from server.pain.facs.geometry import GeometryEstimator
+from server.pain.facs.pain_head import level_bands, shipped_pain_head
+from server.pain.physiology.physiology import Physiology, VideoHeartRate
 from server.pain.verdict import Reading, clip_verdict
 from server.problems import InputProblem
 from server.pain.result import Result

@@ -9,7 +9,7 @@ English is the source language: its messages are the msgids themselves.
 Each language also names its voices: the espeak-ng voice pyttsx3 renders WAVs
 with (``espeak-ng --voices`` lists them; Debian's espeak-ng-data ships all five)
 and the BCP 47 tag the page gives the Web Speech API. No Flask here (the web
-layer picks the request's language, server/web/language.py).
+layer picks the request's language, server/web/requests/language.py).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What the ECG endpoint answers: parse, analyse, judge the arousal, and the report. No Flask.
 
 ``POST /api/v1/analyze/ecg`` and an ECG sent with a photo or video
-(``server/web/ecg_fields.py``) both go through :func:`analyze_ecg`.
+(``server/web/requests/ecg_fields.py``) both go through :func:`analyze_ecg`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from server.pain.arousal import Arousal, arousal_against, arousal_within
+from server.pain.physiology.arousal import Arousal, arousal_against, arousal_within
 from server.problems import InputProblem
 from server.vitals.ecg import QUALITY_METHOD, EcgAnalysis, analyze_signal, round_finite
 from server.vitals.ecg_files import EcgSignal, parse_ecg

@@ -1,7 +1,7 @@
 """The per-frame step every path shares: decode -> faces -> the patient -> the patient's skin colour.
 
 The live stream (``assess/live_session.py``), the uploads (``assess/analysis.py``)
-and the heart-rate session APIs (``web/rppg_sessions.py``) each see frames
+and the heart-rate session APIs (``web/requests/rppg_sessions.py``) each see frames
 through a :class:`FrameStep`, so a frame is read the same way wherever it
 comes from. What follows (the estimator, the heart-rate tracker) stays with
 the caller. No Flask here.

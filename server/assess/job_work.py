@@ -22,8 +22,8 @@ from server.assess.scale_evidence import video_evidence
 from server.assess.upload_records import record_video
 from server.config import Settings
 from server.pain.registry import EstimatorRegistry
-from server.pain.scale_prefill import prefill
-from server.pain.scales import get_scale
+from server.pain.clinical.scale_prefill import prefill
+from server.pain.clinical.scales import get_scale
 from server.problems import InputProblem
 from server.store.db import Database, database_url
 from server.vision.body import BodyTracker, MaskPartFinder

@@ -8,13 +8,13 @@ from server.assess.analysis import assess
 from server.assess.frame_step import FrameStep, FrameView
 from server.assess.stage_clock import StageClock
 from server.config import Settings
-from server.pain.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
-from server.pain.blendshapes import vector as blendshape_vector
+from server.pain.face.baseline import POPULATION_BASELINE, NeutralBaseline, RollingBaseline, baseline_from_faces
+from server.pain.face.blendshapes import vector as blendshape_vector
 from server.pain.estimate import stability
 from server.pain.estimator import Observation, PainEstimator
-from server.pain.geometry import GeometryEstimator
-from server.pain.pain_head import level_bands, shipped_pain_head
-from server.pain.physiology import RestingHeartRate, from_camera
+from server.pain.facs.geometry import GeometryEstimator
+from server.pain.facs.pain_head import level_bands, shipped_pain_head
+from server.pain.physiology.physiology import RestingHeartRate, from_camera
 from server.pain.smoothing import smoother_for
 from server.pain.verdict import Reading, SustainedLevel
 from server.assess.speech import phrase

@@ -3,7 +3,7 @@ clinical scale's wording in it.
 
 Built by the same call that built the phrase (``server/assess/speech.py`` ``phrase``), so the words
 change language, never meaning. A scale's items, options and bands are English msgids marked in
-``server/pain/scales.py`` (which stays free of the catalogs) and translated here. No Flask: the web
+``server/pain/clinical/scales.py`` (which stays free of the catalogs) and translated here. No Flask: the web
 layer and the video jobs both use it.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from server.assess import catalogs
 from server.assess.analysis import VideoReport
 from server.assess.speech import phrase
 from server.pain.result import Result
-from server.pain.scales import Scale
+from server.pain.clinical.scales import Scale
 
 
 def localized(result: Result, language: str) -> Result:

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from server.pain.estimate import PainEstimate
-from server.pain.landmarks import (
+from server.pain.face.landmarks import (
     LEFT_BROW_LOWER,
     LEFT_LID_PAIRS,
     NOSE_ALAE,

@@ -5,7 +5,7 @@ action units the clip held for a second, the head's breathing motion) hands each
 the body pass (pose at BODY_VIDEO_FPS: the movement index per part and the shoulders' breathing motion).
 The respiration rate is the shoulders' when they give one, else the head's.
 A photo gives the face only: one frame shows no movement and no breathing.
-The pre-fill itself (what a measurement means for an item) is ``server/pain/scale_prefill.py``.
+The pre-fill itself (what a measurement means for an item) is ``server/pain/clinical/scale_prefill.py``.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import numpy as np
 from server.assess.analysis import Analyzer, Progress, VideoReport
 from server.pain.estimate import PainEstimate
 from server.pain.estimator import PainEstimator
-from server.pain.pain_head import level_bands
+from server.pain.facs.pain_head import level_bands
 from server.pain.scale import level_for_pspi, pspi_from_action_units
-from server.pain.scale_prefill import CameraEvidence
+from server.pain.clinical.scale_prefill import CameraEvidence
 from server.pain.verdict import SUSTAIN_S, sustained_action_units
 from server.vision.body import BODY_VIDEO_FPS, BodyParts, PartFinder, movement_summary
 from server.vision.face import FaceTracker

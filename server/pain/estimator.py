@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from server.pain.baseline import NeutralBaseline
+from server.pain.face.baseline import NeutralBaseline
 from server.pain.estimate import PainEstimate
 from server.vision.face import Face
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from server.config import Settings
 from server.pain.estimator import PainEstimator
-from server.pain.fusion import FusionEstimator, parse_weights
-from server.pain.geometry import GeometryEstimator
-from server.pain.pain_head import level_bands, shipped_pain_head
+from server.pain.physiology.fusion import FusionEstimator, parse_weights
+from server.pain.facs.geometry import GeometryEstimator
+from server.pain.facs.pain_head import level_bands, shipped_pain_head
 from server.problems import InputProblem
 
 LEARNED_KINDS = ("resnet18", "lstm", "resnet_gru")
@@ -77,7 +77,7 @@ class ModelFile:
 
 def load_model_file(path: Path, settings: Settings) -> ModelFile:
     """Load one checkpoint and build its estimator; a broken file gives a ModelFile saying why."""
-    from server.pain import checkpoint, inference  # torch is imported only when a checkpoint exists
+    from server.pain.models import checkpoint, inference  # torch is imported only when a checkpoint exists
 
     entry = ModelFile(file=path.name, status="broken", detail="", mtime=path.stat().st_mtime)
     try:
@@ -88,19 +88,19 @@ def load_model_file(path: Path, settings: Settings) -> ModelFile:
     runtime = inference.choose_runtime(loaded, settings.model_threads)
     entry.kind, entry.metadata, entry.runtime = loaded.kind, loaded.metadata, runtime.to_dict()
     if loaded.kind == "resnet18":
-        from server.pain.resnet_estimator import ResnetEstimator
+        from server.pain.models.resnet_estimator import ResnetEstimator
 
         entry.estimator = ResnetEstimator(runtime.runner, loaded.metadata, path.name, level_bands(settings))
     elif loaded.kind == "resnet_gru":
-        from server.pain.resnet_gru_estimator import ResnetGruEstimator
+        from server.pain.models.resnet_gru_estimator import ResnetGruEstimator
 
         entry.estimator = ResnetGruEstimator(runtime.runner, loaded.metadata, path.name)
     elif loaded.kind == ECG_MODEL_KIND:
-        from server.pain.ecg_classifier import EcgClassifier
+        from server.pain.models.ecg_classifier import EcgClassifier
 
         entry.estimator = EcgClassifier(runtime.runner, loaded.metadata, path.name)
     else:
-        from server.pain.sequence_estimator import SequenceEstimator
+        from server.pain.models.sequence_estimator import SequenceEstimator
 
         entry.estimator = SequenceEstimator(runtime.runner, loaded.metadata, path.name)
     entry.status, entry.detail = "loaded", "ready"

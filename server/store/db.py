@@ -154,7 +154,7 @@ class ScaleAssessment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
-    scale: Mapped[str] = mapped_column(String(16))  # painad | cpot | flacc (server/pain/scales.py)
+    scale: Mapped[str] = mapped_column(String(16))  # painad | cpot | flacc (server/pain/clinical/scales.py)
     # {item: {"value": 0-2, "source": "camera" | "clinician", "evidence": text or null}}
     items: Mapped[dict[str, Any]] = mapped_column(JSON)
     total: Mapped[int] = mapped_column(Integer)

@@ -28,7 +28,7 @@ import re
 import uuid
 from typing import Any, Iterable, Sequence
 
-from server.pain.scales import SCALES
+from server.pain.clinical.scales import SCALES
 from server.store import fhir_codes as codes
 from server.store.records import PatientInfo, ReadingInfo, iso_utc
 from server.store.scale_records import ScaleAssessmentInfo

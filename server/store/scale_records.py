@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import func, select
 
-from server.pain.scales import CONTEXTS, SCALES, Scale, get_scale, score_scale
+from server.pain.clinical.scales import CONTEXTS, SCALES, Scale, get_scale, score_scale
 from server.problems import InputProblem
 from server.store.csv_cells import csv_writer
 from server.store.db import Database, FhirOutbox, ScaleAssessment, User, utcnow
@@ -23,7 +23,7 @@ from server.store.records import audit, require_patient, as_utc, iso_utc
 
 # Who set an item's value.
 SOURCES = ("camera", "clinician")
-# Camera evidence is a sentence of server/pain/scale_prefill.py; longer text is not evidence.
+# Camera evidence is a sentence of server/pain/clinical/scale_prefill.py; longer text is not evidence.
 MAX_EVIDENCE_LENGTH = 300
 # The CSV export of scale assessments, one row per assessment (README "Clinical pain scales").
 SCALE_CSV_HEADER: tuple[str, ...] = ("time", "scale", "total", "band", "context", "user", "items")

@@ -9,7 +9,7 @@ frames; a worker rebuilds the tracker by replaying that trace. The clock is the
 wall clock (``time.time``), the one the workers share.
 
 A Redis that does not answer raises ``redis.exceptions.RedisError``, which the
-web layer answers with 503 (``server/web/errors.py``); redis-py reconnects by
+web layer answers with 503 (``server/web/requests/errors.py``); redis-py reconnects by
 itself on the next request once Redis is back.
 """
 from __future__ import annotations

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from server.pain import checkpoint, scale
+from server.pain.models import checkpoint
+from server.pain import scale
 from server.training import metrics
 from server.training.loop import pick_device, seed_everything, summary_row, train
 from server.training.manifest import ManifestRow, biovid_manifest, read_manifest, write_manifest

@@ -10,7 +10,7 @@ a ``time,ecg`` CSV, or one ECG column with ``--sampling-rate``);
 ``--from-biovid DIR`` writes it from a BioVid Part A biosignal folder first
 (``<subject>/<subject>-<CLASS>-<n>_bio.csv``). Each recording is band-passed
 (server/vitals/ecg_bandpass.py) and its last ``--window-s`` seconds resampled
-and standardised as the server does (server/pain/ecg_transformer.py). Training,
+and standardised as the server does (server/pain/models/ecg_transformer.py). Training,
 splits by subject, leave-one-subject-out and the figures are those of
 :mod:`server.training.classifier`. One JSON line on stdout.
 """
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from server.pain import ecg_transformer
+from server.pain.models import ecg_transformer
 from server.problems import InputProblem
 from server.training.classifier import (
     Samples,

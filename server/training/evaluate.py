@@ -19,8 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-from server.pain import checkpoint, scale
-from server.pain import sequence as seq
+from server.pain.models import checkpoint
+from server.pain import scale
+from server.pain.models import sequence as seq
 from server.training import metrics
 from server.training import resnet as resnet_training
 from server.training import classifier

@@ -44,7 +44,7 @@ from server.assess.analysis import Analyzer
 from server.config import Settings
 from server.pain import scale
 from server.pain.estimator import PainEstimator
-from server.pain.pain_head import level_bands
+from server.pain.facs.pain_head import level_bands
 from server.pain.registry import EstimatorRegistry
 from server.problems import InputProblem
 from server.training.clip_figures import (  # noqa: F401 (auc, spearman: part of this tool's interface)

@@ -25,8 +25,9 @@ from typing import Sequence
 import numpy as np
 
 from server.config import Settings
-from server.pain import checkpoint, scale
-from server.pain.fusion import fuse_logits
+from server.pain.models import checkpoint
+from server.pain import scale
+from server.pain.physiology.fusion import fuse_logits
 from server.training import classifier
 from server.training import ecg_transformer as ecg_training
 from server.training import resnet_gru as face_training

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from server.pain import checkpoint, inference
+from server.pain.models import checkpoint, inference
 
 # Largest absolute difference accepted between torch and ONNX Runtime outputs:
 # float32 kernels differ in summation order, ~1e-6 relative on these sizes.

@@ -42,13 +42,13 @@ import numpy as np
 
 from server.assess.analysis import SAMPLE_TIME_EPSILON_S, next_sample_after
 from server.config import Settings
-from server.pain import blendshapes as bs
+from server.pain.face import blendshapes as bs
 from server.pain import scale
-from server.pain.baseline import NeutralBaseline, RollingBaseline, baseline_from_faces
-from server.pain.context import AU4_GRIMACE, EYES_CLOSED_MIN_S, SPEECH_JAW_STD_FULL, SPEECH_JAW_STD_START
-from server.pain.context import SPEECH_MIN_FRAMES, SPEECH_WINDOW_S, smile_strength
-from server.pain.geometry import GeometryEstimator, eyes_closed
-from server.pain.pain_head import FITTED_UNITS, SOURCES, PainHead, SourceRule, file_sha256
+from server.pain.face.baseline import NeutralBaseline, RollingBaseline, baseline_from_faces
+from server.pain.facs.context import AU4_GRIMACE, EYES_CLOSED_MIN_S, SPEECH_JAW_STD_FULL, SPEECH_JAW_STD_START
+from server.pain.facs.context import SPEECH_MIN_FRAMES, SPEECH_WINDOW_S, smile_strength
+from server.pain.facs.geometry import GeometryEstimator, eyes_closed
+from server.pain.facs.pain_head import FITTED_UNITS, SOURCES, PainHead, SourceRule, file_sha256
 from server.pain.smoothing import TIME_EPSILON_S
 from server.pain.verdict import Reading, clip_verdict
 from server.training import clip_figures as ev
@@ -162,7 +162,7 @@ def frame_table(clip_set: ClipSet, clip: ClipFaces, geometry: GeometryEstimator,
 
 
 def _closed_for(t: np.ndarray, closed: np.ndarray) -> np.ndarray:
-    """How long the eyes have been closed at each frame (pain/context.closed_for_s over the frames)."""
+    """How long the eyes have been closed at each frame (pain/facs/context.closed_for_s over the frames)."""
     out = np.zeros(len(t))
     start = None
     for i, shut in enumerate(closed):
@@ -172,7 +172,7 @@ def _closed_for(t: np.ndarray, closed: np.ndarray) -> np.ndarray:
 
 
 def _speech(t: np.ndarray, jaw: np.ndarray) -> np.ndarray:
-    """pain/context.speech_strength at every frame: the jaw's spread over the last SPEECH_WINDOW_S."""
+    """pain/facs/context.speech_strength at every frame: the jaw's spread over the last SPEECH_WINDOW_S."""
     out = np.zeros(len(t))
     for i in range(len(t)):
         window = jaw[(t >= t[i] - SPEECH_WINDOW_S) & (t <= t[i])]

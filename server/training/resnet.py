@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from server.pain import checkpoint, resnet, scale
+from server.pain.models import checkpoint, resnet
+from server.pain import scale
 from server.training import metrics
 from server.training.extract import face_crops
 from server.training.loop import add_common_arguments, pick_device, seed_everything, summary_row, train

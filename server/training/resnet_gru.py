@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from server.pain import resnet, resnet_gru
-from server.pain.sequence import fit_window
+from server.pain.models import resnet, resnet_gru
+from server.pain.models.sequence import fit_window
 from server.training.classifier import (
     Samples,
     add_classifier_arguments,

@@ -45,7 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from server.pain import checkpoint, inference, resnet
+from server.pain.models import checkpoint, inference, resnet
 from server.training.export import OPSET
 from server.training.loop import pick_device, seed_everything, summary_row, train
 from server.training.segment_data import (
@@ -234,7 +234,7 @@ def train_model(args: argparse.Namespace, data: SegmentationData, model: nn.Modu
 
 
 def save_checkpoint(path: Path, model: nn.Module, metadata: dict[str, Any]) -> dict[str, Any]:
-    """Write the weights with the metadata (plus code version and time) like ``server.pain.checkpoint.save``.
+    """Write the weights with the metadata (plus code version and time) like ``server.pain.models.checkpoint.save``.
 
     Its own writer because ``checkpoint.save`` accepts only the pain estimators' kinds. Returns the metadata written.
     """

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from server.pain import sequence as seq
+from server.pain.models import sequence as seq
 from server.training.classifier import (
     Samples,
     add_classifier_arguments,

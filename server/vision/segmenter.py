@@ -13,7 +13,7 @@ at, normalised as the metadata says, and the logits are resized back to the
 image. The preprocessing lives here and the trainer imports it, so training,
 testing and serving prepare an image the same way.
 
-ONNX Runtime is used directly rather than through ``server.pain.inference``:
+ONNX Runtime is used directly rather than through ``server.pain.models.inference``:
 that module imports torch, which a server with only a segmenter need not load.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 from server.vision.body import CLASS_NAMES
 
 # Key of the JSON metadata in the export's metadata_props; the same key as
-# server.pain.inference.ONNX_METADATA_KEY (not imported from there: it imports torch).
+# server.pain.models.inference.ONNX_METADATA_KEY (not imported from there: it imports torch).
 METADATA_KEY = "painscope_metadata"
 KIND = "segmentation"  # metadata "kind" of a segmenter export
 INPUT_NAME = "image"  # N x 3 x H x W float32, normalised

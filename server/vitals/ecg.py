@@ -1,7 +1,7 @@
 """Heart rate, heart-rate variability and signal quality of a parsed ECG. NumPy + neurokit2; no Flask.
 
 The steps (the file is read by ``server/vitals/ecg_files.py``; the arousal
-against a baseline is ``server/pain/arousal.py``; the endpoint's report is
+against a baseline is ``server/pain/physiology/arousal.py``; the endpoint's report is
 ``server/assess/ecg_report.py``):
 
 1. Clean the signal and find the R peaks with neurokit2 (``ecg_clean``, then

@@ -2,7 +2,7 @@
 
 The camera heart rate (``server/vitals/rppg.py``) and an ECG's summary
 (``server/assess/ecg_report.py``) become a :class:`Vitals`; fusion
-(``server/pain/physiology.py``), the spoken phrase (``server/assess/speech.py``)
+(``server/pain/physiology/physiology.py``), the spoken phrase (``server/assess/speech.py``)
 and the patient record (``server/store/``) read its attributes, and only
 :meth:`Vitals.to_dict` (through ``Result.to_dict``) turns it into JSON.
 

@@ -1,5 +1,5 @@
 // Texts the page's scripts write, in the page's language. The server puts the translations of the
-// messages listed in server/web/language.py SCRIPT_MESSAGES into <script type="application/json"
+// messages listed in server/web/requests/language.py SCRIPT_MESSAGES into <script type="application/json"
 // id="page-messages"> (data, never run: the Content-Security-Policy is unchanged); English pages carry
 // none, and a message without a translation is shown as written.
 let messages = null;

@@ -1,7 +1,7 @@
 """users.language: the language an account chose for its pages and spoken phrases
 
 NULL (every existing account): follow the browser's Accept-Language
-(server/web/language.py). Existing data is untouched.
+(server/web/requests/language.py). Existing data is untouched.
 
 Revision ID: 0006
 Revises: 0005

@@ -1,4 +1,4 @@
-"""Marshmallow schemas of what the HTTP API sends and answers, for the OpenAPI document (server/web/openapi.py).
+"""Marshmallow schemas of what the HTTP API sends and answers, for the OpenAPI document (server/web/routes/openapi.py).
 
 They describe the JSON the handlers build (``Result.to_dict``, ``VideoReport.to_dict``,
 ``EcgReport.to_dict``, the records' ``to_dict`` ...); they are not used to serialise.
@@ -12,7 +12,7 @@ INCLUDE, which marks shapes that are open on purpose (model metadata, options).
 
 One module per area (common: the field helpers and the error shape; result, uploads, ecg, body,
 rppg, compat, records, scales, users, health, jobs); a new area gets its own module, re-exported here so that
-``from server.web.schemas import X`` (server/web/openapi.py) names every schema.
+``from server.web.schemas import X`` (server/web/routes/openapi.py) names every schema.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed-compatible routes (server/web/compat_api.py): the pain server's video answer, the heart-rate API."""
+"""The seed-compatible routes (server/web/routes/compat_api.py): the pain server's video answer, the heart-rate API."""
 from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields

@@ -62,7 +62,7 @@ class ArousalSchema(Schema):
 
 
 class EcgModelSchema(Schema):
-    """The ECG Transformer's class for the recording's last window (server/pain/ecg_classifier.py)."""
+    """The ECG Transformer's class for the recording's last window (server/pain/models/ecg_classifier.py)."""
 
     estimator = one_of(("ecg_transformer",))
     model = string(metadata={"description": "checkpoint file"})

@@ -1,9 +1,9 @@
-"""Schemas of the clinical-scale API (server/web/scales_api.py): scales, pre-fill, scale assessments."""
+"""Schemas of the clinical-scale API (server/web/routes/scales_api.py): scales, pre-fill, scale assessments."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from server.pain.scales import CONTEXTS, SCALES
+from server.pain.clinical.scales import CONTEXTS, SCALES
 from server.store.scale_records import DUE, OVERDUE, SCHEDULED, SOURCES
 from server.web.schemas.common import integer, number, numbers_by_name, one_of, required, string
 from server.web.schemas.result import VitalsSchema

@@ -1,0 +1,1 @@
+"""Request helpers the handlers share: the services, inputs, uploads, language and error answers."""
