@@ -113,7 +113,7 @@ def _serve_redirect(host: str, port: int, https_port: int) -> None:
 
 
 def _end_open_assessments(db: Any) -> None:
-    """Assessments a killed server left open are ended where their record ends (README "Patient records")."""
+    """Assessments a killed server left open are ended where their record ends (docs/user-guide.md "Patient records")."""
     from server.store.records import end_open_assessments
 
     ended = end_open_assessments(db)

@@ -48,7 +48,7 @@ class Settings:
     # --- analysis ---
     estimator: str = "geometry"
     # PSPI boundaries none|mild|moderate|severe, e.g. "0.5,5.5,10.5". Empty: the fitted pain head's bands
-    # (chosen by leave-one-subject-out with the head; README "How well it reads pain").
+    # (chosen by leave-one-subject-out with the head; docs/validation.md "How well it reads pain").
     level_thresholds: tuple[float, ...] = ()
     analysis_threads: int = 2  # OS threads for CPU-bound analysis (one per core here)
     # Analysis calls (photos, videos, ECGs, bodies, heart-rate frames) one account may have under way at
@@ -124,7 +124,7 @@ class Settings:
     instance_dir: str = "instance"  # the SQLite file and the secret key live here (never committed)
     database_url: str = ""  # empty: sqlite in instance_dir; postgresql+psycopg://user:pw@host/db for PostgreSQL
     secure_cookies: bool = False  # set true behind HTTPS: the session cookie is then never sent over plain HTTP
-    # HTTPS served by PainScope itself (README "Deploying on a ward network"): PEM files of the certificate
+    # HTTPS served by PainScope itself (docs/deployment.md "Deploying on a ward network"): PEM files of the certificate
     # chain and its key. Both set: `python -m server run` speaks only TLS on its port, and cookies are
     # secure whatever secure_cookies says. Empty: plain HTTP (right on 127.0.0.1, behind nginx's TLS).
     tls_cert: str = ""
@@ -163,7 +163,7 @@ class Settings:
     # 8.8 s (issue 25) to 60 a minute.
     rate_limit_live_start: str = "60/minute"
 
-    # --- FHIR (README "FHIR export") ---
+    # --- FHIR (docs/deployment.md "FHIR export") ---
     # A FHIR R4 server's base URL: each saved scale assessment is POSTed to it as a transaction Bundle,
     # from an outbox table, retried with back-off until it is accepted. Empty: nothing is pushed.
     fhir_url: str = ""
@@ -188,7 +188,7 @@ class Settings:
     # --- storage / scale ---
     models_dir: str = "models"
 
-    # --- the fitted pain reading (server/pain/facs/pain_head.py; README "How well it reads pain") ---
+    # --- the fitted pain reading (server/pain/facs/pain_head.py; docs/validation.md "How well it reads pain") ---
     # Empty: models/pain_head.json of this checkout, written by python -m server.training.fit_pain_head.
     pain_head_file: str = ""
     # The head's SHA-256: a file that differs is refused at start rather than read pain differently
@@ -196,13 +196,13 @@ class Settings:
     pain_head_sha256: str = PAIN_HEAD_SHA256
 
     # Socket.IO message queue (redis://host:port/db): with several workers, an emit reaches a client on any
-    # of them (README "Running on several machines"). Empty: one process, no queue.
+    # of them (docs/deployment.md "Running on several machines"). Empty: one process, no queue.
     message_queue: str = ""
     # Redis holding what every worker must share: heart-rate sessions (and their caps), login throttling.
     # Empty: kept in this process's memory, right for one process (`make run`).
     redis_url: str = ""
     # At start, mark the assessments a killed server left open as ended. In a cluster only the first worker
-    # may: the others' open assessments are live streams (README "Running on several machines").
+    # may: the others' open assessments are live streams (docs/deployment.md "Running on several machines").
     end_open_assessments_at_start: bool = True
 
     @property

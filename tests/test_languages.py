@@ -1,4 +1,4 @@
-"""Languages (README "Languages"): every catalog has every message the code and templates use, translated,
+"""Languages (docs/deployment.md "Languages"): every catalog has every message the code and templates use, translated,
 with its placeholders intact; phrases, pages and the printed report follow the account's language, else the
 browser's Accept-Language; numbers and times are written the language's way; the server's WAV is spoken with
 each language's espeak-ng voice."""

@@ -1,7 +1,7 @@
 """A reading as the median of the last fraction of a second: one frame's landmark glitch is not a peak.
 
 The fitted pain head says over how long (``PainHead.smoothing_s``; chosen by
-leave-one-subject-out on the development set, README "How well it reads
+leave-one-subject-out on the development set, docs/validation.md "How well it reads
 pain"). Each action unit is the median of its values over that window, and the
 PSPI, level and level probabilities follow from those medians, so the bars,
 the number and the level on screen always agree. Estimators without action

@@ -1,6 +1,6 @@
 """A patient's record as HL7 FHIR R4 resources: a Patient, Devices, and Observations in a Bundle.
 
-What becomes what (codes: server/store/fhir_codes.py, README "FHIR export"):
+What becomes what (codes: server/store/fhir_codes.py, docs/deployment.md "FHIR export"):
 
 - the patient -> ``Patient`` with the ward's identifier and display name;
 - PainScope with the estimator that made a reading -> ``Device`` (name,

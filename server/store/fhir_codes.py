@@ -15,7 +15,7 @@ rating [Score] - Reported" is a patient's own report on 0-10 and would
 mislabel an observer's 0-16 face score, so it is not used. The PAINAD, CPOT
 and FLACC totals and items are local too: LOINC lists a FLACC panel (38213-5)
 but we could not confirm codes for its total and items, nor any for PAINAD
-or CPOT, from here (README "FHIR export"); a receiving system maps them with
+or CPOT, from here (docs/deployment.md "FHIR export"); a receiving system maps them with
 a ConceptMap. No Flask, no SQLAlchemy: plain constants.
 """
 from __future__ import annotations

@@ -49,7 +49,7 @@ AU_DECIMALS = 2
 HEART_RATE_DECIMALS = 1
 RESPIRATION_DECIMALS = 1  # server/vitals/respiration.py reports tenths of a breath per minute
 SHARE_DECIMALS = 3
-# The CSV export, one row per reading (README "Records").
+# The CSV export, one row per reading (docs/user-guide.md "Records").
 CSV_HEADER: tuple[str, ...] = (
     "time", "assessment_id", "kind", "estimator", "offset_s", "pspi", "level", "confidence",
     *ACTION_UNITS, "heart_rate_bpm", "heart_rate_quality",

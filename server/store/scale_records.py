@@ -25,7 +25,7 @@ from server.store.records import audit, require_patient, as_utc, iso_utc
 SOURCES = ("camera", "clinician")
 # Camera evidence is a sentence of server/pain/clinical/scale_prefill.py; longer text is not evidence.
 MAX_EVIDENCE_LENGTH = 300
-# The CSV export of scale assessments, one row per assessment (README "Clinical pain scales").
+# The CSV export of scale assessments, one row per assessment (docs/user-guide.md "Clinical pain scales").
 SCALE_CSV_HEADER: tuple[str, ...] = ("time", "scale", "total", "band", "context", "user", "items")
 # Reassessment states (README): none pending, scheduled, due, overdue.
 DUE, OVERDUE, SCHEDULED = "due", "overdue", "scheduled"

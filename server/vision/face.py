@@ -8,7 +8,7 @@ from many real faces (browDownLeft, eyeSquintRight, eyeBlinkLeft,
 mouthSmileLeft, jawOpen, ...), matched to the Face Mesh face by position.
 
 Why not the Landmarker's own landmarks alone (one model per frame)? Measured
-here (README "Benchmarks"): it would save Face Mesh's few milliseconds, but
+here (docs/validation.md "Benchmarks"): it would save Face Mesh's few milliseconds, but
 its landmarks lower the rPPG signal-to-noise ratio of the synthetic 84 bpm
 pulse clip from +0.7 dB to -1.3 dB (medium -> low quality), with or without
 temporal smoothing, and every AU, rPPG and crop constant here was measured on

@@ -14,7 +14,7 @@ alike, the rate is the strongest rhythm between RATE_MIN_BPM and RATE_MAX_BPM:
    too short a window or too few samples, the rate is None with the reason.
 
 Pure numpy / scipy; no Flask. Measured on synthetic breathing only (tests/test_respiration.py,
-README "Respiration rate"); not validated on patients.
+docs/models.md "Respiration rate"); not validated on patients.
 """
 from __future__ import annotations
 

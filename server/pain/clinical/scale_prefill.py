@@ -31,7 +31,7 @@ from server.pain.estimate import PainEstimate
 from server.pain.clinical.scales import ACTIVITY, BODY, BREATHING, FACE, LEGS, Scale
 
 # An action unit held for a second counts as present from half a FACS step. The fitted pain head's dead
-# zones already sit at the 90th percentile of calm faces' movement (README "How well it reads pain"), so
+# zones already sit at the 90th percentile of calm faces' movement (docs/validation.md "How well it reads pain"), so
 # half a step held that long is beyond what a calm face does; at a whole step (FACS A) the development
 # set's pained clips graded no higher than their calm counterparts (OPR 3 clips of two people read 0).
 AU_PRESENT = 0.5

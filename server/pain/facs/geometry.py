@@ -9,7 +9,7 @@
 
 Each source's dead zone and full scale, and how the two are fused per AU, are
 the pain head's (``server/pain/facs/pain_head.py``): fitted on real labelled clips
-(``python -m server.training.fit_pain_head``; README "How well it reads
+(``python -m server.training.fit_pain_head``; docs/validation.md "How well it reads
 pain"), applied in one place (:func:`GeometryEstimator.fuse_sources`). Then the
 look-alikes of pain (smile, speech, blink) are handled in the form the head
 says (``server/pain/facs/context.py``). PSPI follows from the fused AUs; the result

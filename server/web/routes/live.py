@@ -1,6 +1,6 @@
 """Socket.IO namespace /live: translates events to a LiveSession per connection and back.
 
-Protocol (README "API", the /live events; docs/ARCHITECTURE.md "One live frame"): ``start`` {estimator?, body?, patient_id?}; ``frame``
+Protocol (docs/api.md "API", the /live events; docs/ARCHITECTURE.md "One live frame"): ``start`` {estimator?, body?, patient_id?}; ``frame``
 {seq, t_ms, jpeg} acked with the Result plus ``seq``; ``calibrate`` {}; ``stop`` {}.
 The client keeps at most two frames in flight; here a frame that waited while a
 newer one arrived is acked ``{"seq", "dropped": true}`` instead of being analysed late.

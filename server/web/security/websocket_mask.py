@@ -3,7 +3,7 @@
 RFC 6455 section 5.3: every frame from a client is XORed with a 4-byte key that
 the server must undo. eventlet 0.41's ``RFC6455WebSocket._apply_mask`` undoes it
 one byte at a time in Python, on the event loop: a 28 KB camera JPEG cost about
-8 ms on a quiet machine (18 ms under load; measured here, see the README "Speed"),
+8 ms on a quiet machine (18 ms under load; measured here, see the docs/validation.md "Speed"),
 the largest part of a live ack's time outside the analysis, and the loop serves
 nothing else meanwhile. :func:`apply_mask` does the same XOR on two big integers,
 which Python runs in C (about 0.01 ms for the same frame).
