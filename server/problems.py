@@ -16,6 +16,32 @@ def N_(message: str) -> str:
     return message
 
 
+class Sentence(str):
+    """English text built from a catalogs' template (a msgid marked ``N_()``) and its values.
+
+    It *is* the English text (JSON, comparisons and printing see a plain string, byte for byte what an f-string
+    gave), and it keeps ``template`` and ``values`` so the web layer can say it again in another language
+    (``server/assess/localized.py`` ``localized_texts``) while analysis code stays free of the catalogs.
+    A value may itself be a Sentence (said again too). ``Sentence(N_("..."), name=value)``.
+    """
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> "Sentence":
+        text = super().__new__(cls, template % values if values else template)
+        text.template = template
+        text.values = values
+        return text
+
+    def __reduce__(self):  # pickled (a job's options) as its template and values
+        return (_sentence, (self.template, self.values))
+
+
+def _sentence(template: str, values: dict[str, object]) -> Sentence:
+    return Sentence(template, **values)
+
+
 class InputProblem(Exception):
     """Input that was understood but cannot be used, or could not be understood.
 

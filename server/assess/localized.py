@@ -16,6 +16,7 @@ from server.assess.analysis import VideoReport
 from server.assess.speech import phrase
 from server.pain.result import Result
 from server.pain.clinical.scales import Scale
+from server.problems import Sentence
 
 
 def localized(result: Result, language: str) -> Result:
@@ -24,7 +25,40 @@ def localized(result: Result, language: str) -> Result:
     if catalogs.language(language).code == catalogs.DEFAULT_LANGUAGE:
         return result
     text = phrase(result.pain, result.face is not None, result.vitals, level=result.speech_level, language=language)
-    return dataclasses.replace(result, speech_text=text)
+    pain = result.pain
+    if pain is not None and pain.parts:  # the heart rate's reason and method in a fused estimate's parts
+        pain = dataclasses.replace(pain, parts=localized_texts(pain.parts, language))
+    return dataclasses.replace(result, speech_text=text, pain=pain)
+
+
+def localized_text(text: Sentence, language: str) -> str:
+    """A Sentence (server/problems.py) said in ``language``: its template from the catalogs, its values (a
+    Sentence among them said again too) put in; English, or a template the catalogs lack: the English."""
+    if catalogs.language(language).code == catalogs.DEFAULT_LANGUAGE:
+        return text
+    template = catalogs.gettext(language, text.template)
+    if not text.values:
+        return template
+    values = {name: localized_text(value, language) if isinstance(value, Sentence) else value
+              for name, value in text.values.items()}
+    try:
+        return template % values
+    except (KeyError, TypeError, ValueError):  # a broken translation: the English rather than an error
+        return str(text)
+
+
+def localized_texts(data: Any, language: str) -> Any:
+    """JSON-ready ``data`` (dicts, lists) with every Sentence in it said in ``language`` (English: unchanged):
+    the ECG answer's methods, reasons and notes, a fused estimate's heart-rate reason."""
+    if catalogs.language(language).code == catalogs.DEFAULT_LANGUAGE:
+        return data
+    if isinstance(data, Sentence):
+        return localized_text(data, language)
+    if isinstance(data, dict):
+        return {key: localized_texts(value, language) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [localized_texts(value, language) for value in data]
+    return data
 
 
 def localized_report(report: VideoReport, language: str) -> VideoReport:

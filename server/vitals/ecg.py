@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from server.problems import InputProblem
+from server.problems import N_, InputProblem, Sentence
 from server.vitals.ecg_files import EcgSignal
 
 # Five beats give four R-R intervals and three successive differences: the fewest from
@@ -49,10 +49,10 @@ QUALITY_HIGH_MIN = 0.85
 # measured here) gets two to forty times cheaper.
 QUALITY_MAX_HZ = 250.0
 
-QUALITY_METHOD = (
+QUALITY_METHOD = Sentence(N_(
     "mean correlation of each beat with the recording's average beat "
     "(neurokit2 ecg_quality 'templatematch', after Orphanidou et al. 2015)"
-)
+))
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,9 @@ class EcgAnalysis:
         """Why no heart rate is given, or None."""
         if self.rhythm_ok:
             return None
-        return (f"no consistent heartbeat: beat-to-beat intervals vary more than {MAX_RR_SPREAD:g}-fold, which "
-                "is what noise looks like (a very irregular rhythm such as atrial fibrillation does it too)")
+        return Sentence(N_("no consistent heartbeat: beat-to-beat intervals vary more than %(spread)s-fold, which "
+                           "is what noise looks like (a very irregular rhythm such as atrial fibrillation does it too)"),
+                        spread=f"{MAX_RR_SPREAD:g}")
 
     def segment(self, start_s: float, end_s: float) -> SegmentStats:
         """Statistics of the intervals that end within (start_s, end_s]."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.problems import InputProblem
+from server.problems import N_, InputProblem, Sentence
 
 # --- what a usable recording looks like ---
 # Below 50 Hz a QRS complex (80-100 ms wide) spans fewer than five samples and R peaks
@@ -312,9 +312,9 @@ def _biovid_rate(times: np.ndarray, sampling_rate: float | None, notes: list[str
         except InputProblem:
             break  # uneven or not increasing: no unit will make it agree
         if abs(column_rate / rate - 1.0) <= RATE_AGREEMENT:
-            return rate, f"{source} (time column in {unit} agrees)"
-    notes.append(f"The time column does not give {rate:g} Hz in s, ms or us; {rate:g} Hz was used. "
-                 "If the file was resampled, give its rate as sampling_rate.")
+            return rate, Sentence(N_("%(source)s (time column in %(unit)s agrees)"), source=source, unit=unit)
+    notes.append(Sentence(N_("The time column does not give %(rate)s Hz in s, ms or us; %(rate)s Hz was used. "
+                             "If the file was resampled, give its rate as sampling_rate."), rate=f"{rate:g}"))
     return rate, source
 
 

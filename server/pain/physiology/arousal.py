@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from server.problems import N_, Sentence
 from server.vitals.ecg import MIN_BEATS, EcgAnalysis, SegmentStats, round_finite
 
 # --- arousal (a stated heuristic, not fitted to pain data) ---
@@ -30,14 +31,18 @@ RMSSD_FALL_FOR_FULL_SCORE = 0.80
 HR_WEIGHT = 0.5
 RMSSD_WEIGHT = 0.5
 
-AROUSAL_METHOD = (
-    f"Mean heart rate and RMSSD of the recording (after the baseline, when the baseline is its first "
-    f"seconds) compared with the baseline. "
-    f"Heart-rate part: a rise of {HR_RISE_IGNORED:.0%} or less counts 0, {HR_RISE_FOR_FULL_SCORE:.0%} or more "
-    f"counts 1, linear between. RMSSD part: a fall of {RMSSD_FALL_IGNORED:.0%} or less counts 0, "
-    f"{RMSSD_FALL_FOR_FULL_SCORE:.0%} or more counts 1, linear between. "
-    f"Score = {HR_WEIGHT:g} x heart-rate part + {RMSSD_WEIGHT:g} x RMSSD part, from 0 (no change) to 1. "
-    f"A heuristic, not validated against pain ratings."
+# The percentages are values ("5%"), so the catalogs' template carries no literal percent sign.
+AROUSAL_METHOD = Sentence(
+    N_("Mean heart rate and RMSSD of the recording (after the baseline, when the baseline is its first "
+       "seconds) compared with the baseline. "
+       "Heart-rate part: a rise of %(hr_ignored)s or less counts 0, %(hr_full)s or more "
+       "counts 1, linear between. RMSSD part: a fall of %(rmssd_ignored)s or less counts 0, "
+       "%(rmssd_full)s or more counts 1, linear between. "
+       "Score = %(hr_weight)s x heart-rate part + %(rmssd_weight)s x RMSSD part, from 0 (no change) to 1. "
+       "A heuristic, not validated against pain ratings."),
+    hr_ignored=f"{HR_RISE_IGNORED:.0%}", hr_full=f"{HR_RISE_FOR_FULL_SCORE:.0%}",
+    rmssd_ignored=f"{RMSSD_FALL_IGNORED:.0%}", rmssd_full=f"{RMSSD_FALL_FOR_FULL_SCORE:.0%}",
+    hr_weight=f"{HR_WEIGHT:g}", rmssd_weight=f"{RMSSD_WEIGHT:g}",
 )
 
 
@@ -102,9 +107,10 @@ def arousal_within(analysis: EcgAnalysis, baseline_seconds: float) -> Arousal:
     if analysis.overall.heart_rate_bpm is None:
         return Arousal(None, source, None, None, reason=analysis.reason)
     if baseline_seconds >= analysis.duration_s:
-        return Arousal(None, source, None, None, reason=(
-            f"the recording ({analysis.duration_s:.1f} s) is not longer than the {baseline_seconds:g} s baseline; "
-            "upload a separate baseline recording or a longer one"))
+        return Arousal(None, source, None, None, reason=Sentence(
+            N_("the recording (%(seconds)s s) is not longer than the %(baseline)s s baseline; "
+               "upload a separate baseline recording or a longer one"),
+            seconds=f"{analysis.duration_s:.1f}", baseline=f"{baseline_seconds:g}"))
     baseline = analysis.segment(0.0, baseline_seconds)
     compared = analysis.segment(baseline_seconds, analysis.duration_s)
     return _arousal(baseline, compared, source)
@@ -116,14 +122,24 @@ def arousal_against(analysis: EcgAnalysis, baseline: EcgAnalysis) -> Arousal:
         return Arousal(None, "upload", baseline.overall, analysis.overall, reason=analysis.reason)
     if baseline.overall.heart_rate_bpm is None:
         return Arousal(None, "upload", baseline.overall, analysis.overall,
-                       reason=f"baseline recording: {baseline.reason}")
+                       reason=Sentence(N_("baseline recording: %(reason)s"), reason=baseline.reason))
     return _arousal(baseline.overall, analysis.overall, "upload")
+
+
+# Why a stretch cannot be compared: one whole sentence each (a language may word "the baseline" and "the
+# compared stretch" differently around the rest).
+TOO_FEW_INTERVALS = {
+    "baseline": N_("the baseline (%(seconds)s s) holds %(intervals)s usable beat-to-beat intervals; "
+                   "at least %(needed)s are needed"),
+    "compared stretch": N_("the compared stretch (%(seconds)s s) holds %(intervals)s usable beat-to-beat "
+                           "intervals; at least %(needed)s are needed"),
+}
 
 
 def _arousal(baseline: SegmentStats, compared: SegmentStats, source: str) -> Arousal:
     for name, stats in (("baseline", baseline), ("compared stretch", compared)):
         if stats.heart_rate_bpm is None:
-            return Arousal(None, source, baseline, compared, reason=(
-                f"the {name} ({stats.end_s - stats.start_s:.1f} s) holds {stats.intervals} usable beat-to-beat "
-                f"intervals; at least {MIN_BEATS - 1} are needed"))
+            return Arousal(None, source, baseline, compared, reason=Sentence(
+                TOO_FEW_INTERVALS[name], seconds=f"{stats.end_s - stats.start_s:.1f}", intervals=stats.intervals,
+                needed=MIN_BEATS - 1))
     return Arousal(arousal_score(baseline, compared), source, baseline, compared)

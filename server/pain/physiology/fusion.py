@@ -41,6 +41,7 @@ from server.pain.estimate import PainEstimate, estimate_from_levels
 from server.pain.estimator import Observation, PainEstimator
 from server.pain.physiology.ecg_reading import ECG_MODEL, ModelPhysiology
 from server.pain.physiology.physiology import Physiology
+from server.problems import N_, Sentence
 from server.vision.face import Face
 
 
@@ -129,7 +130,7 @@ def add_physiology(
         "confidence": None if physiology is None else round(physiology.confidence, 3),
         "model": None,
         "pspi_shift": None if face.pspi is None or pspi is None else round(pspi - face.pspi, 2),
-        **(physiology.to_dict() if physiology else {"source": None, "reason": "no heart rate was given"}),
+        **(physiology.to_dict() if physiology else {"source": None, "reason": Sentence(N_("no heart rate was given"))}),
     })
     return dataclasses.replace(
         face, pspi=pspi, level=level, probabilities=probabilities, confidence=round(min(max(confidence, 0.0), 1.0), 3),
@@ -174,7 +175,8 @@ def add_ecg_model(face: PainEstimate, physiology: ModelPhysiology, ecg_weight: f
         if part["estimator"] == "resnet_gru" and part.get("labels") == labels:
             part = {**part, "weight": round(share - ecg_share, 3)}
         elif part["estimator"] == "heart_rate":
-            part = {**part, "reason": "the ECG Transformer read the ECG; its logits were fused with resnet_gru's"}
+            part = {**part, "reason": Sentence(N_("the ECG Transformer read the ECG; its logits were fused with "
+                                                   "resnet_gru's"))}
         parts.append(part)
     parts.insert(len(parts) - 1, {
         "estimator": ECG_MODEL, "weight": round(ecg_share, 3), "pspi": None, "level": reading.level,

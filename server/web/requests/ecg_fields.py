@@ -18,6 +18,7 @@ from server.problems import InputProblem
 from server.services import Services
 from server.web.requests.context import current_services
 from server.web.requests.inputs import option, read_file_field
+from server.web.requests.language import localized_texts
 
 HEURISTIC = "heuristic_arousal"  # "answered_by" without an ECG model: the arousal score of server/pain/physiology/arousal.py
 
@@ -51,10 +52,11 @@ def reading_of(physiology: Physiology | None) -> EcgModelReading | None:
     return physiology.reading if isinstance(physiology, ModelPhysiology) else None
 
 
-def ecg_report_dict(report: EcgReport, reading: EcgModelReading | None) -> dict[str, Any]:
-    """The ECG report as answered: the heuristic's figures, which of the two answered, and the model's reading."""
+def ecg_report_dict(report: EcgReport, reading: EcgModelReading | None, language: str) -> dict[str, Any]:
+    """The ECG report as answered: the heuristic's figures, which of the two answered, and the model's reading;
+    its sentences (the methods, the reasons, the file's notes, a BioVid rate source) said in ``language``."""
     return {
-        **report.to_dict(),
+        **localized_texts(report.to_dict(), language),
         "answered_by": ECG_MODEL if reading is not None else HEURISTIC,
         "model": None if reading is None else reading.to_dict(),
     }
@@ -81,7 +83,8 @@ def _number(value: Any, name: str) -> float | None:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise InputProblem("bad_parameter", f"'{name}' must be a number, not {str(value)[:40]!r}.") from None
+        raise InputProblem("bad_parameter", "'%(name)s' must be a number, not %(value)s.", name=name,
+                           value=repr(str(value)[:40])) from None
     if not math.isfinite(number):
-        raise InputProblem("bad_parameter", f"'{name}' must be a finite number.")
+        raise InputProblem("bad_parameter", "'%(name)s' must be a finite number.", name=name)
     return number

@@ -20,7 +20,7 @@ from flask_login import current_user
 
 from server.assess import catalogs
 from server.assess.catalogs import N_
-from server.assess.localized import localized, localized_report  # noqa: F401 (the web layer's names)
+from server.assess.localized import localized, localized_report, localized_texts  # noqa: F401 (the web layer's names)
 from server.pain.result import Result
 
 # English keeps the page's long-standing figures: "6.3", "2026-12-06 09:30" (tests and screenshots read them).

@@ -105,7 +105,7 @@ def submit_video_job() -> JobView:
     physiology, ecg = ecg_attachment(request, options)
     extras: dict[str, Any] = {}
     if ecg is not None:
-        extras["ecg"] = ecg_report_dict(ecg, reading_of(physiology))
+        extras["ecg"] = ecg_report_dict(ecg, reading_of(physiology), request_language())
     path = spool_video(upload)
     spec = JobSpec(VIDEO, str(path), {
         "estimator": estimator.name, "face": index, "patient_id": patient_id, "user_id": current_user.id,

@@ -84,7 +84,7 @@ def analyze_image():
     if png is not None:
         body["overlay_png"] = png_data_url(png)
     if ecg is not None:
-        body["ecg"] = ecg_report_dict(ecg, reading_of(physiology))
+        body["ecg"] = ecg_report_dict(ecg, reading_of(physiology), request_language())
     if patient_id is not None:
         body["record"] = store_upload(record_photo, patient_id, estimator.name, result, ecg, received_at)
     return jsonify(body)

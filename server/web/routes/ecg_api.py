@@ -9,6 +9,7 @@ from server.problems import InputProblem
 from server.web.requests.context import current_services
 from server.web.requests.ecg_fields import analyze_ecg_fields, ecg_model_reading, ecg_report_dict
 from server.web.requests.inputs import read_file_field, sent_fields
+from server.web.requests.language import request_language
 
 ecg_api = Blueprint("ecg_api", __name__, url_prefix="/api/v1")
 
@@ -26,7 +27,7 @@ def analyze_ecg_upload():
     services = current_services()
     data, baseline, options = _read_ecg_upload(request, services.settings.max_ecg_bytes)
     report = analyze_ecg_fields(services, data, baseline, options, "")
-    return jsonify(ecg_report_dict(report, ecg_model_reading(services, report)))
+    return jsonify(ecg_report_dict(report, ecg_model_reading(services, report), request_language()))
 
 
 def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None, dict[str, Any]]:
@@ -44,7 +45,8 @@ def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None,
         data = read_file_field(req, "file", max_bytes, "The ECG file")
         if data is None:
             raise InputProblem(
-                "missing_field", f"Send the ECG as a CSV file in the multipart field 'file' (got: {sent_fields(req)})."
+                "missing_field", "Send the ECG as a CSV file in the multipart field 'file' (got: %(fields)s).",
+                fields=sent_fields(req),
             )
         baseline = read_file_field(req, "baseline", max_bytes, "The baseline file")
         options = {k: v for k, v in req.form.items() if k not in ("file", "baseline")}
@@ -53,7 +55,7 @@ def _read_ecg_upload(req: Request, max_bytes: int) -> tuple[bytes, bytes | None,
     if mimetype and mimetype not in RAW_TYPES:
         raise InputProblem(
             "unsupported_media_type",
-            f"Send the ECG as multipart/form-data (field 'file') or as a text/csv body, not {mimetype}.",
+            "Send the ECG as multipart/form-data (field 'file') or as a text/csv body, not %(type)s.", type=mimetype,
         )
     data = req.get_data(cache=False)
     if not data:
