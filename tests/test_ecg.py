@@ -188,3 +188,57 @@ def test_a_huge_body_is_refused_by_its_size_before_it_is_read(client, megabytes)
 def test_the_ecg_settings_come_from_the_environment():
     settings = Settings.from_env({"PAINSCOPE_ECG_BASELINE_SECONDS": "15", "PAINSCOPE_MAX_ECG_BYTES": "1048576"})
     assert settings.ecg_baseline_seconds == 15.0 and settings.max_ecg_bytes == 1024 * 1024
+
+
+def test_the_answer_s_sentences_follow_the_language_and_english_stays_as_it_was(client):
+    """docs/deployment.md "Languages": the methods, the reasons, the file's notes and a BioVid rate source are
+    said in the request's language (server/problems.py Sentence, said again by the web layer)."""
+    short = time_ecg_csv(simulated(80, seconds=8))  # not longer than the 10 s baseline: no arousal score
+
+    def answer(data, language):
+        response = client.post(URL, data=multipart(file=data), content_type="multipart/form-data",
+                               headers={"Accept-Language": language})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    english, german = answer(short, "en"), answer(short, "de")
+    assert english["arousal"]["reason"] == ("the recording (8.0 s) is not longer than the 10 s baseline; "
+                                            "upload a separate baseline recording or a longer one")
+    assert german["arousal"]["reason"] == ("die Aufzeichnung (8.0 s) ist nicht länger als die Baseline von 10 s; "
+                                           "laden Sie eine separate Baseline-Aufzeichnung oder eine längere hoch")
+    assert english["arousal"]["method"].startswith("Mean heart rate and RMSSD of the recording")
+    assert "a rise of 5% or less counts 0, 25% or more counts 1" in english["arousal"]["method"]
+    assert german["arousal"]["method"].startswith("Mittlere Herzfrequenz und RMSSD der Aufzeichnung")
+    assert "ein Anstieg um 5% oder weniger zählt 0, um 25% oder mehr zählt 1" in german["arousal"]["method"]
+    assert english["vitals"]["quality_method"].startswith("mean correlation of each beat")
+    assert german["vitals"]["quality_method"].startswith("mittlere Korrelation jedes Schlags")
+    assert german["vitals"]["heart_rate_bpm"] == english["vitals"]["heart_rate_bpm"]  # only the words change
+
+    # BioVid: a time column in ms agrees with 512 Hz; in hundredths of a second none does (a note)
+    ecg = simulated(70, seconds=30, rate=BIOVID_HZ)
+
+    def biovid(time_unit):
+        rows = (f"{round(i / BIOVID_HZ * time_unit)}\t6.5\t{v:.5f}\t0.01\t0.01\t0.01" for i, v in enumerate(ecg))
+        return (BIOVID_HEADER + "\n" + "\n".join(rows) + "\n").encode()
+
+    assert answer(biovid(1e3), "en")["ecg"]["rate_source"] == "biovid 512 Hz (time column in ms agrees)"
+    assert answer(biovid(1e3), "fr")["ecg"]["rate_source"] == "biovid 512 Hz (la colonne de temps en ms concorde)"
+    noted = answer(biovid(1e2), "es")["ecg"]
+    assert noted["rate_source"] == "biovid 512 Hz"
+    assert noted["notes"] == ["La columna de tiempo no da 512 Hz ni en s, ni en ms, ni en us; se usaron 512 Hz. "
+                              "Si el archivo se remuestreó, indique su frecuencia como sampling_rate."]
+    assert answer(biovid(1e2), "en")["ecg"]["notes"] == [
+        "The time column does not give 512 Hz in s, ms or us; 512 Hz was used. "
+        "If the file was resampled, give its rate as sampling_rate."]
+
+
+def test_a_bad_number_is_refused_in_the_language_with_the_english_unchanged(client):
+    def refused(language):
+        response = client.post(URL + "?sampling_rate=fast", data=column_csv(simulated(80)), content_type="text/csv",
+                               headers={"Accept-Language": language})
+        assert response.status_code == 400
+        return response.get_json()["error"]
+
+    assert refused("en") == {"code": "bad_parameter", "message": "'sampling_rate' must be a number, not 'fast'."}
+    german = refused("de")
+    assert german["message"] == "'sampling_rate' muss eine Zahl sein, nicht 'fast'." and "detail" not in german

@@ -299,3 +299,20 @@ def test_a_live_stream_with_fusion_rises_when_the_pulse_quickens_after_calibrati
     assert heart["source"] == "rppg" and heart["baseline_bpm"] == pytest.approx(66, abs=4)
     assert heart["arousal"] == 1.0 and last["pain"]["level"] == "mild" and last["pain"]["face_level"] == "none"
     assert last["speech"]["text"].startswith("Mild pain; heart rate raised.")
+
+
+def test_the_heart_rate_s_reason_in_the_parts_is_said_in_the_result_s_language():
+    """docs/deployment.md "Languages": a fused estimate's heart-rate reason is English in the analysis and said
+    again by localized() with the phrase; English stays as it was."""
+    from server.assess.localized import localized
+    from server.pain.result import Result
+
+    face = make_estimate(MILD_AUS, 1.0, "geometry", "calibration")
+    fused = add_physiology(face, None, 0.2)
+    assert fused.parts[-1]["reason"] == "no heart rate was given"
+    result = Result(None, (), fused, "Mild pain.", {})
+    assert localized(result, "en") is result
+    french = localized(result, "fr")
+    assert french.pain.parts[-1]["reason"] == "aucune fréquence cardiaque n'a été fournie"
+    assert french.pain.parts[:-1] == fused.parts[:-1] and french.pain.pspi == fused.pspi
+    assert result.pain.parts[-1]["reason"] == "no heart rate was given"  # the original is left as it was
