@@ -159,7 +159,8 @@ def read_file_field(req: Request, name: str, max_bytes: int, label: str) -> byte
     if name in req.form:
         data = req.form[name].encode()
         if len(data) > max_bytes:
-            raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
+            raise InputProblem("too_large", "%(label)s is larger than %(mb)s MB.", label=label,
+                               mb=f"{max_bytes / (1024 * 1024):g}")
         return data
     return None
 
@@ -167,5 +168,6 @@ def read_file_field(req: Request, name: str, max_bytes: int, label: str) -> byte
 def _read_capped(stream: Any, max_bytes: int, label: str) -> bytes:
     data = stream.read(max_bytes + 1)  # one byte more tells an oversized file without reading all of it
     if len(data) > max_bytes:
-        raise InputProblem("too_large", f"{label} is larger than {max_bytes / (1024 * 1024):g} MB.")
+        raise InputProblem("too_large", "%(label)s is larger than %(mb)s MB.", label=label,
+                           mb=f"{max_bytes / (1024 * 1024):g}")
     return data

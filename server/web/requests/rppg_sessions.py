@@ -56,7 +56,7 @@ def seconds(value: Any, what: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputProblem("bad_field_type", f"{what} must be a number of seconds.")
+        raise InputProblem("bad_field_type", "%(what)s must be a number of seconds.", what=what)
     return float(value)
 
 

@@ -111,13 +111,14 @@ def speech_wav():
     services = current_services()
     lang = request.args.get("lang") or request_language()
     if catalogs.base_code(lang) not in catalogs.LANGUAGES:
-        raise InputProblem("bad_parameter", f"'lang' is one of {', '.join(catalogs.LANGUAGES)}.")
+        raise InputProblem("bad_parameter", "'lang' is one of %(languages)s.",
+                           languages=", ".join(catalogs.LANGUAGES))
     text = (request.args.get("text") or "").strip()
     if not text:
         raise InputProblem("missing_field", "Give the phrase to speak as ?text=...")
     limit = services.settings.max_speech_chars
     if len(text) > limit:
-        raise InputProblem("bad_parameter", f"The text is longer than {limit} characters.")
+        raise InputProblem("bad_parameter", "The text is longer than %(limit)s characters.", limit=limit)
     available, detail = services.speech.available()
     if not available:
         return error_response("speech_unavailable", f"The server has no voice: {detail}", 503)

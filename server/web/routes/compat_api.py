@@ -150,7 +150,7 @@ def analyze_batch():
     if not isinstance(images, list) or not images or not all(isinstance(i, str) for i in images):
         raise InputProblem("bad_field_type", "'images' must be a non-empty list of base64 strings.")
     if len(images) > MAX_FRAMES_PER_POST:
-        raise InputProblem("too_large", f"At most {MAX_FRAMES_PER_POST} frames per request.")
+        raise InputProblem("too_large", "At most %(count)s frames per request.", count=MAX_FRAMES_PER_POST)
     timestamps = body.get("timestamps")
     if timestamps is None:
         times: list[float | None] = [None] * len(images)

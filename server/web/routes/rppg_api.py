@@ -62,10 +62,11 @@ def _frames_from(body: dict[str, Any]) -> list[tuple[str, float | None]]:
     if not isinstance(items, list) or not items:
         raise InputProblem("bad_field_type", "'frames' must be a non-empty list of {image, timestamp?} objects.")
     if len(items) > MAX_FRAMES_PER_POST:
-        raise InputProblem("too_large", f"At most {MAX_FRAMES_PER_POST} frames per request.")
+        raise InputProblem("too_large", "At most %(count)s frames per request.", count=MAX_FRAMES_PER_POST)
     frames = []
     for number, item in enumerate(items):
         if not isinstance(item, dict) or "image" not in item:
-            raise InputProblem("missing_field", f"Frame {number} needs an 'image' (base64 or data URL).")
+            raise InputProblem("missing_field", "Frame %(number)s needs an 'image' (base64 or data URL).",
+                               number=number)
         frames.append((item["image"], seconds(item.get("timestamp"), f"Frame {number}: 'timestamp'")))
     return frames

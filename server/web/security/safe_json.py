@@ -63,7 +63,8 @@ def loads_bounded(text: str | bytes, **kwargs: Any) -> Any:
     else:
         depth = json_depth(value)
     if depth > MAX_JSON_DEPTH:
-        raise InputProblem("json_too_deep", f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep.")
+        raise InputProblem("json_too_deep", "The JSON body nests more than %(depth)s levels deep.",
+                           depth=MAX_JSON_DEPTH)
     return value
 
 
