@@ -95,6 +95,19 @@ def _a_video_job_runs_on_the_job_worker(port: int) -> None:
     assert job["state"] == "done" and len(job["result"]["timeline"]) == 10, job
 
 
+def _stop_launcher(launcher: subprocess.Popen, folder: str) -> None:
+    """After a test, pass or fail: the launcher still stops what it started (SIGTERM, else killed), and its
+    folder goes."""
+    if launcher.poll() is None:
+        launcher.send_signal(signal.SIGTERM)
+        try:
+            launcher.wait(timeout=4 * STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_launcher_serves_through_nginx_restarts_a_killed_worker_and_sigterm_stops_everything():
     require_redis(), require_nginx(), require_postgres()
     folder = tempfile.mkdtemp(prefix="painscope-launcher-")
@@ -122,14 +135,7 @@ def test_the_launcher_serves_through_nginx_restarts_a_killed_worker_and_sigterm_
         for offset in (0, REDIS_OFFSET, POSTGRES_OFFSET, FIRST_WORKER_OFFSET):
             assert not _listening(port + offset), offset  # nothing left running
     finally:
-        if launcher.poll() is None:  # a failed check: the launcher still stops what it started
-            launcher.send_signal(signal.SIGTERM)
-            try:
-                launcher.wait(timeout=4 * STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                launcher.kill()
-                launcher.wait()
-        shutil.rmtree(folder, ignore_errors=True)
+        _stop_launcher(launcher, folder)
 
 
 def test_the_launcher_with_tls_self_signed_makes_a_ca_serves_https_and_redirects_plain_http():
@@ -161,11 +167,4 @@ def test_the_launcher_with_tls_self_signed_makes_a_ca_serves_https_and_redirects
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=4 * STOP_TIMEOUT_S) == 0
     finally:
-        if launcher.poll() is None:
-            launcher.send_signal(signal.SIGTERM)
-            try:
-                launcher.wait(timeout=4 * STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                launcher.kill()
-                launcher.wait()
-        shutil.rmtree(folder, ignore_errors=True)
+        _stop_launcher(launcher, folder)
