@@ -136,8 +136,9 @@ class FaceTracker:
 
         ``background_blendshapes`` (stream mode only; the live camera): a frame never waits for the
         Face Landmarker while reasonably recent scores exist (``BLENDSHAPES_STALE_MS``); the
-        Landmarker runs beside the following frames instead. Uploaded videos keep it off, so that
-        every frame's blendshapes, and so the report, do not depend on thread timing.
+        Landmarker runs beside the following frames instead. Other stream callers (training's landmark
+        extraction) keep it off, so that every frame's blendshapes do not depend on thread timing;
+        uploaded videos use a static tracker on their sampled frames (server/assess/analysis.py).
         """
         import mediapipe as mp  # imported here: loading the graph costs ~0.1 s, only when needed
         from mediapipe.tasks.python import BaseOptions, vision
